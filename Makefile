@@ -1,0 +1,30 @@
+# portolan — `make test` is the one command that checks everything: it
+# installs the system packages the tests need (scripts/deps.sh), then vets,
+# checks formatting and runs every test. CI runs exactly this.
+
+GO ?= go
+
+.PHONY: test deps check build fuzz bench
+
+test: deps check
+	$(GO) test -count=1 ./...
+
+deps:
+	./scripts/deps.sh
+
+check:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build -o portolan ./cmd/portolan
+
+# Each fuzz target for a while; FUZZTIME=5m for longer.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./catalog -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./resolve -run '^$$' -fuzz FuzzExpand -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,290 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/portolan/portolan/model"
+)
+
+// MaxProfileSize bounds what Load reads: a profile is a few kilobytes.
+const MaxProfileSize = 4 << 20
+
+// Load parses and validates one profile. file names it in errors. Every
+// problem found is returned, as Errors, each with its line and field.
+func Load(file string, data []byte) (*model.Service, error) {
+	if len(data) > MaxProfileSize {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("profile is %d bytes, more than the %d a profile may have", len(data), MaxProfileSize)}}
+	}
+	root, err := parseNode(file, data)
+	if err != nil {
+		return nil, err
+	}
+	idx := newIndex(file, root)
+	var errs Errors
+	checkKeys(root, reflect.TypeOf(model.Service{}), "", idx, &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	var svc model.Service
+	if err := root.Decode(&svc); err != nil {
+		return nil, idx.decodeErrors(err)
+	}
+	svc.File = file
+	errs = append(errs, validate(&svc, idx)...)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &svc, nil
+}
+
+// parseNode reads exactly one YAML document whose root is a mapping.
+func parseNode(file string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: file, Msg: "empty profile"}}
+		}
+		return nil, yamlError(file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, Errors{{File: file, Line: extra.Line, Col: extra.Column, Msg: "a profile holds one YAML document; remove the second"}}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Errors{{File: file, Line: root.Line, Col: root.Column, Msg: "a profile is a mapping with service, hosts, flows…"}}
+	}
+	return root, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError turns a syntax error from the YAML parser into an Error.
+func yamlError(file string, err error) error {
+	var es Errors
+	for _, msg := range strings.Split(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n"), "\n") {
+		msg = strings.TrimSpace(msg)
+		if msg == "" {
+			continue
+		}
+		e := &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = m[2]
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+// index maps field paths to where their values stand in the file.
+type index struct {
+	file string
+	pos  map[string][2]int
+}
+
+func newIndex(file string, root *yaml.Node) *index {
+	idx := &index{file: file, pos: map[string][2]int{}}
+	idx.walk(root, "")
+	return idx
+}
+
+func (idx *index) walk(n *yaml.Node, path string) {
+	idx.pos[path] = [2]int{n.Line, n.Column}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			idx.walk(n.Content[i+1], joinPath(path, n.Content[i].Value))
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			idx.walk(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// at returns an Error for the field at path, placed at the field or, when
+// the field is absent, at the nearest enclosing one.
+func (idx *index) at(path, format string, a ...any) *Error {
+	e := &Error{File: idx.file, Field: path, Msg: fmt.Sprintf(format, a...)}
+	for p := path; ; p = parentPath(p) {
+		if lc, ok := idx.pos[p]; ok {
+			e.Line, e.Col = lc[0], lc[1]
+			break
+		}
+		if p == "" {
+			break
+		}
+	}
+	return e
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// decodeErrors turns the decoder's type errors into Errors with fields.
+func (idx *index) decodeErrors(err error) error {
+	es := yamlError(idx.file, err).(Errors)
+	for _, e := range es {
+		if e.Line == 0 {
+			continue
+		}
+		// Name the outermost field whose value starts on that line.
+		best, bestCol := "", 0
+		for p, lc := range idx.pos {
+			if lc[0] != e.Line {
+				continue
+			}
+			if best == "" || lc[1] < bestCol || (lc[1] == bestCol && len(p) > len(best)) {
+				best, bestCol = p, lc[1]
+			}
+		}
+		e.Field = best
+		if lc, ok := idx.pos[best]; ok {
+			e.Col = lc[1]
+		}
+	}
+	return es
+}
+
+var stringListType = reflect.TypeOf(model.StringList(nil))
+
+// checkKeys reports mapping keys the model does not know, with a
+// suggestion, and rewrites a scalar written where a StringList is expected
+// into a one-element sequence.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, idx *index, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		return // checked where the anchor stands; following aliases could explode
+	}
+	switch {
+	case t == stringListType:
+		if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+			item := *n
+			n.Kind, n.Tag, n.Value, n.Style = yaml.SequenceNode, "!!seq", "", 0
+			n.Content = []*yaml.Node{&item}
+		}
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Tag != "!!null" {
+				*errs = append(*errs, idx.at(path, "expected a mapping, found %s", describe(n)))
+			}
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				e := &Error{File: idx.file, Line: k.Line, Col: k.Column, Field: joinPath(path, k.Value),
+					Msg: fmt.Sprintf("unknown field %q%s", k.Value, suggest(k.Value, fields))}
+				*errs = append(*errs, e)
+				continue
+			}
+			checkKeys(v, ft, joinPath(path, k.Value), idx, errs)
+		}
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return // the decoder names the type error
+		}
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), idx, errs)
+		}
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// yamlFields maps the yaml names of t's fields to their types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+// suggest names the closest known field when one is close.
+func suggest(key string, fields map[string]reflect.Type) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	return "; known fields: " + strings.Join(names, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

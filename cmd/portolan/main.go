@@ -1,0 +1,56 @@
+// Command portolan turns the firewall requirements of real-time
+// communication vendors into a catalog, firewall configuration, an audit of
+// an existing ruleset and a live probe.
+//
+// Exit codes: 0 success; 1 the check failed (an invalid profile, a flow
+// that is not allowed or does not work); 2 a usage error or unreadable input.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "portolan: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "portolan: %v\n", err)
+	return 2
+}
+
+// exitError ends the command with a code; msg, when set, goes to stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return fmt.Sprintf("exit %d", e.code)
+}
+
+// failed is the exit error of a check that ran and found a problem: the
+// command's output already says what.
+func failed(msg string) error { return &exitError{code: 1, msg: msg} }

@@ -1,0 +1,168 @@
+package model
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestParsePortRange(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    PortRange
+		wantErr string
+	}{
+		{"443", PortRange{443, 443}, ""},
+		{"1", PortRange{1, 1}, ""},
+		{"65535", PortRange{65535, 65535}, ""},
+		{"10000-20000", PortRange{10000, 20000}, ""},
+		{"5060-5060", PortRange{5060, 5060}, ""},
+		{"0", PortRange{}, "port 0 is not a port"},
+		{"65536", PortRange{}, "above 65535"},
+		{"99999999999999999999", PortRange{}, "above 65535"},
+		{"20000-10000", PortRange{}, "reversed range"},
+		{"-5", PortRange{}, "empty port"},
+		{"5-", PortRange{}, "empty port"},
+		{"+5", PortRange{}, "not a number"},
+		{"1e3", PortRange{}, "not a number"},
+		{"", PortRange{}, "empty port"},
+	}
+	for _, tt := range tests {
+		got, err := ParsePortRange(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParsePortRange(%q) err = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParsePortRange(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+		if got.String() != strings.Replace(tt.in, "5060-5060", "5060", 1) {
+			t.Errorf("String() = %q", got.String())
+		}
+	}
+}
+
+func TestPortSetMerges(t *testing.T) {
+	s := NewPortSet(PortRange{443, 443}, PortRange{80, 80}, PortRange{81, 100}, PortRange{90, 95}, PortRange{444, 500})
+	if got := s.String(); got != "80-100,443-500" {
+		t.Errorf("merged = %s, want 80-100,443-500", got)
+	}
+	if s.Len() != 21+58 {
+		t.Errorf("Len = %d", s.Len())
+	}
+}
+
+// bitmap is the obvious model a PortSet must agree with.
+type bitmap [65536]bool
+
+func randSet(r *rand.Rand) (PortSet, *bitmap) {
+	var s PortSet
+	b := new(bitmap)
+	for range r.IntN(6) {
+		lo := 1 + r.IntN(65535)
+		hi := min(65535, lo+r.IntN(3000))
+		if r.IntN(4) == 0 {
+			hi = lo
+		}
+		s = s.Add(PortRange{uint16(lo), uint16(hi)})
+		for p := lo; p <= hi; p++ {
+			b[p] = true
+		}
+	}
+	return s, b
+}
+
+func checkSet(t *testing.T, what string, s PortSet, want func(p int) bool) {
+	t.Helper()
+	rs := s.Ranges()
+	for i := 1; i < len(rs); i++ {
+		if int(rs[i-1].Hi)+1 >= int(rs[i].Lo) {
+			t.Fatalf("%s: ranges %v and %v overlap or touch", what, rs[i-1], rs[i])
+		}
+	}
+	for p := 1; p <= 65535; p++ {
+		if s.Contains(uint16(p)) != want(p) {
+			t.Fatalf("%s: port %d in set = %v, want %v (set %s)", what, p, s.Contains(uint16(p)), want(p), s)
+		}
+	}
+}
+
+func TestPortSetAlgebra(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200; i++ {
+		a, am := randSet(r)
+		b, bm := randSet(r)
+		checkSet(t, "a", a, func(p int) bool { return am[p] })
+		checkSet(t, "union", a.Union(b), func(p int) bool { return am[p] || bm[p] })
+		checkSet(t, "intersect", a.Intersect(b), func(p int) bool { return am[p] && bm[p] })
+		checkSet(t, "subtract", a.Subtract(b), func(p int) bool { return am[p] && !bm[p] })
+		if !a.Union(b).Equal(b.Union(a)) {
+			t.Fatal("union is not commutative")
+		}
+	}
+	if !AllPorts().Subtract(AllPorts()).Empty() {
+		t.Error("all minus all is not empty")
+	}
+}
+
+func TestParseEntry(t *testing.T) {
+	tests := []struct {
+		in      string
+		kind    EntryKind
+		wantErr string
+	}{
+		{"config.starleaf.com", EntryName, ""},
+		{"*.librestream.com", EntryWildcard, ""},
+		{"{company}.call.sl", EntryTemplate, ""},
+		{"{service_network}", EntryTemplate, ""},
+		{"198.51.100.7", EntryAddr, ""},
+		{"2001:db8::1", EntryAddr, ""},
+		{"203.0.113.0/24", EntryPrefix, ""},
+		{"2001:db8::/32", EntryPrefix, ""},
+		{"17.0.0.0/8", EntryPrefix, ""},
+		{"any", EntryAny, ""},
+		{"lan", EntryLAN, ""},
+		{"198.51.100.256", 0, "bad address"},
+		{"198.51.100.1/24", 0, "host bits set"},
+		{"198.51.100.0/33", 0, "bad CIDR"},
+		{"fe80::1%eth0", 0, "zone"},
+		{"localhost", 0, "not a fully qualified name"},
+		{"Config.starleaf.com", 0, "not lower-case"},
+		{"exa_mple.com", 0, "not a DNS label"},
+		{"*.com.", 0, "bad wildcard"},
+		{"{Company}.call.sl", 0, "bad template"},
+		{"{company.call.sl", 0, "bad template"},
+		{"", 0, "empty"},
+	}
+	for _, tt := range tests {
+		e, err := ParseEntry(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseEntry(%q) err = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || e.Kind != tt.kind {
+			t.Errorf("ParseEntry(%q) = %v, %v; want kind %v", tt.in, e.Kind, err, tt.kind)
+		}
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	vals := map[string]string{"company": "acme"}
+	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	if got, miss := Substitute("{company}.call.sl", lookup); got != "acme.call.sl" || len(miss) != 0 {
+		t.Errorf("Substitute = %q %v", got, miss)
+	}
+	if got, miss := Substitute("{site}.{company}.example", lookup); got != "{site}.acme.example" || strings.Join(miss, ",") != "site" {
+		t.Errorf("Substitute = %q %v", got, miss)
+	}
+	if name, ok := IsWholeParam("{sbc_media_ports}"); !ok || name != "sbc_media_ports" {
+		t.Errorf("IsWholeParam = %q %v", name, ok)
+	}
+	if _, ok := IsWholeParam("{a}.b"); ok {
+		t.Error("IsWholeParam accepted a templated name")
+	}
+}
