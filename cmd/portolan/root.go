@@ -46,8 +46,15 @@ Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 		return fmt.Errorf("%v (see %s --help)", err, c.CommandPath())
 	})
 	root.AddCommand(newListCmd(g), newShowCmd(g), newValidateCmd(g), newSchemaCmd())
+	for _, mk := range extraCommands {
+		root.AddCommand(mk(g))
+	}
 	return root
 }
+
+// extraCommands are the commands that register themselves from their own
+// files (rules, audit, probe…), in the order they register.
+var extraCommands []func(*globals) *cobra.Command
 
 // open returns the catalog, embedded or overlaid with --catalog.
 func (g *globals) open() (*catalog.Catalog, error) {
