@@ -27,7 +27,10 @@ type Concrete struct {
 	// families, merged; empty when it is only names that did not resolve,
 	// wildcards, any or lan.
 	Remote *netipx.IPSet
-	Any    bool // the remote side includes any address
+	// Literal holds only the addresses and prefixes written in the
+	// profile or params, without the names' addresses.
+	Literal *netipx.IPSet
+	Any     bool // the remote side includes any address
 	LAN    bool // the remote side includes the site's own networks
 	// Names lists each DNS name with what it resolved to.
 	Names []NameAddrs
@@ -53,13 +56,20 @@ func (c *Concrete) Preferred() model.PortSet {
 	return c.Ports
 }
 
-// Prefixes returns the remote addresses of one family (4 or 6) as prefixes.
-func (c *Concrete) Prefixes(family int) []netip.Prefix {
-	if c.Remote == nil {
+// Prefixes returns the remote addresses of one family (4 or 6) as
+// prefixes, names' addresses included.
+func (c *Concrete) Prefixes(family int) []netip.Prefix { return ofFamily(c.Remote, family) }
+
+// LiteralPrefixes returns the written addresses of one family, without the
+// names' addresses.
+func (c *Concrete) LiteralPrefixes(family int) []netip.Prefix { return ofFamily(c.Literal, family) }
+
+func ofFamily(s *netipx.IPSet, family int) []netip.Prefix {
+	if s == nil {
 		return nil
 	}
 	var out []netip.Prefix
-	for _, p := range c.Remote.Prefixes() {
+	for _, p := range s.Prefixes() {
 		if (family == 4) == p.Addr().Is4() {
 			out = append(out, p)
 		}
@@ -102,7 +112,7 @@ func Concretize(ctx context.Context, flows []Flow, r Resolver) ([]Concrete, []Wa
 			return nil, nil, fmt.Errorf("%s/%s: %v", f.Service, f.ID, err)
 		}
 		c.SrcPorts = model.NewPortSet(src...)
-		var b netipx.IPSetBuilder
+		var b, lit netipx.IPSetBuilder
 		for _, d := range f.Dest {
 			e, err := model.ParseEntry(d)
 			if err != nil {
@@ -111,6 +121,7 @@ func Concretize(ctx context.Context, flows []Flow, r Resolver) ([]Concrete, []Wa
 			switch e.Kind {
 			case model.EntryAddr, model.EntryPrefix:
 				b.AddPrefix(e.Prefix)
+				lit.AddPrefix(e.Prefix)
 			case model.EntryAny:
 				c.Any = true
 			case model.EntryLAN:
@@ -138,11 +149,12 @@ func Concretize(ctx context.Context, flows []Flow, r Resolver) ([]Concrete, []Wa
 				return nil, nil, fmt.Errorf("%s/%s: entry %q still holds a param", f.Service, f.ID, d)
 			}
 		}
-		set, err := b.IPSet()
-		if err != nil {
+		if c.Remote, err = b.IPSet(); err != nil {
 			return nil, nil, err
 		}
-		c.Remote = set
+		if c.Literal, err = lit.IPSet(); err != nil {
+			return nil, nil, err
+		}
 		out = append(out, c)
 	}
 	return out, dedupeWarnings(warns), nil
