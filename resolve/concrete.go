@@ -31,7 +31,7 @@ type Concrete struct {
 	// profile or params, without the names' addresses.
 	Literal *netipx.IPSet
 	Any     bool // the remote side includes any address
-	LAN    bool // the remote side includes the site's own networks
+	LAN     bool // the remote side includes the site's own networks
 	// Names lists each DNS name with what it resolved to.
 	Names []NameAddrs
 	// Wildcards are *.domain entries, which only a proxy or DNS-aware
