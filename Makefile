@@ -25,6 +25,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./catalog -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./resolve -run '^$$' -fuzz FuzzExpand -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./target -run '^$$' -fuzz FuzzGenerate -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./target/nftables -run '^$$' -fuzz FuzzParseSets -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -167,6 +167,12 @@ func Plan(flows []resolve.Concrete, site Site, opt Options) ([]Rule, []Skip, err
 	return rules, skips, nil
 }
 
+// Excludes says why the options leave flow f out, or "" when it is in:
+// recommended flows under RequiredOnly, optional ones unless Optional.
+// Targets that do not go through Plan (a proxy allow-list, a domain list)
+// select flows with it, so that every target takes the same flows.
+func (o Options) Excludes(f *resolve.Concrete) string { return excluded(f, o) }
+
 func excluded(f *resolve.Concrete, opt Options) string {
 	switch f.Necessity {
 	case model.Recommended:

@@ -213,3 +213,37 @@ func TestSiteValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsExcludes(t *testing.T) {
+	con := concrete(t, "onsight", resolve.Selection{}, resolve.NoResolve{})
+	byID := map[string]*resolve.Concrete{}
+	for i := range con {
+		byID[con[i].ID] = &con[i]
+	}
+	tests := []struct {
+		flow string
+		opt  Options
+		want string
+	}{
+		{"sip", Options{}, ""},
+		{"sip", Options{RequiredOnly: true}, ""},
+		{"redirect-http", Options{}, "optional"},
+		{"redirect-http", Options{Optional: true}, ""},
+	}
+	for _, tt := range tests {
+		got := tt.opt.Excludes(byID[tt.flow])
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("%s %+v: %q, want %q", tt.flow, tt.opt, got, tt.want)
+		}
+	}
+	// Excludes agrees with Plan's skips.
+	_, skips, err := Plan(con, Site{Mode: Gateway}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range skips {
+		if r := (Options{}).Excludes(s.Flow); r != "" && r != s.Reason {
+			t.Errorf("%s: Excludes %q, Plan %q", s.Flow.ID, r, s.Reason)
+		}
+	}
+}

@@ -333,6 +333,14 @@ func (c *Choice) subPorts(ports []string) ([]string, []string) {
 	return out, missing
 }
 
+// HostEntries returns the entries of the service's host set called name,
+// with params filled in as flows and constraints list them (a hosts param
+// may stand for several entries); nil for an unknown set.
+func (c *Choice) HostEntries(name string) []string {
+	out, _ := c.subHosts([]string{name})
+	return out
+}
+
 // subHosts lists the entries of the named host sets with params filled in.
 func (c *Choice) subHosts(sets []string) ([]string, []string) {
 	var out, missing []string

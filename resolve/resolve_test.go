@@ -330,3 +330,23 @@ func FuzzExpand(f *testing.F) {
 		cs[0].Constraints()
 	})
 }
+
+func TestHostEntries(t *testing.T) {
+	c := choose(t, Selection{Params: []string{"company=acme", "pexip:service_network=198.51.100.0/24,sip.example.com"}}, "starleaf", "pexip")
+	tests := []struct {
+		choice *Choice
+		set    string
+		want   string
+	}{
+		{c[0], "tunnel", "acme.call.sl"},
+		{c[0], "endpoints", "config.starleaf.com acme.call.sl"},
+		{c[1], "service-network", "198.51.100.0/24 sip.example.com"},
+		{c[1], "pexip-h323", "185.94.242.66 198.51.100.0/24 sip.example.com"},
+		{c[1], "no-such-set", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(tt.choice.HostEntries(tt.set), " "); got != tt.want {
+			t.Errorf("%s %s = %q, want %q", tt.choice.Service.Slug(), tt.set, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,810 @@
+// Package nftables writes the policy as an nftables ruleset for `nft -f`.
+//
+// Standalone (the default), everything lives in one table, inet portolan,
+// which the file replaces whole in one transaction: it starts with
+// "table inet portolan {}" and "delete table inet portolan", then defines
+// the table again, so loading it twice is loading it once and no other
+// table is touched. Base chains drop what they do not accept; port
+// forwards are DNAT rules in a nat chain of the same table.
+//
+// With --chain-only, regular chains (portolan_forward…) and sets go into a
+// table of the administrator's (nftables jumps only within a table),
+// replaced in one transaction as well; their jump rules are the
+// administrator's.
+//
+// Every host set of a service becomes a named set per address family
+// (starleaf_tunnel_v4), so that `portolan sync` refreshes the addresses of
+// DNS names with "flush set" and "add element" without touching a rule.
+package nftables
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portolan/portolan/model"
+	"github.com/portolan/portolan/policy"
+	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target"
+)
+
+func init() { target.Register(Target{}) }
+
+// Target is the nftables target.
+type Target struct{}
+
+// Name is "nftables".
+func (Target) Name() string { return "nftables" }
+
+// Synopsis describes the output.
+func (Target) Synopsis() string {
+	return "nftables ruleset for nft -f: table inet portolan, or chains for your table with --chain-only"
+}
+
+// Resolves is true: names become addresses in named sets.
+func (Target) Resolves() bool { return true }
+
+// CommentMax is the longest comment nftables keeps (NFTNL_UDATA_COMMENT_MAXLEN).
+const CommentMax = 128
+
+// StandaloneTable is the table of a standalone ruleset.
+const StandaloneTable = "portolan"
+
+// Layout says where a ruleset's objects live: the table, and the prefix
+// of the names of its chains, sets and objects.
+type Layout struct {
+	Family, Table string
+	Prefix        string // "" standalone, "portolan_" in someone else's table
+	ChainOnly     bool
+}
+
+// LayoutOf returns the layout the options ask for.
+func LayoutOf(o target.Options) (Layout, error) {
+	if !o.ChainOnly {
+		return Layout{Family: "inet", Table: StandaloneTable}, nil
+	}
+	fam, name, err := target.ParseTable(o.Table)
+	if err != nil {
+		return Layout{}, err
+	}
+	return Layout{Family: fam, Table: name, Prefix: "portolan_", ChainOnly: true}, nil
+}
+
+// SetName is the name of the named set of s in this layout.
+func (l Layout) SetName(s *target.AddrSet) string { return l.Prefix + s.Key() }
+
+// Takes reports whether the layout's table holds rules of family fam.
+func (l Layout) Takes(fam int) bool {
+	switch l.Family {
+	case "ip":
+		return fam == 4
+	case "ip6":
+		return fam == 6
+	}
+	return true
+}
+
+func (l Layout) ref() string { return l.Family + " " + l.Table }
+
+// chain is one chain of the output.
+type chain struct {
+	name  string
+	base  string // "type filter hook forward priority filter; policy drop;" or "" for a regular chain
+	intro []string
+	rules []rule
+}
+
+// rule is one rule with the comments above it. A rule that matches no
+// address at all stands for one family only through "meta nfproto",
+// unless an identical rule of the other family lets it stand for both.
+type rule struct {
+	comments     []string
+	head         []string // interfaces and addresses
+	proto        string
+	sport, dport model.PortSet
+	stmts        []string // ct timeout set …
+	verdict      string   // accept, dnat ip to …
+	refs         []string // the flows it stands for: "starleaf/tunnel-udp 000_….txt:16"
+	famFree      bool
+	family       int
+}
+
+// key is the rule without its destination ports and comment: rules of
+// the same key differ only in ports and are written as one.
+func (r rule) key() string {
+	return fmt.Sprint(r.family) + "|" + strings.Join(r.head, " ") + "|" + r.proto + "|" + r.sport.String() + "|" + strings.Join(r.stmts, " ") + "|" + r.verdict
+}
+
+// match is the rule without its comment.
+func (r rule) match() string {
+	parts := slices.Clone(r.head)
+	if !r.sport.Empty() {
+		parts = append(parts, r.proto+" sport "+portExpr(r.sport))
+	}
+	parts = append(parts, r.proto+" dport "+portExpr(r.dport))
+	parts = append(parts, r.stmts...)
+	parts = append(parts, "counter", r.verdict)
+	return strings.Join(parts, " ")
+}
+
+func (r rule) text() string {
+	return r.match() + fmt.Sprintf(" comment %q", target.Quotable(target.JoinRefs(r.refs, CommentMax), CommentMax))
+}
+
+type timeout struct {
+	name      string
+	proto     string
+	c         resolve.Constraint
+	unreplied time.Duration
+	replied   time.Duration
+}
+
+type gen struct {
+	in     *target.Input
+	lay    Layout
+	sets   target.SetIndex
+	chains map[policy.Hook]*chain
+	order  []policy.Hook
+	tos    []*timeout
+	stats  target.Stats
+	notes  []string
+}
+
+// Write writes the ruleset.
+func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
+	g, err := build(in)
+	if err != nil {
+		return target.Result{}, err
+	}
+	var b strings.Builder
+	g.write(&b)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return target.Result{}, err
+	}
+	return target.Result{Stats: g.stats, Notes: g.notes}, nil
+}
+
+// Sets returns the named sets a ruleset for in holds, named as in the
+// ruleset, for `portolan sync`.
+func Sets(in *target.Input) (Layout, map[string]*target.AddrSet, error) {
+	g, err := build(in)
+	if err != nil {
+		return Layout{}, nil, err
+	}
+	out := map[string]*target.AddrSet{}
+	for _, s := range g.sets.Sets() {
+		out[g.lay.SetName(s)] = s
+	}
+	return g.lay, out, nil
+}
+
+func build(in *target.Input) (*gen, error) {
+	lay, err := LayoutOf(in.Options)
+	if err != nil {
+		return nil, err
+	}
+	g := &gen{in: in, lay: lay, chains: map[policy.Hook]*chain{}}
+	g.notes = in.Notes()
+	g.setupChains()
+	if err := g.timeouts(); err != nil {
+		return nil, err
+	}
+	for i := range in.Rules {
+		if err := g.rule(&in.Rules[i]); err != nil {
+			return nil, err
+		}
+	}
+	g.mergePorts()
+	g.mergeTwins()
+	for _, h := range g.order {
+		for _, r := range g.chains[h].rules {
+			g.stats.Rules++
+			if strings.HasPrefix(r.verdict, "dnat") {
+				g.stats.DNAT++
+			}
+			for _, ps := range []model.PortSet{r.sport, r.dport} {
+				if n := len(ps.Ranges()); n > 1 {
+					g.stats.PortSets++
+					g.stats.Ports += n
+				}
+			}
+		}
+	}
+	for _, s := range g.sets.Sets() {
+		g.stats.Sets++
+		g.stats.Elements += len(target.Elements(s.IPSet()))
+	}
+	return g, nil
+}
+
+func (g *gen) chainName(h policy.Hook) string {
+	if g.lay.ChainOnly {
+		return g.lay.Prefix + string(h)
+	}
+	return string(h)
+}
+
+// setupChains makes the chains of the mode, with what a standalone policy
+// needs before the flows: conntrack state, loopback, ICMP.
+func (g *gen) setupChains() {
+	add := func(h policy.Hook, base string, intro ...string) {
+		g.chains[h] = &chain{name: g.chainName(h), base: base, intro: intro}
+		g.order = append(g.order, h)
+	}
+	standalone := !g.lay.ChainOnly
+	state := []string{
+		"ct state established,related accept comment \"replies and related ICMP errors (path MTU) of accepted flows\"",
+		"ct state invalid drop",
+	}
+	if g.in.Site.Mode == policy.Host {
+		if !standalone {
+			add(policy.Input, "")
+			add(policy.Output, "")
+			return
+		}
+		in := append([]string{}, state...)
+		in = append(in, "iif \"lo\" accept")
+		in = append(in, g.icmpInput()...)
+		out := append([]string{}, state...)
+		out = append(out, "oif \"lo\" accept")
+		out = append(out, g.icmpOutput()...)
+		add(policy.Input, "type filter hook input priority filter; policy drop;", in...)
+		add(policy.Output, "type filter hook output priority filter; policy drop;", out...)
+		return
+	}
+	if !standalone {
+		add(policy.Forward, "")
+		add(policy.Prerouting, "")
+		return
+	}
+	add(policy.Forward, "type filter hook forward priority filter; policy drop;", state...)
+	add(policy.Prerouting, "type nat hook prerouting priority dstnat; policy accept;")
+}
+
+// icmpInput accepts what a host needs to keep IPv6 working: neighbour
+// discovery, router advertisements and MLD (RFC 4890 4.4.1), which
+// conntrack does not track; ICMP errors about accepted flows come in as
+// related.
+func (g *gen) icmpInput() []string {
+	var out []string
+	if g.lay.Takes(6) {
+		out = append(out,
+			"icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-redirect } ip6 hoplimit 255 accept comment \"IPv6 neighbour discovery (RFC 4861: hop limit 255, never routed)\"",
+			"icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report } ip6 saddr fe80::/10 accept comment \"MLD, link-local only, so that snooping switches keep delivering ND multicast\"",
+		)
+	}
+	return out
+}
+
+// icmpOutput lets the host send its own neighbour discovery and MLD.
+func (g *gen) icmpOutput() []string {
+	var out []string
+	if g.lay.Takes(6) {
+		out = append(out,
+			"icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept comment \"IPv6 neighbour discovery\"",
+			"icmpv6 type { mld-listener-report, mld-listener-done, mld2-listener-report } accept comment \"MLD reports\"",
+		)
+	}
+	return out
+}
+
+// timeouts makes a ct timeout object for each nat-timeout constraint, so
+// that the UDP (or TCP) bindings of its flows live as long as the service
+// needs, whatever the machine's defaults.
+func (g *gen) timeouts() error {
+	for _, c := range g.in.Constraints {
+		if c.Kind != model.KindNATTimeout {
+			continue
+		}
+		min, err := target.MinTimeout(c)
+		if err != nil {
+			return err
+		}
+		protos := c.Proto
+		if len(protos) == 0 {
+			protos = []string{model.UDP}
+		}
+		for _, p := range protos {
+			if p != model.UDP && p != model.TCP {
+				continue
+			}
+			t := &timeout{name: g.lay.Prefix + c.Service + "_" + c.ID, proto: p, c: c, unreplied: max(min, 30*time.Second), replied: max(min, 180*time.Second)}
+			if len(protos) > 1 {
+				t.name += "_" + p
+			}
+			g.tos = append(g.tos, t)
+		}
+	}
+	return nil
+}
+
+func (g *gen) timeoutFor(r *policy.Rule) *timeout {
+	if r.Hook == policy.Prerouting {
+		return nil
+	}
+	for _, t := range g.tos {
+		if t.proto == r.Match.Proto && g.in.ConstraintApplies(t.c, r.Flow) {
+			return t
+		}
+	}
+	return nil
+}
+
+func famKW(fam int) string {
+	if fam == 6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
+// addrExpr writes prefixes as one value or an anonymous set.
+func addrExpr(ps []netip.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return "{ " + strings.Join(out, ", ") + " }"
+}
+
+// portExpr writes a port set as one value or an anonymous set.
+func portExpr(ps model.PortSet) string {
+	rs := ps.Strings()
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	return "{ " + strings.Join(rs, ", ") + " }"
+}
+
+func (g *gen) rule(r0 *policy.Rule) error {
+	r := r0
+	fam := r.Match.Family
+	if !g.lay.Takes(fam) {
+		g.notes = append(g.notes, fmt.Sprintf("skipped: %s: IPv%d rules do not fit table %s (use an inet table)", target.FlowRef(r.Flow), fam, g.lay.ref()))
+		return nil
+	}
+	ch := g.chains[r.Hook]
+	if ch == nil {
+		return fmt.Errorf("%s: no chain for hook %s in %s mode", target.FlowRef(r.Flow), r.Hook, g.in.Site.Mode)
+	}
+	sets, err := g.in.Remote(r)
+	if err != nil {
+		return err
+	}
+	_, _, remoteAny := target.RemoteSide(r)
+	kw := famKW(fam)
+	comments := g.flowComments(r)
+	m := r.Match
+	var head []string
+	if m.IIf != "" {
+		head = append(head, fmt.Sprintf("iifname %q", m.IIf))
+	}
+	if m.OIf != "" {
+		head = append(head, fmt.Sprintf("oifname %q", m.OIf))
+	}
+	outbound := target.IsOutbound(r)
+	if local := target.LocalSide(r); len(local) > 0 {
+		dir := "daddr"
+		if outbound {
+			dir = "saddr"
+		}
+		head = append(head, kw+" "+dir+" "+addrExpr(local))
+	}
+	base := rule{comments: comments, head: head, proto: m.Proto, sport: m.SrcPorts, dport: m.DstPorts,
+		verdict: "accept", refs: []string{target.RuleComment(r)}, family: fam}
+	if t := g.timeoutFor(r); t != nil {
+		base.stmts = append(base.stmts, fmt.Sprintf("ct timeout set %q", t.name))
+	}
+	if r.Hook == policy.Prerouting {
+		base.verdict = fmt.Sprintf("dnat %s to %s", kw, r.DNAT)
+	}
+	remoteDir := "saddr"
+	if outbound {
+		remoteDir = "daddr"
+	}
+	if remoteAny {
+		if len(target.LocalSide(r0)) == 0 && g.lay.Family == "inet" {
+			if r0.Hook == policy.Prerouting {
+				base.head = append(slices.Clone(base.head), "meta nfproto ipv"+fmt.Sprint(fam))
+			} else {
+				base.famFree = true
+			}
+		}
+		ch.rules = append(ch.rules, base)
+		return nil
+	}
+	for i, s := range sets {
+		s, err := g.sets.Add(s)
+		if err != nil {
+			return err
+		}
+		r := base
+		r.head = append(slices.Clone(head), fmt.Sprintf("%s %s @%s", kw, remoteDir, g.lay.SetName(s)))
+		if i > 0 {
+			r.comments = nil
+		}
+		ch.rules = append(ch.rules, r)
+	}
+	return nil
+}
+
+// flowComments are the lines above a flow's rules: what it is for and
+// how the one-of choice was made.
+func (g *gen) flowComments(r *policy.Rule) []string {
+	f := r.Flow
+	head := fmt.Sprintf("%s (%s %s, %s", target.FlowRef(f), f.Direction, f.Proto, f.Necessity)
+	if f.Feature != "" {
+		head += ", feature " + f.Feature
+	}
+	head += "): " + f.Purpose
+	out := target.Wrap("# ", head, 100)
+	if f.OneOf && len(f.PortOrder) > 1 {
+		var order []string
+		for _, p := range f.PortOrder {
+			order = append(order, p.String())
+		}
+		if g.in.Options.AllAlternatives {
+			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; every one is open (--alternatives all)")
+		} else {
+			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; the preferred "+order[0]+" is open (--alternatives all opens every one)")
+		}
+	}
+	if r.Hook == policy.Prerouting {
+		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
+	}
+	for _, c := range g.in.Constraints {
+		if c.Kind == model.KindALGOff && g.in.ConstraintApplies(c, f) && r.Hook != policy.Prerouting {
+			out = append(out, "# no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")")
+		}
+	}
+	if t := g.timeoutFor(r); t != nil {
+		out = append(out, fmt.Sprintf("# %s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.proto, secs(t.unreplied), secs(t.replied), t.name, t.c.Service, t.c.ID))
+	}
+	return out
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)) }
+
+// mergePorts writes rules that differ only in their destination ports
+// as one rule with the ports of all, naming all their flows: a profile
+// often has a flow per port to the same hosts (STARFACE's license server
+// on 80, 443 and 8383), or two flows for the same packets (its overview
+// and its scenarios). The union is exactly what the rules accepted.
+func (g *gen) mergePorts() {
+	for _, h := range g.order {
+		ch := g.chains[h]
+		var out []rule
+		first := map[string]int{}
+		for _, r := range ch.rules {
+			i, ok := first[r.key()]
+			if !ok {
+				first[r.key()] = len(out)
+				r.comments = slices.Clone(r.comments)
+				out = append(out, r)
+				continue
+			}
+			k := &out[i]
+			k.dport = k.dport.Union(r.dport)
+			for _, ref := range r.refs {
+				if !slices.Contains(k.refs, ref) {
+					k.refs = append(k.refs, ref)
+				}
+			}
+			for _, c := range r.comments {
+				if !slices.Contains(k.comments, c) {
+					k.comments = append(k.comments, c)
+				}
+			}
+		}
+		ch.rules = out
+	}
+}
+
+// mergeTwins writes a rule that matches no address once for both
+// families instead of twice, and gives the others their family.
+func (g *gen) mergeTwins() {
+	for _, h := range g.order {
+		ch := g.chains[h]
+		var out []rule
+		for i, r := range ch.rules {
+			if !r.famFree {
+				out = append(out, r)
+				continue
+			}
+			twin := -1
+			for j, o := range ch.rules {
+				if j != i && o.famFree && o.family != r.family && o.match() == r.match() && slices.Equal(o.refs, r.refs) && slices.Equal(o.comments, r.comments) {
+					twin = j
+				}
+			}
+			switch {
+			case twin >= 0 && twin < i:
+				continue // written once, with the first
+			case twin < 0 && g.lay.Family == "inet":
+				r.head = append(slices.Clone(r.head), "meta nfproto ipv"+fmt.Sprint(r.family))
+			}
+			out = append(out, r)
+		}
+		ch.rules = out
+	}
+}
+
+func (g *gen) write(b *strings.Builder) {
+	in := g.in
+	lay := g.lay
+	b.WriteString("#!/usr/sbin/nft -f\n")
+	for _, l := range in.Header("portolan rules for nftables") {
+		writeComment(b, "", l)
+	}
+	b.WriteString("#\n")
+	if lay.ChainOnly {
+		writeComment(b, "", fmt.Sprintf("Chains only: regular chains and sets named portolan_* in table %s, no policy, no hooks. nftables jumps only within a table, so they go into yours. Load with nft -f FILE: one transaction declares them, empties them and fills them again; nothing else in the table changes (sets that an older version made and this one does not stay behind).", lay.ref()))
+		for _, h := range g.order {
+			switch h {
+			case policy.Forward:
+				writeComment(b, "", fmt.Sprintf("Jump from your forward chain, after your ct state established,related accept: jump %s", g.chains[h].name))
+			case policy.Prerouting:
+				writeComment(b, "", fmt.Sprintf("Port forwards: jump %s from a chain of this table with type nat hook prerouting priority dstnat.", g.chains[h].name))
+			case policy.Input, policy.Output:
+				writeComment(b, "", fmt.Sprintf("Jump from your %s chain, after your ct state established,related accept: jump %s", h, g.chains[h].name))
+			}
+		}
+	} else {
+		writeComment(b, "", "Load with nft -f FILE. The file replaces table inet portolan whole, in one transaction, and touches no other table. Standalone policy: the base chains below drop every packet they do not accept; in nftables a drop in any base chain is final, so this decides for its hooks whatever other tables accept.")
+		if in.Site.Mode == policy.Host {
+			writeComment(b, "", "Host mode: input and output drop what is not listed: loopback, replies, IPv6 neighbour discovery and MLD pass; nothing else (no SSH, DHCP or DNS unless a flow asks for it). Use --chain-only to fit into a policy of your own.")
+		} else {
+			writeComment(b, "", "Gateway mode: only the forward path is filtered; the router's own input and output are not touched, nor is source NAT (masquerade) of outbound flows, which stays in your ruleset.")
+		}
+	}
+	writeComment(b, "", "ICMP: errors about accepted flows (destination unreachable, fragmentation needed and packet too big for path MTU discovery, time exceeded) pass as ct state related. Neighbour discovery and MLD are link-local: a router never forwards them, and host mode accepts them explicitly (hop limit 255 for ND). No echo request: no flow needs it.")
+	if in.Sync != "" {
+		writeComment(b, "", "Names' addresses are resolved now; refresh them in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
+	}
+	g.writeConstraints(b)
+	g.writeNotes(b)
+	b.WriteString("\n")
+	if lay.ChainOnly {
+		g.writeChainOnly(b)
+		return
+	}
+	fmt.Fprintf(b, "table %s {}\ndelete table %s\n\n", lay.ref(), lay.ref())
+	fmt.Fprintf(b, "table %s {\n", lay.ref())
+	g.writeObjects(b, true)
+	for _, h := range g.order {
+		ch := g.chains[h]
+		if h == policy.Prerouting && len(ch.rules) == 0 {
+			continue
+		}
+		g.writeChain(b, ch)
+	}
+	b.WriteString("}\n")
+}
+
+func (g *gen) writeChainOnly(b *strings.Builder) {
+	lay := g.lay
+	// Declare everything (a no-op for what exists), empty the chains, which
+	// drops their references to the sets and timeouts, delete those and
+	// define them again: the declarations make every delete succeed, and
+	// the one transaction makes the change atomic.
+	fmt.Fprintf(b, "table %s {\n", lay.ref())
+	for _, t := range g.tos {
+		fmt.Fprintf(b, "\tct timeout %s { protocol %s; policy = { %s }; }\n", t.name, t.proto, timeoutPolicy(t))
+	}
+	for _, s := range g.sets.Sets() {
+		fmt.Fprintf(b, "\tset %s { type %s; flags interval; }\n", lay.SetName(s), setType(s.Family))
+	}
+	for _, h := range g.order {
+		fmt.Fprintf(b, "\tchain %s { }\n", g.chains[h].name)
+	}
+	b.WriteString("}\n")
+	for _, h := range g.order {
+		fmt.Fprintf(b, "flush chain %s %s\n", lay.ref(), g.chains[h].name)
+	}
+	for _, s := range g.sets.Sets() {
+		fmt.Fprintf(b, "delete set %s %s\n", lay.ref(), lay.SetName(s))
+	}
+	for _, t := range g.tos {
+		fmt.Fprintf(b, "delete ct timeout %s %s\n", lay.ref(), t.name)
+	}
+	fmt.Fprintf(b, "\ntable %s {\n", lay.ref())
+	g.writeObjects(b, false)
+	for _, h := range g.order {
+		g.writeChain(b, g.chains[h])
+	}
+	b.WriteString("}\n")
+}
+
+func timeoutPolicy(t *timeout) string {
+	if t.proto == model.TCP {
+		return fmt.Sprintf("established : %d", int(t.replied/time.Second))
+	}
+	return fmt.Sprintf("unreplied : %d, replied : %d", int(t.unreplied/time.Second), int(t.replied/time.Second))
+}
+
+func setType(fam int) string {
+	if fam == 6 {
+		return "ipv6_addr"
+	}
+	return "ipv4_addr"
+}
+
+func (g *gen) writeObjects(b *strings.Builder, first bool) {
+	for _, t := range g.tos {
+		for _, l := range target.Wrap("\t# ", fmt.Sprintf("%s: %s Alternative for every flow of the machine: sysctl -w net.netfilter.nf_conntrack_%s_timeout=%d net.netfilter.nf_conntrack_%s_timeout_stream=%d",
+			target.ConstraintRef(t.c), t.c.Purpose, t.proto, int(t.unreplied/time.Second), t.proto, int(t.replied/time.Second)), 100) {
+			b.WriteString(l + "\n")
+		}
+		if t.proto == model.TCP {
+			fmt.Fprintf(b, "\tct timeout %s {\n\t\tprotocol tcp\n\t\tpolicy = { %s }\n\t}\n\n", t.name, timeoutPolicy(t))
+		} else {
+			fmt.Fprintf(b, "\tct timeout %s {\n\t\tprotocol udp\n\t\tpolicy = { %s }\n\t}\n\n", t.name, timeoutPolicy(t))
+		}
+	}
+	for _, s := range g.sets.Sets() {
+		g.writeSet(b, s)
+	}
+}
+
+func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
+	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.Entries, ", "))
+	if s.Dynamic() {
+		desc += " — " + s.Resolved()
+		var ns []string
+		for _, n := range s.Names {
+			if len(n.Answer.Addrs) == 0 {
+				ns = append(ns, n.Name+" (no address yet)")
+			}
+		}
+		if len(ns) > 0 {
+			desc += "; " + strings.Join(ns, ", ")
+		}
+	}
+	for _, l := range target.Wrap("\t# ", desc, 100) {
+		b.WriteString(l + "\n")
+	}
+	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", g.lay.SetName(s), setType(s.Family))
+	comment := strings.Join(s.Entries, ", ")
+	if s.Dynamic() {
+		comment += "; " + s.Resolved()
+	}
+	fmt.Fprintf(b, "\t\tcomment %q\n", target.Quotable(comment, CommentMax))
+	if els := ElementList(s); len(els) > 0 {
+		b.WriteString("\t\telements = {\n")
+		for i, e := range els {
+			sep := ","
+			if i == len(els)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(b, "\t\t\t%s%s\n", e, sep)
+		}
+		b.WriteString("\t\t}\n")
+	}
+	b.WriteString("\t}\n\n")
+}
+
+// ElementList writes a set's elements for nft: merged ranges, as
+// prefixes where they are, each address of a name with a comment naming
+// it.
+func ElementList(s *target.AddrSet) []string {
+	set := s.IPSet()
+	els := target.Elements(set)
+	var out []string
+	for i, r := range set.Ranges() {
+		e := els[i]
+		var names []string
+		for _, n := range s.Names {
+			for _, a := range n.Answer.Addrs {
+				if r.Contains(a.Unmap()) && !slices.Contains(names, n.Name) {
+					names = append(names, n.Name)
+				}
+			}
+		}
+		if len(names) > 0 {
+			e += fmt.Sprintf(" comment %q", target.Quotable(strings.Join(names, ", "), CommentMax))
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (g *gen) writeChain(b *strings.Builder, ch *chain) {
+	fmt.Fprintf(b, "\tchain %s {\n", ch.name)
+	if ch.base != "" {
+		fmt.Fprintf(b, "\t\t%s\n", ch.base)
+	}
+	for _, l := range ch.intro {
+		fmt.Fprintf(b, "\t\t%s\n", l)
+	}
+	var last []string
+	for _, r := range ch.rules {
+		if !slices.Equal(r.comments, last) {
+			for _, c := range r.comments {
+				fmt.Fprintf(b, "\t\t%s\n", c)
+			}
+		}
+		if len(r.comments) > 0 {
+			last = r.comments
+		}
+		fmt.Fprintf(b, "\t\t%s\n", r.text())
+	}
+	b.WriteString("\t}\n")
+}
+
+// writeConstraints says what each constraint asks of this platform.
+func (g *gen) writeConstraints(b *strings.Builder) {
+	if len(g.in.Constraints) == 0 {
+		return
+	}
+	b.WriteString("#\n# Constraints that are not ports, and what they mean for nftables:\n")
+	for _, c := range g.in.Constraints {
+		for _, l := range target.Wrap("#   ", target.ConstraintRef(c)+": "+g.action(c), 100) {
+			b.WriteString(l + "\n")
+		}
+	}
+}
+
+func (g *gen) action(c resolve.Constraint) string {
+	switch c.Kind {
+	case model.KindALGOff:
+		return fmt.Sprintf("%s — nothing in this ruleset assigns a conntrack helper (no ct helper set), so the kernel's %s helpers stay off for these flows; since Linux 4.7 helpers attach only when a rule asks. Check that no other table assigns one: nft list ruleset | grep 'ct helper'.", c.Purpose, strings.Join(c.Apps, "/"))
+	case model.KindNATTimeout:
+		for _, t := range g.tos {
+			if t.c.Service == c.Service && t.c.ID == c.ID {
+				return fmt.Sprintf("%s — ct timeout %s (unreplied %s, replied %s) is set on these flows' rules. Keep-alives every %s.", c.Purpose, t.name, secs(t.unreplied), secs(t.replied), orDash(c.Keepalive))
+			}
+		}
+		return c.Purpose
+	case model.KindTLSMin:
+		return fmt.Sprintf("%s — nftables does not see TLS versions; a TLS-inspecting proxy or firewall on the path must not negotiate below TLS %s on ports %s.", c.Purpose, c.MinVersion, strings.Join(c.Ports, ", "))
+	case model.KindSSLInspectionOff:
+		return fmt.Sprintf("%s — nftables does not inspect TLS; exempt %s from inspection on your proxy (portolan rules --target squid writes ssl_bump splice for them).", c.Purpose, target.Hosts(c))
+	case model.KindProxyAuth:
+		return fmt.Sprintf("%s — a web proxy on the path must offer %s authentication for these flows.", c.Purpose, strings.Join(c.Allowed, " or "))
+	case model.KindAllowByName:
+		return fmt.Sprintf("%s — the names are named sets below, filled at generation; portolan sync refreshes them.", c.Purpose)
+	case model.KindNoInbound:
+		return fmt.Sprintf("%s — no port forward and no inbound accept for %s.", c.Purpose, c.Service)
+	case model.KindViaProxy:
+		return fmt.Sprintf("%s — meant for the web proxy (portolan rules --target squid); flows the plan allows directly are below.", c.Purpose)
+	case model.KindDynamicSrcPorts:
+		return fmt.Sprintf("%s — no rule here matches a source port.", c.Purpose)
+	case model.KindSetting:
+		return "not a network setting: " + c.Purpose
+	}
+	return c.Purpose
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (g *gen) writeNotes(b *strings.Builder) {
+	if len(g.notes) == 0 {
+		return
+	}
+	b.WriteString("#\n# Not in the rules, and why:\n")
+	for _, n := range g.notes {
+		for _, l := range target.Wrap("#   ", n, 100) {
+			b.WriteString(l + "\n")
+		}
+	}
+}
+
+func writeComment(b *strings.Builder, indent, text string) {
+	for _, l := range target.Wrap(indent+"# ", text, 100) {
+		b.WriteString(l + "\n")
+	}
+}

@@ -1,0 +1,312 @@
+package target
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/portolan/portolan/model"
+	"github.com/portolan/portolan/policy"
+	"github.com/portolan/portolan/resolve"
+)
+
+// OneLine folds s onto one line: every run of white space, newlines
+// included, becomes one space, and control characters go.
+func OneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Quotable makes s safe inside a double-quoted string of a firewall
+// config (nftables, iptables-restore): one line, no double quotes or
+// backslashes, at most max bytes, cut on a character boundary.
+func Quotable(s string, max int) string {
+	s = OneLine(s)
+	s = strings.NewReplacer(`"`, "'", `\`, "/", "`", "'").Replace(s)
+	return Truncate(s, max)
+}
+
+// Truncate cuts s to at most max bytes on a character boundary, marking
+// the cut with "…" when there is room.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	if cut < 0 {
+		cut = max
+	}
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if max >= len("…") {
+		return s[:cut] + "…"
+	}
+	return s[:cut]
+}
+
+// FlowRef names a flow: "starleaf/tunnel-udp".
+func FlowRef(f *resolve.Concrete) string { return f.Service + "/" + f.ID }
+
+// SourceRef names where a statement comes from: "000_5789b0e057a19555.txt:16".
+func SourceRef(s model.Source) string {
+	if s.Line > 0 {
+		return fmt.Sprintf("%s:%d", s.Document, s.Line)
+	}
+	return s.Document
+}
+
+// RuleComment is the comment every rule carries: service, flow id, and
+// the document and line the flow comes from.
+func RuleComment(r *policy.Rule) string {
+	return FlowRef(r.Flow) + " " + SourceRef(r.Flow.Source)
+}
+
+// JoinRefs writes the flow references of a rule that stands for several
+// flows, as many as fit in max bytes, then "+N more".
+func JoinRefs(refs []string, max int) string {
+	if len(refs) == 0 {
+		return ""
+	}
+	out := refs[0]
+	for i, r := range refs[1:] {
+		more := fmt.Sprintf(", +%d more", len(refs)-1-i)
+		if len(out)+2+len(r) > max-len(more) && i < len(refs)-2 || len(out)+2+len(r) > max {
+			return out + more
+		}
+		out += ", " + r
+	}
+	return out
+}
+
+// Notes are the lines a firewall target reports on stderr: the warnings of
+// resolution, the flows the plan skipped, and the flows the options left
+// out; one line each.
+func (in *Input) Notes() []string {
+	var out []string
+	for _, w := range in.Warnings {
+		out = append(out, "warning: "+OneLine(w.String()))
+	}
+	for _, s := range in.Skips {
+		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
+	}
+	for _, s := range in.Excluded {
+		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
+	}
+	return out
+}
+
+// Header describes the output for its first comment lines: what made it,
+// when, for which services, features, params and site, and where names'
+// addresses come from. Lines carry no comment marker.
+func (in *Input) Header(title string) []string {
+	var out []string
+	out = append(out, title)
+	gen := "generated " + in.Generated.UTC().Format(time.RFC3339)
+	if in.Version != "" {
+		gen += " by portolan " + in.Version
+	}
+	out = append(out, gen)
+	if in.Command != "" {
+		out = append(out, "command: "+OneLine(in.Command))
+	}
+	for _, c := range in.Choices {
+		s := c.Service
+		line := fmt.Sprintf("service %s: %s (%s", s.Slug(), OneLine(s.Info.Name), OneLine(s.Info.Document))
+		if s.Info.Revision != "" {
+			line += ", " + OneLine(s.Info.Revision)
+		}
+		line += ")"
+		if on := c.EnabledFeatures(); len(on) > 0 {
+			line += "; features on: " + strings.Join(on, ", ")
+		}
+		if off := c.DisabledFeatures(); len(off) > 0 {
+			line += "; off: " + strings.Join(off, ", ")
+		}
+		var ps []string
+		for _, p := range s.Params {
+			if v, ok := c.Params[p.Name]; ok {
+				ps = append(ps, p.Name+"="+OneLine(v))
+			}
+		}
+		if len(ps) > 0 {
+			line += "; params: " + strings.Join(ps, ", ")
+		}
+		out = append(out, line)
+	}
+	out = append(out, "site: "+SiteText(in.Site))
+	o := in.Options
+	flows := "flows: required and recommended"
+	if o.RequiredOnly {
+		flows = "flows: required only (--required-only)"
+	}
+	if o.Optional {
+		flows += ", and optional ones (--optional)"
+	} else {
+		flows += "; optional ones are left out (--optional takes them in)"
+	}
+	if o.AllAlternatives {
+		flows += "; one-of groups open every port (--alternatives all)"
+	} else {
+		flows += "; one-of groups open their preferred port (--alternatives all opens every one)"
+	}
+	out = append(out, flows)
+	if in.Resolver != "" {
+		out = append(out, "names: "+OneLine(in.Resolver))
+	}
+	return out
+}
+
+// SiteText describes the site in words.
+func SiteText(s policy.Site) string {
+	var b strings.Builder
+	switch s.Mode {
+	case policy.Gateway:
+		b.WriteString("gateway (the forward path of a router")
+		if s.LANIf != "" || s.WANIf != "" {
+			fmt.Fprintf(&b, " from LAN interface %s to WAN interface %s", orAny(s.LANIf), orAny(s.WANIf))
+		}
+		b.WriteString(")")
+	case policy.Host:
+		b.WriteString("host (the input and output of the machine itself)")
+	default:
+		b.WriteString(string(s.Mode))
+	}
+	if len(s.LAN) > 0 {
+		b.WriteString("; LAN " + joinPrefixes(s.LAN))
+	} else if s.Mode == policy.Gateway {
+		b.WriteString("; LAN not given (--lan): outbound flows from any source")
+	}
+	return b.String()
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "(any)"
+	}
+	return s
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// ConstraintRef names a constraint: "tw-solutions/nat-keepalive (nat-timeout, 002_….txt:37)".
+func ConstraintRef(c resolve.Constraint) string {
+	return fmt.Sprintf("%s/%s (%s, %s)", c.Service, c.ID, c.Kind, SourceRef(c.Source))
+}
+
+// Wrap breaks text into lines of at most width columns (a longer word
+// stays whole), each starting with prefix; continuation lines are indented.
+func Wrap(prefix, text string, width int) []string {
+	var out []string
+	var b strings.Builder
+	n := 0 // runes on the current line, prefix included
+	pre := utf8.RuneCountInString(prefix)
+	for _, w := range strings.Fields(OneLine(text)) {
+		wl := utf8.RuneCountInString(w)
+		switch {
+		case b.Len() == 0:
+			b.WriteString(prefix)
+			b.WriteString(w)
+			n = pre + wl
+		case n+1+wl > width:
+			out = append(out, b.String())
+			b.Reset()
+			b.WriteString(prefix)
+			b.WriteString("  ")
+			b.WriteString(w)
+			n = pre + 2 + wl
+		default:
+			b.WriteByte(' ')
+			b.WriteString(w)
+			n += 1 + wl
+		}
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// ConstraintApplies reports whether constraint c concerns flow f: the
+// same service, and the flows, apps, protocols and ports it names, if any.
+func (in *Input) ConstraintApplies(c resolve.Constraint, f *resolve.Concrete) bool {
+	if f.Service != c.Service {
+		return false
+	}
+	if len(c.Flows) > 0 {
+		found := false
+		for _, id := range c.Flows {
+			if id == f.Flow.Flow {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(c.Apps) > 0 {
+		found := false
+		for _, a := range c.Apps {
+			if a == f.App {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(c.Proto) > 0 {
+		found := false
+		for _, p := range c.Proto {
+			if p == f.Proto {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(c.Ports) > 0 {
+		var cp model.PortSet
+		for _, p := range c.Ports {
+			r, err := model.ParsePortRange(p)
+			if err != nil {
+				return false
+			}
+			cp = cp.Add(r)
+		}
+		if f.Ports.Intersect(cp).Empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// Hosts lists a constraint's host entries, or "" for none.
+func Hosts(c resolve.Constraint) string { return strings.Join(c.Hosts, ", ") }
+
+// MinTimeout parses a nat-timeout constraint's binding lifetime.
+func MinTimeout(c resolve.Constraint) (time.Duration, error) {
+	d, err := time.ParseDuration(c.MinTimeout)
+	if err != nil {
+		return 0, fmt.Errorf("%s/%s: min_timeout %q: %v", c.Service, c.ID, c.MinTimeout, err)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s/%s: min_timeout %q is not positive", c.Service, c.ID, c.MinTimeout)
+	}
+	return d, nil
+}
