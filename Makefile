@@ -27,6 +27,12 @@ fuzz:
 	$(GO) test ./resolve -run '^$$' -fuzz FuzzExpand -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./target -run '^$$' -fuzz FuzzGenerate -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./target/nftables -run '^$$' -fuzz FuzzParseSets -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./reflector -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./reflector -run '^$$' -fuzz '^FuzzParseSIP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./reflector -run '^$$' -fuzz '^FuzzDecodeReceived$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./reflector -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./probe -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./probe -run '^$$' -fuzz '^FuzzDiffSIP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,344 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/portolan/portolan/model"
+	"github.com/portolan/portolan/reflector"
+	"github.com/portolan/portolan/resolve"
+)
+
+// runEnv is what the probers of one run share: the packet rate, the bound
+// on concurrent exchanges, the reflector and the progress count.
+type runEnv struct {
+	cfg  Config
+	lim  *rate.Limiter
+	sem  chan struct{}
+	refl netip.AddrPort
+
+	info    reflector.Info
+	infoErr error
+	// rlim paces everything sent to the reflector below the rate it
+	// grants one source.
+	rlim *rate.Limiter
+
+	done  atomic.Int64
+	total int64
+	pmu   sync.Mutex
+}
+
+func newEnv(cfg Config, refl netip.AddrPort) *runEnv {
+	burst := max(1, int(cfg.Rate/20))
+	return &runEnv{
+		cfg:  cfg,
+		lim:  rate.NewLimiter(rate.Limit(cfg.Rate), burst),
+		sem:  make(chan struct{}, cfg.Concurrency),
+		refl: refl,
+	}
+}
+
+// packet waits until the rate allows one more packet or connection attempt.
+func (e *runEnv) packet(ctx context.Context) error { return e.lim.Wait(ctx) }
+
+// reflectorPacket waits until both the run's rate and the reflector's
+// allow one more packet to the reflector.
+func (e *runEnv) reflectorPacket(ctx context.Context) error {
+	if err := e.lim.Wait(ctx); err != nil {
+		return err
+	}
+	if e.rlim != nil {
+		return e.rlim.Wait(ctx)
+	}
+	return nil
+}
+
+// acquire takes one of the concurrent-exchange slots.
+func (e *runEnv) acquire(ctx context.Context) (func(), error) {
+	select {
+	case e.sem <- struct{}{}:
+		return func() { <-e.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// step counts n units of work as done.
+func (e *runEnv) step(n int) {
+	if n == 0 || e.cfg.Progress == nil {
+		return
+	}
+	d := e.done.Add(int64(n))
+	e.pmu.Lock()
+	e.cfg.Progress(int(d), int(e.total))
+	e.pmu.Unlock()
+}
+
+// future is a value computed once by one goroutine and awaited by others.
+type future[T any] struct {
+	ch  chan struct{}
+	val T
+}
+
+func newFuture[T any]() *future[T] { return &future[T]{ch: make(chan struct{})} }
+func (f *future[T]) set(v T)       { f.val = v; close(f.ch) }
+func (f *future[T]) get() T        { <-f.ch; return f.val }
+
+// task is one unit of the run; its results keep the plan's order.
+type task struct {
+	units int
+	run   func(ctx context.Context) []Result
+	// late tasks run after every other task: they read others' results.
+	late bool
+	// counts: the task reports its progress itself.
+	counts bool
+}
+
+// SetProgress sets the function told how far the run is.
+func (p *Plan) SetProgress(fn func(done, total int)) { p.cfg.Progress = fn }
+
+// Run probes and returns the report. Its verdicts are in the report; the
+// run itself only stops early when ctx ends.
+func (p *Plan) Run(ctx context.Context) *Report {
+	start := time.Now()
+	env := newEnv(p.cfg, p.reflector)
+	rep := &Report{Services: p.services, Checks: p.cfg.Checks, Started: start}
+	if p.reflector.IsValid() {
+		rep.Reflector = p.reflector.String()
+	}
+	if p.cfg.ProxyName != "" {
+		rep.Proxy = p.cfg.ProxyName
+	}
+	for _, w := range p.warnings {
+		rep.Warnings = append(rep.Warnings, w.String())
+	}
+
+	if p.reflector.IsValid() && p.needsReflector() {
+		env.info, env.infoErr = reflectorInfo(ctx, env)
+	}
+
+	var tasks []task
+	add := func(units int, late bool, fn func(context.Context) []Result) {
+		tasks = append(tasks, task{units: units, run: fn, late: late})
+	}
+	if env.infoErr == nil {
+		env.rlim = reflectorLimiter(env.info)
+	}
+
+	// The UDP ports every flow and fallback needs, scanned once.
+	scanPorts := p.scanPorts(env)
+	scan := newFuture[*portScan]()
+	if len(scanPorts) > 0 {
+		add(len(scanPorts), false, func(ctx context.Context) []Result {
+			scan.set(scanUDP(ctx, env, scanPorts))
+			return nil
+		})
+		tasks[len(tasks)-1].counts = true
+	} else {
+		scan.set(&portScan{})
+	}
+	tcpByFlow := map[string]*future[[]Result]{}
+	sipDone := newFuture[Result]()
+	sipStarted := false
+
+	for _, svc := range p.services {
+		if p.cfg.has(CheckDNS) {
+			for _, n := range p.names {
+				if n.service == svc {
+					add(0, false, func(context.Context) []Result { return []Result{dnsResult(n)} })
+				}
+			}
+		}
+		for _, fp := range p.flows {
+			if fp.c.Service != svc {
+				continue
+			}
+			fp := fp
+			switch {
+			case fp.skip != "":
+				if p.cfg.has(checkOf(fp)) {
+					add(0, false, func(context.Context) []Result { return []Result{skipResult(fp, checkOf(fp), fp.skip)} })
+				}
+			case fp.c.Proto == model.TCP:
+				if !p.tcpNeeded(fp) {
+					break
+				}
+				fut := newFuture[[]Result]()
+				tcpByFlow[key(fp.c)] = fut
+				add(1, false, func(ctx context.Context) []Result {
+					rs := p.probeTCPFlow(ctx, env, fp)
+					fut.set(rs)
+					return rs
+				})
+			case fp.stun && len(fp.direct) > 0:
+				if p.cfg.has(CheckSTUN) {
+					add(1, false, func(ctx context.Context) []Result { return probeSTUNFlow(ctx, env, fp) })
+				}
+			default:
+				if p.cfg.has(CheckUDP) {
+					add(0, false, func(context.Context) []Result { return []Result{udpFlowResult(env, fp, scan.get())} })
+				}
+			}
+			if p.cfg.has(CheckFallback) && fp.skip == "" && hasFallback(fp.c) {
+				add(0, true, func(context.Context) []Result {
+					return []Result{fallbackResult(env, p, fp, scan.get(), tcpByFlow)}
+				})
+			}
+		}
+		if p.cfg.has(CheckSIPALG) {
+			for _, k := range p.sipALGChecks(svc) {
+				if !sipStarted && p.reflector.IsValid() {
+					sipStarted = true
+					add(1, false, func(ctx context.Context) []Result {
+						sipDone.set(probeSIPALG(ctx, env, p.sipPort(env)))
+						return nil
+					})
+				}
+				add(0, false, func(context.Context) []Result { return []Result{p.sipALGResult(env, svc, k, sipDone)} })
+			}
+		}
+		if p.cfg.has(CheckSIPALG) {
+			for i := range p.cons {
+				k := &p.cons[i]
+				if k.Service == svc && k.Kind == model.KindALGOff && len(k.Apps) > 0 && !containsStr(k.Apps, "sip") {
+					r := Result{Check: CheckSIPALG, Service: svc, Constraint: k.ID, Target: strings.Join(k.Apps, ", ") + " ALG",
+						Status: Skip, Summary: "not probed: only SIP ALGs are probed; check " + strings.Join(k.Apps, ", ") + " on the firewall by hand"}
+					add(0, false, func(context.Context) []Result { return []Result{r} })
+				}
+			}
+		}
+		if p.cfg.has(CheckNATTimeout) {
+			for _, k := range p.natChecks(svc) {
+				add(1, false, func(ctx context.Context) []Result { return []Result{p.probeNATTimeout(ctx, env, svc, k)} })
+			}
+		}
+	}
+
+	total := 0
+	for _, t := range tasks {
+		total += t.units
+	}
+	env.total = int64(total)
+	if p.cfg.Progress != nil {
+		p.cfg.Progress(0, total)
+	}
+
+	out := make([][]Result, len(tasks))
+	var wg sync.WaitGroup
+	for _, late := range []bool{false, true} {
+		for i, t := range tasks {
+			if t.late != late {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				rs := t.run(ctx)
+				for j := range rs {
+					if rs[j].Elapsed == 0 {
+						rs[j].Elapsed = Millis(time.Since(t0))
+					}
+				}
+				out[i] = rs
+				if !t.counts {
+					env.step(t.units)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for _, rs := range out {
+		rep.Results = append(rep.Results, rs...)
+	}
+	if rep.Results == nil {
+		rep.Results = []Result{}
+	}
+	rep.Elapsed = Millis(time.Since(start))
+	rep.summarize()
+	return rep
+}
+
+func key(c *resolve.Concrete) string { return c.Service + "\x00" + c.Flow.Flow + "\x00" + c.Proto }
+
+// checkOf names the check a flow's result belongs to.
+func checkOf(fp *flowPlan) string {
+	switch {
+	case fp.c.Proto == model.TCP:
+		return CheckTCP
+	case fp.stun:
+		return CheckSTUN
+	}
+	return CheckUDP
+}
+
+// tcpNeeded reports whether a TCP flow is connected to at all: for the
+// tcp, tls or proxy check, or as a way out in a fallback check.
+func (p *Plan) tcpNeeded(fp *flowPlan) bool {
+	if p.cfg.has(CheckTCP) || p.cfg.has(CheckTLS) || p.cfg.has(CheckProxy) {
+		return true
+	}
+	if !p.cfg.has(CheckFallback) {
+		return false
+	}
+	if hasFallback(fp.c) {
+		return true
+	}
+	for _, other := range p.flows {
+		if other.c.Service == fp.c.Service && containsStr(other.c.Fallback, fp.c.Flow.Flow) {
+			return true
+		}
+	}
+	return false
+}
+
+// needsReflector reports whether any planned check talks to the reflector.
+func (p *Plan) needsReflector() bool {
+	for _, fp := range p.flows {
+		if !fp.reflector {
+			continue
+		}
+		if fp.c.Proto == model.UDP && (p.cfg.has(CheckUDP) || p.cfg.has(CheckFallback)) || fp.c.Proto == model.TCP && p.tcpNeeded(fp) {
+			return true
+		}
+	}
+	if p.cfg.has(CheckSIPALG) || p.cfg.has(CheckNATTimeout) {
+		for _, svc := range p.services {
+			if len(p.sipALGChecks(svc)) > 0 || len(p.natChecks(svc)) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// base is a result with the flow's identity filled in.
+func base(fp *flowPlan, check string) Result {
+	return Result{
+		Check: check, Service: fp.c.Service, Flow: fp.c.ID, Necessity: fp.c.Necessity,
+		Required: fp.c.Necessity == model.Required,
+	}
+}
+
+func skipResult(fp *flowPlan, check, why string) Result {
+	r := base(fp, check)
+	r.Target = fmt.Sprintf("%s %s %s", fp.c.Proto, strings.Join(fp.c.Ports.Strings(), ","), strings.Join(fp.c.Dest, " "))
+	r.Status = Skip
+	r.Summary = "not probed: " + why
+	return r
+}
+
+// plural writes "1 port" or "3 ports".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
