@@ -33,6 +33,9 @@ fuzz:
 	$(GO) test ./reflector -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./probe -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./probe -run '^$$' -fuzz '^FuzzDiffSIP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./audit/nftjson -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./audit/nftjson -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./audit/iptsave -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,537 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/audit/space"
+	"github.com/portolan/portolan/model"
+)
+
+// program is a ruleset compiled for one address family.
+type program struct {
+	fam    int
+	rs     *ruleset.Ruleset
+	ifaces *space.Ifaces
+	chains map[*ruleset.Chain]*cchain
+	hooks  map[string][]entry
+	// byID finds a compiled rule by its id (the tag of the holes it makes)
+	byID []*crule
+	// blind lists base chains portolan does not evaluate but that could
+	// drop packets (netdev ingress).
+	blind []*ruleset.Chain
+	// natHooks: NAT chains exist for the family, so connection tracking
+	// sets up a NAT binding (null or not) for every connection.
+	natHooks bool
+}
+
+// entry is one step of a hook: a base chain, or the NAT chains of the
+// hook run together at the NAT priority.
+type entry struct {
+	hook  string
+	chain *cchain   // a filter or route chain
+	nat   []*cchain // the NAT chains, by priority (natPoint set)
+	// natPoint: 0 none; dstNAT (prerouting, output) or srcNAT (input,
+	// postrouting): where connection tracking rewrites addresses.
+	natPoint int
+	// noCT: the chain runs before connection tracking (priority below
+	// -200 at prerouting and output): ct state is invalid there.
+	noCT bool
+}
+
+const (
+	dstNAT = 1
+	srcNAT = 2
+)
+
+type cchain struct {
+	src   *ruleset.Chain
+	rules []*crule
+}
+
+// crule is a rule compiled for one family: its conditions on packet
+// fields as sets, its conditions on fields with one value per kind of
+// packet as tests.
+type crule struct {
+	id    int32
+	src   *ruleset.Rule
+	never bool // no packet of the family matches
+	// protoOK and stateOK are the tests on the protocol (tcp, udp) and
+	// the conntrack state, decided ahead: bit i set = value i passes.
+	protoOK uint8
+	stateOK uint8
+	consts  []constTest
+	has     [space.NumDims]bool
+	addr    [2]space.Addrs   // saddr, daddr
+	port    [2]model.PortSet // sport, dport
+	ifs     [2]space.IfSet   // iifname, oifname
+	multi   []multiTerm      // concatenations
+	// unknown: conditions not understood
+	unknown []string
+	verdict ruleset.Verdict
+	target  *cchain
+	vmap    []velem
+	vfields []ruleset.Field
+	// inert: no verdict and no map: matching changes nothing
+	inert bool
+}
+
+type velem struct {
+	key     []fieldSet
+	verdict ruleset.Verdict
+	target  *cchain
+}
+
+// fieldSet is the values of one field in a tuple: a set for a packet
+// field, a test for the others.
+type fieldSet struct {
+	field ruleset.Field
+	addr  space.Addrs
+	port  model.PortSet
+	ifs   space.IfSet
+	num   []ruleset.Value
+}
+
+type multiTerm struct {
+	fields []ruleset.Field
+	tuples [][]fieldSet
+	neg    bool
+}
+
+type constTest struct {
+	field ruleset.Field
+	mask  uint32
+	vals  []ruleset.Value
+	neg   bool
+}
+
+// natPrio is the priority NAT chains run at, per hook.
+var natPrio = map[string]int{"prerouting": -100, "output": -100, "input": 100, "postrouting": 100}
+
+// ifaceNames collects the interface names and prefixes a ruleset compares with.
+func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
+	add := func(f ruleset.Field, v ruleset.Value) {
+		if f != ruleset.IIfName && f != ruleset.OIfName {
+			return
+		}
+		if v.Prefix {
+			prefixes = append(prefixes, v.Name)
+		} else {
+			exact = append(exact, v.Name)
+		}
+	}
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			for _, t := range r.Terms {
+				for _, tu := range t.Set {
+					for i, v := range tu {
+						if i < len(t.Fields) {
+							add(t.Fields[i], v)
+						}
+					}
+				}
+			}
+			if r.Map != nil {
+				for _, e := range r.Map.Elems {
+					for i, v := range e.Key {
+						if i < len(r.Map.Fields) {
+							add(r.Map.Fields[i], v)
+						}
+					}
+				}
+			}
+		}
+	}
+	return exact, prefixes
+}
+
+// compile builds the program of one family. extra are interface names of
+// the site, which get classes of their own.
+func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, error) {
+	p := &program{fam: fam, rs: rs, ifaces: ifaces, chains: map[*ruleset.Chain]*cchain{}, hooks: map[string][]entry{}}
+	for _, c := range rs.Chains {
+		if c.Family == "netdev" {
+			if c.Base && mayDrop(c) {
+				p.blind = append(p.blind, c)
+			}
+			continue
+		}
+		if !slices.Contains(c.Families(), fam) {
+			continue
+		}
+		p.chains[c] = &cchain{src: c}
+	}
+	for c := range p.chains {
+		if c.Base && c.Type == "nat" {
+			p.natHooks = true
+		}
+	}
+	for c, cc := range p.chains {
+		for _, r := range c.Rules {
+			cr, err := p.rule(r)
+			if err != nil {
+				return nil, err
+			}
+			cr.id = int32(len(p.byID))
+			p.byID = append(p.byID, cr)
+			cc.rules = append(cc.rules, cr)
+		}
+	}
+	// Hooks: base chains by priority, NAT chains together at the NAT
+	// priority. Chains of equal priority run in the order they were made
+	// (input order), as the kernel registers them.
+	byHook := map[string][]*ruleset.Chain{}
+	for _, c := range rs.Chains {
+		if c.Base && p.chains[c] != nil {
+			byHook[c.Hook] = append(byHook[c.Hook], c)
+		}
+	}
+	for _, hook := range []string{"prerouting", "input", "forward", "output", "postrouting"} {
+		cs := byHook[hook]
+		slices.SortStableFunc(cs, func(a, b *ruleset.Chain) int { return cmp.Compare(a.Prio, b.Prio) })
+		var es []entry
+		np, hasNAT := natPrio[hook]
+		natDone := false
+		var nat []*cchain
+		for _, c := range cs {
+			if c.Type == "nat" {
+				nat = append(nat, p.chains[c])
+			}
+		}
+		point := 0
+		switch hook {
+		case "prerouting", "output":
+			point = dstNAT
+		case "input", "postrouting":
+			point = srcNAT
+		}
+		for _, c := range cs {
+			if c.Type == "nat" {
+				continue
+			}
+			if hasNAT && !natDone && c.Prio >= np {
+				es = append(es, entry{hook: hook, nat: nat, natPoint: point})
+				natDone = true
+			}
+			es = append(es, entry{hook: hook, chain: p.chains[c],
+				noCT: (hook == "prerouting" || hook == "output") && c.Prio < -200})
+		}
+		if hasNAT && !natDone {
+			es = append(es, entry{hook: hook, nat: nat, natPoint: point})
+		}
+		p.hooks[hook] = es
+	}
+	return p, nil
+}
+
+// mayDrop reports whether a chain can drop a packet.
+func mayDrop(c *ruleset.Chain) bool {
+	if c.Policy == ruleset.Drop {
+		return true
+	}
+	for _, r := range c.Rules {
+		switch r.Verdict.Kind {
+		case ruleset.Accept, ruleset.Continue:
+			if r.Map != nil {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+func (p *program) rule(r *ruleset.Rule) (*crule, error) {
+	cr := &crule{src: r, unknown: r.Unknown, verdict: r.Verdict}
+	for _, t := range r.Terms {
+		p.term(cr, t)
+	}
+	switch r.Verdict.Kind {
+	case ruleset.Jump, ruleset.Goto:
+		t := p.rs.Lookup(r.Chain.Family, r.Chain.Table, r.Verdict.Chain)
+		if t == nil || p.chains[t] == nil {
+			return nil, fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, r.Verdict.Chain)
+		}
+		cr.target = p.chains[t]
+	}
+	if r.Map != nil {
+		cr.vfields = r.Map.Fields
+		for _, e := range r.Map.Elems {
+			ve := velem{verdict: e.Verdict}
+			ok := true
+			for i, f := range r.Map.Fields {
+				fs, good := p.fieldSet(f, []ruleset.Value{e.Key[i]})
+				if !good {
+					ok = false
+					break
+				}
+				ve.key = append(ve.key, fs)
+			}
+			if !ok {
+				continue // an element of the other family
+			}
+			if e.Verdict.Kind == ruleset.Jump || e.Verdict.Kind == ruleset.Goto {
+				t := p.rs.Lookup(r.Chain.Family, r.Chain.Table, e.Verdict.Chain)
+				if t == nil || p.chains[t] == nil {
+					return nil, fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, e.Verdict.Chain)
+				}
+				ve.target = p.chains[t]
+			}
+			cr.vmap = append(cr.vmap, ve)
+		}
+	}
+	cr.inert = r.Map == nil && r.Verdict.Kind == ruleset.Continue
+	// Tests on the protocol and the state become bitmasks.
+	cr.protoOK, cr.stateOK = 0xff, 0xff
+	var rest []constTest
+	for _, c := range cr.consts {
+		switch c.field {
+		case ruleset.L4Proto:
+			for i, v := range protoValues {
+				if !c.test(v) {
+					cr.protoOK &^= 1 << i
+				}
+			}
+		case ruleset.CtState:
+			for i, v := range stateValues {
+				if !c.test(v) {
+					cr.stateOK &^= 1 << i
+				}
+			}
+		default:
+			rest = append(rest, c)
+		}
+	}
+	cr.consts = rest
+	return cr, nil
+}
+
+// The protocols and states the audit's packets have, by bit.
+var (
+	protoValues = [...]uint32{ruleset.ProtoTCP, ruleset.ProtoUDP}
+	stateValues = [...]uint32{ruleset.CtNew, ruleset.CtEstablished, ruleset.CtInvalid}
+)
+
+func protoBit(p uint32) uint8 {
+	for i, v := range protoValues {
+		if v == p {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+func stateBit(s uint32) uint8 {
+	for i, v := range stateValues {
+		if v == s {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// fieldSet compiles the values of one field; ok is false when none is of
+// this family (an address of the other family).
+func (p *program) fieldSet(f ruleset.Field, vals []ruleset.Value) (fieldSet, bool) {
+	fs := fieldSet{field: f}
+	switch f {
+	case ruleset.SrcAddr, ruleset.DstAddr:
+		var rs []space.Range
+		for _, v := range vals {
+			if !v.Lo.IsValid() || (v.Lo.Is4() != (p.fam == 4)) {
+				continue
+			}
+			rs = append(rs, space.AddrRange(v.Lo, v.Hi))
+		}
+		fs.addr = space.AddrsOf(rs...)
+		return fs, len(rs) > 0 || len(vals) == 0
+	case ruleset.SrcPort, ruleset.DstPort:
+		for _, v := range vals {
+			if v.PLo <= v.PHi {
+				fs.port = fs.port.Add(model.PortRange{Lo: v.PLo, Hi: v.PHi})
+			}
+		}
+	case ruleset.IIfName, ruleset.OIfName:
+		fs.ifs = p.ifaces.Empty()
+		for _, v := range vals {
+			fs.ifs = fs.ifs.Union(p.ifaces.Match(v.Name, v.Prefix))
+		}
+	default:
+		fs.num = vals
+	}
+	return fs, true
+}
+
+func dimOf(f ruleset.Field) int {
+	return int(f) // SrcAddr..OIfName are 0..5, in space.Dim order
+}
+
+func (p *program) term(cr *crule, t ruleset.Term) {
+	if len(t.Fields) == 1 {
+		f := t.Fields[0]
+		if !f.Dimensional() {
+			vals := make([]ruleset.Value, 0, len(t.Set))
+			for _, tu := range t.Set {
+				vals = append(vals, tu[0])
+			}
+			ct := constTest{field: f, mask: t.Mask, vals: vals, neg: t.Neg}
+			if f == ruleset.NfProto {
+				// decided by the family alone
+				if !ct.test(uint32(p.fam)) {
+					cr.never = true
+				}
+				return
+			}
+			cr.consts = append(cr.consts, ct)
+			return
+		}
+		vals := make([]ruleset.Value, 0, len(t.Set))
+		for _, tu := range t.Set {
+			vals = append(vals, tu[0])
+		}
+		fs, _ := p.fieldSet(f, vals)
+		d := dimOf(f)
+		switch f {
+		case ruleset.SrcAddr, ruleset.DstAddr:
+			s := fs.addr
+			if t.Neg {
+				s = s.Complement(p.fam)
+			}
+			if cr.has[d] {
+				s = s.Intersect(cr.addr[d])
+			}
+			cr.addr[d] = s
+		case ruleset.SrcPort, ruleset.DstPort:
+			s := fs.port
+			if t.Neg {
+				s = space.AllPortsWithZero().Subtract(s)
+			}
+			if cr.has[d] {
+				s = s.Intersect(cr.port[d-2])
+			}
+			cr.port[d-2] = s
+		case ruleset.IIfName, ruleset.OIfName:
+			s := fs.ifs
+			if t.Neg {
+				s = p.ifaces.All().Subtract(s)
+			}
+			if cr.has[d] {
+				s = s.Intersect(cr.ifs[d-4])
+			}
+			cr.ifs[d-4] = s
+		}
+		cr.has[d] = true
+		return
+	}
+	mt := multiTerm{fields: t.Fields, neg: t.Neg}
+	for _, tu := range t.Set {
+		var row []fieldSet
+		ok := true
+		for i, f := range t.Fields {
+			fs, good := p.fieldSet(f, []ruleset.Value{tu[i]})
+			if !good {
+				ok = false
+				break
+			}
+			row = append(row, fs)
+		}
+		if ok {
+			mt.tuples = append(mt.tuples, row)
+		}
+	}
+	cr.multi = append(cr.multi, mt)
+}
+
+// test reports whether value x passes the test.
+func (c constTest) test(x uint32) bool {
+	if c.mask != 0 {
+		x &= c.mask
+	}
+	in := false
+	for _, v := range c.vals {
+		if v.NumIsRange {
+			if v.Num <= x && x <= v.NumHi {
+				in = true
+				break
+			}
+		} else if v.Num == x {
+			in = true
+			break
+		}
+	}
+	return in != c.neg
+}
+
+// ctx is what a kind of packet has at one step: the values of the fields
+// that are not dimensions.
+type ctx struct {
+	protoBit uint8
+	stateBit uint8
+	proto    uint32
+	ctState  uint32
+	status   uint32
+	known    uint32 // status bits known
+	dir      uint32
+	flags    uint32
+	noCT     bool
+}
+
+// eval decides a test in a context: ok is false when the answer depends on
+// what portolan does not know.
+func (c constTest) eval(x ctx) (match, ok bool) {
+	switch c.field {
+	case ruleset.L4Proto:
+		return c.test(x.proto), true
+	case ruleset.CtState:
+		return c.test(x.ctState), true
+	case ruleset.CtStatus:
+		if x.noCT {
+			return false, true
+		}
+		m := c.mask
+		if m == 0 {
+			m = ^uint32(0)
+		}
+		if m&^x.known != 0 {
+			return false, false
+		}
+		return c.test(x.status), true
+	case ruleset.CtDirection:
+		if x.noCT {
+			return false, true
+		}
+		return c.test(x.dir), true
+	case ruleset.TCPFlags:
+		if x.proto != ruleset.ProtoTCP {
+			return false, true
+		}
+		return c.test(x.flags), true
+	}
+	return false, false
+}
+
+// constMatch evaluates a rule's constant tests: false when one fails,
+// unknown names a test portolan cannot decide.
+func (cr *crule) constMatch(x ctx) (bool, string) {
+	if cr.protoOK&x.protoBit == 0 || cr.stateOK&x.stateBit == 0 {
+		return false, ""
+	}
+	if len(cr.consts) == 0 {
+		return true, ""
+	}
+	unknown := ""
+	for _, c := range cr.consts {
+		m, ok := c.eval(x)
+		if !ok {
+			unknown = c.field.String() + " bits portolan does not know"
+			continue
+		}
+		if !m {
+			return false, ""
+		}
+	}
+	return true, unknown
+}

@@ -1,0 +1,333 @@
+package nftjson
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// obj is a JSON object as its members in order. nft's objects have a
+// handful of keys, for which a slice is much cheaper than a map: a 100,000
+// rule dump holds about two million of them.
+type obj []member
+
+type member struct {
+	k string
+	v any
+}
+
+// get returns the value of key k, or nil.
+func (o obj) get(k string) any {
+	for i := range o {
+		if o[i].k == k {
+			return o[i].v
+		}
+	}
+	return nil
+}
+
+// has returns the value of key k and whether it is there.
+func (o obj) has(k string) (any, bool) {
+	for i := range o {
+		if o[i].k == k {
+			return o[i].v, true
+		}
+	}
+	return nil, false
+}
+
+// decoder reads JSON into obj, []any, string, json.Number, bool and nil.
+type decoder struct {
+	data  []byte
+	pos   int
+	depth int
+}
+
+// maxDepth bounds nesting; nft's JSON is a dozen levels deep.
+const maxDepth = 512
+
+type syntaxErr struct {
+	off int
+	msg string
+}
+
+func (e *syntaxErr) Error() string { return e.msg }
+
+func (d *decoder) fail(format string, args ...any) error {
+	return &syntaxErr{d.pos, fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) space() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\r', '\n':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// decode reads one whole document.
+func decode(data []byte) (any, error) {
+	d := &decoder{data: data}
+	d.space()
+	if d.pos == len(d.data) {
+		return nil, d.fail("empty input")
+	}
+	v, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	d.space()
+	if d.pos != len(d.data) {
+		return nil, d.fail("more after the JSON document")
+	}
+	return v, nil
+}
+
+func (d *decoder) value() (any, error) {
+	d.space()
+	if d.pos >= len(d.data) {
+		return nil, d.fail("unexpected end of input")
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{':
+		return d.object()
+	case c == '[':
+		return d.array()
+	case c == '"':
+		return d.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number()
+	case d.lit("true"):
+		return true, nil
+	case d.lit("false"):
+		return false, nil
+	case d.lit("null"):
+		return nil, nil
+	default:
+		return nil, d.fail("invalid character %q looking for a value", c)
+	}
+}
+
+func (d *decoder) lit(s string) bool {
+	if len(d.data)-d.pos >= len(s) && string(d.data[d.pos:d.pos+len(s)]) == s {
+		d.pos += len(s)
+		return true
+	}
+	return false
+}
+
+func (d *decoder) object() (any, error) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, d.fail("nested too deeply")
+	}
+	defer func() { d.depth-- }()
+	d.pos++ // {
+	o := obj{}
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		return o, nil
+	}
+	for {
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return nil, d.fail("expected a string key")
+		}
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return nil, d.fail("expected ':' after the key %q", k)
+		}
+		d.pos++
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		o = append(o, member{k, v})
+		d.space()
+		if d.pos >= len(d.data) {
+			return nil, d.fail("unexpected end of input in an object")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return o, nil
+		default:
+			return nil, d.fail("invalid character %q after an object member", d.data[d.pos])
+		}
+	}
+}
+
+func (d *decoder) array() (any, error) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, d.fail("nested too deeply")
+	}
+	defer func() { d.depth-- }()
+	d.pos++ // [
+	a := []any{}
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		return a, nil
+	}
+	for {
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+		d.space()
+		if d.pos >= len(d.data) {
+			return nil, d.fail("unexpected end of input in an array")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return a, nil
+		default:
+			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+		}
+	}
+}
+
+func (d *decoder) str() (string, error) {
+	d.pos++ // "
+	start := d.pos
+	// the common case: no escapes
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			s := d.data[start:d.pos]
+			d.pos++
+			if !utf8.Valid(s) {
+				return string([]rune(string(s))), nil // invalid bytes become U+FFFD, as encoding/json does
+			}
+			return string(s), nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", d.fail("a control character in a string")
+		}
+		d.pos++
+	}
+	buf := append([]byte(nil), d.data[start:d.pos]...)
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			if !utf8.Valid(buf) {
+				return string([]rune(string(buf))), nil
+			}
+			return string(buf), nil
+		case c < 0x20:
+			return "", d.fail("a control character in a string")
+		case c != '\\':
+			buf = append(buf, c)
+			d.pos++
+			continue
+		}
+		d.pos++
+		if d.pos >= len(d.data) {
+			break
+		}
+		e := d.data[d.pos]
+		d.pos++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := d.hex4()
+			if !ok {
+				return "", d.fail("a bad \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				if d.lit("\\u") {
+					if r2, ok := d.hex4(); ok {
+						r = utf16.DecodeRune(r, r2)
+					} else {
+						return "", d.fail("a bad \\u escape")
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", d.fail("invalid escape \\%c", e)
+		}
+	}
+	return "", d.fail("unexpected end of input in a string")
+}
+
+func (d *decoder) hex4() (rune, bool) {
+	if len(d.data)-d.pos < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(d.data[d.pos:d.pos+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	d.pos += 4
+	return rune(n), true
+}
+
+func (d *decoder) number() (any, error) {
+	start := d.pos
+	if d.data[d.pos] == '-' {
+		d.pos++
+	}
+	digits := func() int {
+		n := 0
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+			n++
+		}
+		return n
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '0' {
+		d.pos++
+	} else if digits() == 0 {
+		return nil, d.fail("a number without digits")
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '.' {
+		d.pos++
+		if digits() == 0 {
+			return nil, d.fail("a number without digits after the point")
+		}
+	}
+	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+			d.pos++
+		}
+		if digits() == 0 {
+			return nil, d.fail("a number without digits in the exponent")
+		}
+	}
+	return json.Number(d.data[start:d.pos]), nil
+}

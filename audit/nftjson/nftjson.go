@@ -1,0 +1,626 @@
+// Package nftjson reads the JSON that `nft -j list ruleset` prints into
+// the audit's ruleset model. Expressions it does not understand (xt
+// blobs, limits, marks, raw payloads…) are kept on their rule as unknown,
+// never dropped; input that is not such JSON is an error naming the JSON
+// path, and the rule's handle where there is one.
+package nftjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/portolan/portolan/audit/ruleset"
+)
+
+// MaxSize bounds the input Parse accepts (the JSON of a 100,000-rule
+// ruleset is about 40 MB).
+const MaxSize = 1 << 30
+
+// Error is input that is not `nft -j list ruleset` JSON.
+type Error struct {
+	File   string
+	Line   int    // for syntax errors
+	Col    int    // for syntax errors
+	Path   string // JSON path: nftables[12].rule.expr[2].match.right
+	Handle int64  // the rule's or chain's handle, when known
+	What   string // "rule inet filter forward", when known
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+	}
+	if e.Path != "" {
+		b.WriteString(": " + e.Path)
+	}
+	if e.What != "" || e.Handle != 0 {
+		b.WriteString(" (")
+		b.WriteString(e.What)
+		if e.Handle != 0 {
+			if e.What != "" {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "handle %d", e.Handle)
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// Looks reports whether data looks like nft JSON (for format detection).
+func Looks(data []byte) bool {
+	d := bytes.TrimLeft(data, " \t\r\n")
+	return len(d) > 0 && d[0] == '{' && bytes.Contains(d[:min(len(d), 4096)], []byte(`"nftables"`))
+}
+
+type setDef struct {
+	fields     []string // element types
+	elems      []any
+	isMap      bool
+	verdictMap bool
+	path       string
+}
+
+type parser struct {
+	file   string
+	rs     *ruleset.Ruleset
+	chains map[string]*ruleset.Chain
+	sets   map[string]*setDef
+	// the rule being parsed, for errors
+	path   string
+	handle int64
+	what   string
+}
+
+// Parse reads the output of `nft -j list ruleset`; file names it in errors.
+func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
+	if len(data) > MaxSize {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
+	}
+	doc, err := decode(data)
+	if err != nil {
+		return nil, syntaxError(file, data, err)
+	}
+	top, ok := doc.(obj)
+	if !ok {
+		return nil, &Error{File: file, Path: "$", Msg: "not a JSON object; expected the output of nft -j list ruleset"}
+	}
+	list, ok := top.get("nftables").([]any)
+	if !ok {
+		return nil, &Error{File: file, Path: "$", Msg: `no "nftables" array; expected the output of nft -j list ruleset`}
+	}
+	p := &parser{file: file, rs: &ruleset.Ruleset{Format: ruleset.NftJSON, Families: []int{4, 6}},
+		chains: map[string]*ruleset.Chain{}, sets: map[string]*setDef{}}
+	// First tables, chains and sets, then rules, which refer to them.
+	type ruleAt struct {
+		i int
+		o obj
+	}
+	var rules []ruleAt
+	notes := map[string]bool{}
+	for i, el := range list {
+		path := fmt.Sprintf("nftables[%d]", i)
+		o, ok := el.(obj)
+		if !ok || len(o) != 1 {
+			return nil, &Error{File: file, Path: path, Msg: "each element must be an object with one key (table, chain, set, map, rule…)"}
+		}
+		for _, mem := range o {
+			k, v := mem.k, mem.v
+			body, ok := v.(obj)
+			if !ok {
+				return nil, &Error{File: file, Path: path + "." + k, Msg: "must be an object"}
+			}
+			switch k {
+			case "metainfo", "table", "element", "flowtable", "counter", "quota", "limit",
+				"ct helper", "ct timeout", "ct expectation", "secmark", "synproxy":
+			case "chain":
+				if err := p.chain(path+".chain", body); err != nil {
+					return nil, err
+				}
+			case "set", "map":
+				if err := p.set(path+"."+k, body, k == "map"); err != nil {
+					return nil, err
+				}
+			case "rule":
+				rules = append(rules, ruleAt{i, body})
+			default:
+				if !notes[k] {
+					notes[k] = true
+					p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s: %q objects are not read", path, k))
+				}
+			}
+		}
+	}
+	for _, r := range rules {
+		if err := p.rule(fmt.Sprintf("nftables[%d].rule", r.i), r.o); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range p.rs.Chains {
+		for i, r := range c.Rules {
+			r.Index = i
+		}
+	}
+	return p.rs, nil
+}
+
+func syntaxError(file string, data []byte, err error) error {
+	if se, ok := err.(*syntaxErr); ok {
+		if se.msg == "empty input" {
+			return &Error{File: file, Msg: "empty input; expected the output of nft -j list ruleset"}
+		}
+		line, col := lineCol(data, se.off)
+		return &Error{File: file, Line: line, Col: col, Msg: se.msg}
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
+
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+func (p *parser) errf(path, format string, args ...any) error {
+	return &Error{File: p.file, Path: path, Handle: p.handle, What: p.what, Msg: fmt.Sprintf(format, args...)}
+}
+
+func str(o obj, k string) (string, bool) {
+	s, ok := o.get(k).(string)
+	return s, ok
+}
+
+func num(v any) (float64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	f, err := n.Float64()
+	return f, err == nil
+}
+
+func intOf(v any) (int64, bool) {
+	f, ok := num(v)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+func key(family, table, name string) string { return family + "\x00" + table + "\x00" + name }
+
+var knownFamily = map[string]bool{"ip": true, "ip6": true, "inet": true, "arp": true, "bridge": true, "netdev": true}
+
+func (p *parser) chain(path string, o obj) error {
+	fam, ok1 := str(o, "family")
+	table, ok2 := str(o, "table")
+	name, ok3 := str(o, "name")
+	h, _ := intOf(o.get("handle"))
+	p.handle, p.what = h, "chain"
+	defer func() { p.handle, p.what = 0, "" }()
+	if !ok1 || !ok2 || !ok3 {
+		return p.errf(path, "a chain needs family, table and name strings")
+	}
+	if !knownFamily[fam] {
+		return p.errf(path+".family", "unknown family %q", fam)
+	}
+	c := &ruleset.Chain{Family: fam, Table: table, Name: name, Pos: ruleset.Pos{Handle: h}}
+	p.what = "chain " + c.String()
+	if hook, ok := str(o, "hook"); ok {
+		c.Base = true
+		c.Hook = hook
+		c.Type, _ = str(o, "type")
+		if c.Type == "" {
+			c.Type = "filter"
+		}
+		prio, ok := intOf(o.get("prio"))
+		if !ok {
+			if _, present := o.has("prio"); present {
+				return p.errf(path+".prio", "priority must be a number")
+			}
+		}
+		c.Prio = int(prio)
+		c.Policy = ruleset.Accept
+		if pol, ok := str(o, "policy"); ok {
+			switch pol {
+			case "accept":
+			case "drop":
+				c.Policy = ruleset.Drop
+			default:
+				return p.errf(path+".policy", "policy %q: accept or drop", pol)
+			}
+		}
+	}
+	k := key(fam, table, name)
+	if _, dup := p.chains[k]; dup {
+		return p.errf(path, "chain %s declared twice", c)
+	}
+	p.chains[k] = c
+	switch fam {
+	case "ip", "ip6", "inet":
+		p.rs.Chains = append(p.rs.Chains, c)
+	case "netdev":
+		if c.Base {
+			p.rs.Chains = append(p.rs.Chains, c)
+		}
+	default:
+		if c.Base {
+			p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s chain %s is not evaluated: it does not see routed IP packets", fam, c))
+		}
+	}
+	return nil
+}
+
+func (p *parser) set(path string, o obj, isMap bool) error {
+	fam, ok1 := str(o, "family")
+	table, ok2 := str(o, "table")
+	name, ok3 := str(o, "name")
+	if !ok1 || !ok2 || !ok3 {
+		return p.errf(path, "a set needs family, table and name strings")
+	}
+	d := &setDef{isMap: isMap, path: path}
+	switch t := o.get("type").(type) {
+	case string:
+		d.fields = []string{t}
+	case []any:
+		for _, x := range t {
+			s, ok := x.(string)
+			if !ok {
+				return p.errf(path+".type", "set types must be strings")
+			}
+			d.fields = append(d.fields, s)
+		}
+	case nil:
+	default:
+		return p.errf(path+".type", "must be a string or a list of strings")
+	}
+	if isMap {
+		m, _ := str(o, "map")
+		d.verdictMap = m == "verdict"
+	}
+	switch e := o.get("elem").(type) {
+	case nil:
+	case []any:
+		d.elems = e
+	default:
+		return p.errf(path+".elem", "must be a list")
+	}
+	p.sets[key(fam, table, name)] = d
+	return nil
+}
+
+// setVerdict sets the rule's verdict unless an effect portolan cannot
+// follow already made it unknown.
+func setVerdict(r *ruleset.Rule, v ruleset.Verdict) {
+	if r.Verdict.Kind != ruleset.Unknown {
+		r.Verdict = v
+	}
+}
+
+// unknownVerdict marks a rule whose action portolan cannot follow.
+func unknownVerdict(why string) ruleset.Verdict {
+	return ruleset.Verdict{Kind: ruleset.Unknown, Why: why}
+}
+
+func (p *parser) rule(path string, o obj) error {
+	fam, ok1 := str(o, "family")
+	table, ok2 := str(o, "table")
+	chain, ok3 := str(o, "chain")
+	h, _ := intOf(o.get("handle"))
+	p.path, p.handle, p.what = path, h, "rule"
+	defer func() { p.handle, p.what = 0, "" }()
+	if !ok1 || !ok2 || !ok3 {
+		return p.errf(path, "a rule needs family, table and chain strings")
+	}
+	c := p.chains[key(fam, table, chain)]
+	if c == nil {
+		return p.errf(path+".chain", "chain %s %s %s is not declared", fam, table, chain)
+	}
+	p.what = "rule in " + c.String()
+	exprs, ok := o.get("expr").([]any)
+	if !ok {
+		return p.errf(path+".expr", "must be a list of statements")
+	}
+	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}}
+	if comment, ok := str(o, "comment"); ok {
+		r.Pos.Text = "comment " + strconv.Quote(comment)
+	}
+	for i, e := range exprs {
+		ep := fmt.Sprintf("%s.expr[%d]", path, i)
+		st, ok := e.(obj)
+		if !ok || len(st) != 1 {
+			return p.errf(ep, "a statement must be an object with one key")
+		}
+		if err := p.statement(ep, fam, table, r, st); err != nil {
+			return err
+		}
+	}
+	switch fam {
+	case "ip", "ip6", "inet", "netdev":
+		c.Rules = append(c.Rules, r)
+		if r2 := mergedInequality(r, exprs); r2 != nil {
+			c.Rules = append(c.Rules, r2)
+		}
+	}
+	return nil
+}
+
+// neqField reads a statement "FIELD != VALUE" on a transport port or an
+// address: its protocol, field, and the one value.
+func neqField(e any) (proto, field string, val any, ok bool) {
+	st, _ := e.(obj)
+	m, _ := st.get("match").(obj)
+	if op, _ := str(m, "op"); op != "!=" {
+		return "", "", nil, false
+	}
+	l, _ := m.get("left").(obj)
+	pl, _ := l.get("payload").(obj)
+	proto, _ = str(pl, "protocol")
+	field, _ = str(pl, "field")
+	switch m.get("right").(type) {
+	case string, json.Number:
+	default:
+		return "", "", nil, false
+	}
+	if s, isStr := m.get("right").(string); isStr && strings.HasPrefix(s, "@") {
+		return "", "", nil, false
+	}
+	return proto, field, m.get("right"), proto != ""
+}
+
+// mergedInequality handles a quirk of nft: two adjacent "!=" matches on
+// neighbouring header fields (tcp sport != A tcp dport != B; ip saddr !=
+// A ip daddr != B) are merged by some nft versions (1.0.6 among them) into
+// one comparison of both fields, which holds when either differs, and are
+// printed back as two. Which the kernel holds cannot be told from the
+// JSON. Rule r keeps the reading where both differ (it matches there
+// either way); the returned rule covers where exactly one differs, where
+// the kernel may or may not match, and says so.
+func mergedInequality(r *ruleset.Rule, exprs []any) *ruleset.Rule {
+	for i := 0; i+1 < len(exprs); i++ {
+		p1, f1, v1, ok1 := neqField(exprs[i])
+		p2, f2, v2, ok2 := neqField(exprs[i+1])
+		if !ok1 || !ok2 || p1 != p2 {
+			continue
+		}
+		pair := map[string]bool{f1 + "," + f2: true, f2 + "," + f1: true}
+		var a, b ruleset.Field
+		var isAddr bool
+		switch {
+		case (p1 == "tcp" || p1 == "udp" || p1 == "th" || p1 == "udplite" || p1 == "sctp" || p1 == "dccp") && pair["sport,dport"]:
+			a, b = ruleset.SrcPort, ruleset.DstPort
+		case (p1 == "ip" || p1 == "ip6") && pair["saddr,daddr"]:
+			a, b, isAddr = ruleset.SrcAddr, ruleset.DstAddr, true
+		default:
+			continue
+		}
+		if f1 == "dport" || f1 == "daddr" {
+			v1, v2 = v2, v1
+		}
+		// complement pieces of each value, for "equal here, differs there"
+		var eqA, neA, eqB, neB []ruleset.Value
+		if isAddr {
+			x, err1 := netip.ParseAddr(fmt.Sprint(v1))
+			y, err2 := netip.ParseAddr(fmt.Sprint(v2))
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			eqA, neA = []ruleset.Value{ruleset.AddrValue(x, x)}, addrComplement(x.Unmap())
+			eqB, neB = []ruleset.Value{ruleset.AddrValue(y, y)}, addrComplement(y.Unmap())
+		} else {
+			x, ok1 := intOf(v1)
+			y, ok2 := intOf(v2)
+			if !ok1 || !ok2 || x < 0 || x > 65535 || y < 0 || y > 65535 {
+				continue
+			}
+			eqA, neA = []ruleset.Value{ruleset.PortValue(uint16(x), uint16(x))}, portComplement(uint16(x))
+			eqB, neB = []ruleset.Value{ruleset.PortValue(uint16(y), uint16(y))}, portComplement(uint16(y))
+		}
+		r2 := &ruleset.Rule{Chain: r.Chain, Verdict: r.Verdict, Map: r.Map, Pos: r.Pos, Unknown: slices.Clone(r.Unknown)}
+		for _, t := range r.Terms {
+			if len(t.Fields) == 1 && t.Neg && (t.Fields[0] == a || t.Fields[0] == b) && len(t.Set) == 1 {
+				continue
+			}
+			r2.Terms = append(r2.Terms, t)
+		}
+		either := ruleset.Term{Fields: []ruleset.Field{a, b}}
+		for _, x := range eqA {
+			for _, y := range neB {
+				either.Set = append(either.Set, ruleset.Tuple{x, y})
+			}
+		}
+		for _, x := range neA {
+			for _, y := range eqB {
+				either.Set = append(either.Set, ruleset.Tuple{x, y})
+			}
+		}
+		r2.Terms = append(r2.Terms, either)
+		r2.Unknown = append(r2.Unknown, fmt.Sprintf("%s %s != … %s != …: nft may have merged the two into one comparison that holds when either differs", p1, a, b))
+		return r2
+	}
+	return nil
+}
+
+func portComplement(x uint16) []ruleset.Value {
+	var out []ruleset.Value
+	if x > 0 {
+		out = append(out, ruleset.PortValue(0, x-1))
+	}
+	if x < 65535 {
+		out = append(out, ruleset.PortValue(x+1, 65535))
+	}
+	return out
+}
+
+func addrComplement(x netip.Addr) []ruleset.Value {
+	first, last := netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	if x.Is6() {
+		first = netip.IPv6Unspecified()
+		last = netip.AddrFrom16([16]byte{255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255})
+	}
+	var out []ruleset.Value
+	if x != first {
+		out = append(out, ruleset.AddrValue(first, x.Prev()))
+	}
+	if x != last {
+		out = append(out, ruleset.AddrValue(x.Next(), last))
+	}
+	return out
+}
+
+// statement reads one statement of a rule into r.
+func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) error {
+	for _, mem := range st {
+		k, v := mem.k, mem.v
+		sp := path + "." + k
+		if r.Verdict.Kind != ruleset.Continue && r.Verdict.Kind != ruleset.Unknown {
+			// Nothing after a verdict runs; nft does not print such rules.
+			return nil
+		}
+		switch k {
+		case "match":
+			m, ok := v.(obj)
+			if !ok {
+				return p.errf(sp, "must be an object")
+			}
+			return p.match(sp, fam, table, r, m)
+		case "accept", "drop", "return", "continue":
+			setVerdict(r, ruleset.Verdict{Kind: map[string]ruleset.Kind{"accept": ruleset.Accept, "drop": ruleset.Drop,
+				"return": ruleset.Return, "continue": ruleset.Continue}[k]})
+		case "reject":
+			setVerdict(r, ruleset.Verdict{Kind: ruleset.Reject})
+		case "jump", "goto":
+			m, ok := v.(obj)
+			target, ok2 := str(m, "target")
+			if !ok || !ok2 {
+				return p.errf(sp, `needs {"target": CHAIN}`)
+			}
+			if p.chains[key(fam, table, target)] == nil {
+				return p.errf(sp+".target", "chain %q does not exist in table %s %s", target, fam, table)
+			}
+			kd := ruleset.Jump
+			if k == "goto" {
+				kd = ruleset.Goto
+			}
+			setVerdict(r, ruleset.Verdict{Kind: kd, Chain: target})
+		case "vmap":
+			if r.Verdict.Kind == ruleset.Unknown {
+				return nil
+			}
+			return p.vmap(sp, fam, table, r, v)
+		case "dnat", "snat", "masquerade", "redirect":
+			setVerdict(r, natVerdict(k, v))
+		case "counter", "log", "flow", "ct count", "last":
+			// no effect on where the packet goes
+		case "mangle":
+			if why := mangleEffect(v); why != "" {
+				setVerdict(r, unknownVerdict(why))
+			}
+		case "limit", "quota", "meter":
+			r.Unknown = append(r.Unknown, k+" (depends on traffic already seen)")
+		case "set", "map":
+			// adds the packet's values to a set: no effect on this packet
+		case "xt":
+			m, _ := v.(obj)
+			typ, _ := str(m, "type")
+			name, _ := str(m, "name")
+			if typ == "target" || typ == "watcher" {
+				setVerdict(r, unknownVerdict(fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name)))
+			} else {
+				r.Unknown = append(r.Unknown, fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name))
+			}
+		case "notrack":
+			setVerdict(r, unknownVerdict("notrack: the packet leaves connection tracking"))
+		case "queue":
+			setVerdict(r, unknownVerdict("queue: a userspace program decides"))
+		default:
+			setVerdict(r, unknownVerdict(fmt.Sprintf("statement %q", k)))
+		}
+	}
+	return nil
+}
+
+// mangleEffect says why a mangle statement changes what later rules see, or
+// "" when it does not (marks, trace, priorities, dscp).
+func mangleEffect(v any) string {
+	m, _ := v.(obj)
+	k, _ := m.get("key").(obj)
+	if meta, ok := k.get("meta").(obj); ok {
+		key, _ := str(meta, "key")
+		switch key {
+		case "mark", "nftrace", "priority", "secmark":
+			return ""
+		}
+		return "meta " + key + " set"
+	}
+	if ct, ok := k.get("ct").(obj); ok {
+		key, _ := str(ct, "key")
+		switch key {
+		case "mark", "label", "zone", "event", "secmark", "expiration":
+			return ""
+		}
+		return "ct " + key + " set"
+	}
+	if pl, ok := k.get("payload").(obj); ok {
+		proto, _ := str(pl, "protocol")
+		field, _ := str(pl, "field")
+		switch field {
+		case "dscp", "ecn", "ttl", "hoplimit", "flowlabel", "checksum":
+			return ""
+		}
+		return fmt.Sprintf("%s %s set (rewrites the packet)", proto, field)
+	}
+	return "mangle of a field portolan does not follow"
+}
+
+func natVerdict(kind string, v any) ruleset.Verdict {
+	switch kind {
+	case "masquerade", "snat":
+		return ruleset.Verdict{Kind: ruleset.SNAT}
+	case "redirect":
+		return ruleset.Verdict{Kind: ruleset.Redirect}
+	}
+	out := ruleset.Verdict{Kind: ruleset.DNAT}
+	m, ok := v.(obj)
+	if !ok {
+		out.Why = "dnat without an address"
+		return out
+	}
+	if _, ok := m.has("flags"); ok {
+		out.Why = "dnat with flags"
+		return out
+	}
+	as, ok := m.get("addr").(string)
+	if !ok {
+		out.Why = "dnat to a map, range or expression"
+		return out
+	}
+	a, err := netip.ParseAddr(as)
+	if err != nil {
+		out.Why = fmt.Sprintf("dnat to %q", as)
+		return out
+	}
+	if pv, ok := m.has("port"); ok {
+		n, ok := intOf(pv)
+		if !ok || n < 1 || n > 65535 {
+			out.Why = "dnat to a port range or expression"
+			return out
+		}
+		out.Port = uint16(n)
+	}
+	out.To = a.Unmap()
+	return out
+}

@@ -1,0 +1,414 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/audit/space"
+	"github.com/portolan/portolan/model"
+	"github.com/portolan/portolan/resolve"
+)
+
+// ref names a rule, or the policy of chain c when r is nil.
+func ref(r *ruleset.Rule, c *ruleset.Chain) RuleRef {
+	if r == nil {
+		if c == nil {
+			return RuleRef{}
+		}
+		v := "accept"
+		if c.Policy == ruleset.Drop {
+			v = "drop"
+		}
+		return RuleRef{Chain: c.String(), Policy: true, Verdict: v, Line: c.Pos.Line}
+	}
+	v := r.Verdict.String()
+	if r.Map != nil {
+		v = "vmap"
+	}
+	return RuleRef{Chain: r.Chain.String(), Handle: r.Pos.Handle, Line: r.Pos.Line, Text: r.Pos.Text, Verdict: v}
+}
+
+type groupKey struct {
+	res    result
+	kind   pktKind
+	rule   *ruleset.Rule
+	chain  *ruleset.Chain
+	why    string
+	reject bool
+	fam    int
+	hook   string
+	// for accepted parts: the deciding steps of the first packet, the
+	// reply and the packets after
+	drule, rrule, lrule    *ruleset.Rule
+	dchain, rchain, lchain *ruleset.Chain
+}
+
+type group struct {
+	key   groupKey
+	cubes []space.Cube
+	// holed are regions too carved to write as cubes: their base, the
+	// number of holes in it, and a packet of them for a witness.
+	holed []holed
+	first outcome
+}
+
+type holed struct {
+	base    space.Cube
+	holes   int
+	witness space.Cube
+	found   bool
+}
+
+// pieces writes a region for a report: as a few cubes, or as its base
+// with the number of holes and one packet of it; empty says it holds no
+// packet, undecided that portolan could not tell.
+func pieces(r space.Region) (cubes []space.Cube, h *holed, empty, undecided bool) {
+	if r.Holes.Len() == 0 {
+		if r.Base.Empty() {
+			return nil, nil, true, false
+		}
+		return []space.Cube{r.Base}, nil, false, false
+	}
+	if cs, ok := r.Cubes(64); ok {
+		return cs, nil, len(cs) == 0, false
+	}
+	w, found, exhausted := r.Find(4096)
+	if !found {
+		return nil, nil, !exhausted, exhausted
+	}
+	n := 0
+	r.Holes.Overlapping(r.Base, func(space.Cube, int32) bool { n++; return true })
+	return nil, &holed{base: r.Base, holes: n, witness: w, found: true}, false, false
+}
+
+// mainHook is the hook whose decision explains an accepted flow.
+func mainHook(hook string) string {
+	if hook == "prerouting" {
+		return "forward"
+	}
+	return hook
+}
+
+// decider picks the step that explains why a packet passed: the last
+// rule that accepted it at the flow's main hook, else the last rule that
+// accepted it anywhere, else the last policy.
+func decider(t *step, hook string) *step {
+	var lastRule, last *step
+	for _, s := range t.steps() {
+		last = s
+		if s.rule == nil {
+			continue
+		}
+		if s.chain.Hook == mainHook(hook) && s.verdict == ruleset.Accept {
+			return s
+		}
+		if s.verdict == ruleset.Accept {
+			lastRule = s
+		}
+	}
+	if lastRule != nil {
+		return lastRule
+	}
+	return last
+}
+
+// parts groups outcomes into parts and gives the flow's verdict.
+func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Concrete, opt Options) ([]Part, Verdict) {
+	var groups []*group
+	idx := map[groupKey]*group{}
+	var hasA, hasD, hasU bool
+	for i, o := range all {
+		cs, hd, empty, undecided := pieces(o.reg)
+		if empty {
+			continue
+		}
+		if undecided {
+			// Too many rules overlap here to tell whether any packet is
+			// left: say so rather than claim it passes or not.
+			o.res, o.rule, o.chain = unknown, nil, nil
+			o.why = "so many rules overlap here that portolan cannot tell whether any packet is left to " + o.res.String()
+			cs, hd = nil, &holed{base: o.reg.Base}
+		}
+		k := groupKey{res: o.res, kind: o.kind, rule: o.rule, chain: o.chain, why: o.why, reject: o.reject, fam: fams[i], hook: hooks[i]}
+		switch o.res {
+		case accepted:
+			hasA = true
+			if s := decider(o.trail, hooks[i]); s != nil {
+				k.drule, k.dchain = s.rule, s.chain
+			}
+			if s := o.replyBy; s != nil {
+				k.rrule, k.rchain = s.rule, s.chain
+			}
+			if s := o.laterBy; s != nil {
+				k.lrule, k.lchain = s.rule, s.chain
+			}
+			k.kind = origNew
+		case dropped, diverted:
+			hasD = true
+		default:
+			hasU = true
+		}
+		g := idx[k]
+		if g == nil {
+			g = &group{key: k, first: o}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		g.cubes = append(g.cubes, cs...)
+		if hd != nil {
+			g.holed = append(g.holed, *hd)
+		}
+	}
+	slices.SortStableFunc(groups, func(x, y *group) int {
+		rank := func(r result) int {
+			if r == accepted {
+				return 1
+			}
+			return 0
+		}
+		if c := cmp.Compare(rank(x.key.res), rank(y.key.res)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.key.fam, y.key.fam); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.key.kind, y.key.kind)
+	})
+	parts := []Part{}
+	for _, g := range groups {
+		cubes := g.cubes
+		if len(cubes) <= 400 {
+			cubes = space.Merge(slices.Clone(cubes))
+		}
+		for _, c := range cubes {
+			if len(parts) >= opt.MaxParts {
+				break
+			}
+			parts = append(parts, a.part(g, c, f, nil))
+		}
+		for _, h := range g.holed {
+			if len(parts) >= opt.MaxParts {
+				break
+			}
+			parts = append(parts, a.part(g, h.base, f, &h))
+		}
+	}
+	v := Allowed
+	switch {
+	case hasD && (hasA || hasU):
+		v = Partial
+	case hasD:
+		v = Blocked
+	case hasU:
+		v = Unknown
+	}
+	return parts, v
+}
+
+func (a *Auditor) ifNames(s space.IfSet) string {
+	if s.Equal(a.ifaces.Real()) || s.Equal(a.ifaces.All()) {
+		return "any"
+	}
+	var names []string
+	for _, c := range s.Classes() {
+		n := a.ifaces.Name(c)
+		if n == "" {
+			n = "-"
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ",")
+}
+
+func portsString(p model.PortSet) string {
+	if p.Equal(model.AllPorts()) || p.Equal(space.AllPortsWithZero()) {
+		return "any"
+	}
+	return p.String()
+}
+
+func (a *Auditor) part(g *group, c space.Cube, f *resolve.Concrete, h *holed) Part {
+	k := g.key
+	fam := k.fam
+	p := Part{
+		Result: k.res.String(), Packet: k.kind.String(), Family: fam, Hook: k.hook,
+		Src: c.Src.Format(fam), Dst: c.Dst.Format(fam),
+		SrcPorts: portsString(c.SPort), DstPorts: portsString(c.DPort),
+		IIf: a.ifNames(c.IIf), OIf: a.ifNames(c.OIf), Why: k.why,
+	}
+	if p.IIf == "-" {
+		p.IIf = ""
+	}
+	if p.OIf == "-" {
+		p.OIf = ""
+	}
+	switch k.res {
+	case accepted:
+		acc := func(r *ruleset.Rule, c *ruleset.Chain) *RuleRef {
+			if r == nil && c == nil {
+				return nil
+			}
+			x := ref(r, c)
+			if r == nil {
+				x.Verdict = "accept"
+			}
+			return &x
+		}
+		p.Rule = acc(k.drule, k.dchain)
+		p.Replies = acc(k.rrule, k.rchain)
+		p.Later = acc(k.lrule, k.lchain)
+	default:
+		if k.rule != nil || k.chain != nil {
+			r := ref(k.rule, k.chain)
+			if k.reject {
+				r.Verdict = "reject"
+			}
+			p.Rule = &r
+		}
+		wc := c
+		if h != nil {
+			wc = h.witness
+		}
+		if h == nil || h.found {
+			w := a.witness(wc, fam, f.Proto, k.kind)
+			p.Witness = &w
+		}
+	}
+	if h != nil {
+		p.Except = h.holes
+	}
+	for _, s := range g.first.trail.steps() {
+		r := ref(s.rule, s.chain)
+		r.Verdict = s.verdict.String()
+		if s.rule != nil && s.verdict == ruleset.DNAT && s.rule.Verdict.To.IsValid() {
+			r.Verdict = s.rule.Verdict.String()
+		}
+		p.Trail = append(p.Trail, r)
+	}
+	return p
+}
+
+// pickPort chooses a port of the set for a witness: an ephemeral one when
+// the set is (nearly) any port, else the first.
+func pickPort(s model.PortSet) uint16 {
+	if s.Len() > 30000 && s.Contains(40000) {
+		return 40000
+	}
+	for _, r := range s.Ranges() {
+		if r.Lo == 0 {
+			if r.Hi > 0 {
+				return 1
+			}
+			continue
+		}
+		return r.Lo
+	}
+	return 0
+}
+
+func (a *Auditor) pickIf(s space.IfSet) string {
+	// prefer a name the site gave or a rule compares with over an invented one
+	best := ""
+	for _, c := range s.Classes() {
+		n := a.ifaces.Name(c)
+		if n != "" {
+			return n
+		}
+		best = n
+	}
+	return best
+}
+
+func hostPort(addr string, port uint16, fam int) string {
+	if fam == 6 {
+		return fmt.Sprintf("[%s]:%d", addr, port)
+	}
+	return fmt.Sprintf("%s:%d", addr, port)
+}
+
+// witness is one packet of the part, as the firewall sees it where the
+// part is decided (a reply runs from the remote side back).
+func (a *Auditor) witness(c space.Cube, fam int, proto string, k pktKind) Packet {
+	src, dst := c.Src.Pick(fam).String(), c.Dst.Pick(fam).String()
+	sp, dp := pickPort(c.SPort), pickPort(c.DPort)
+	iif, oif := a.pickIf(c.IIf), a.pickIf(c.OIf)
+	w := Packet{Family: fam, Proto: proto, CtState: "new"}
+	switch k {
+	case replyEst:
+		w.Src, w.Dst = hostPort(dst, dp, fam), hostPort(src, sp, fam)
+		w.IIf, w.OIf = oif, iif
+		w.CtState = "established"
+		if proto == model.TCP {
+			w.Flags = "syn,ack"
+		}
+	default:
+		w.Src, w.Dst = hostPort(src, sp, fam), hostPort(dst, dp, fam)
+		w.IIf, w.OIf = iif, oif
+		if k == origEst {
+			w.CtState = "established"
+			if proto == model.TCP {
+				w.Flags = "ack"
+			}
+		} else if proto == model.TCP {
+			w.Flags = "syn"
+		}
+	}
+	return w
+}
+
+// summarize says in one line why a flow has its verdict.
+func summarize(fr FlowResult) string {
+	if len(fr.Parts) == 0 {
+		if len(fr.Notes) > 0 {
+			return fr.Notes[0]
+		}
+		return ""
+	}
+	var fail *Part
+	nfail := 0
+	for i := range fr.Parts {
+		if fr.Parts[i].Result != "accepted" {
+			if fail == nil {
+				fail = &fr.Parts[i]
+			}
+			nfail++
+		}
+	}
+	if fail == nil {
+		p := fr.Parts[0]
+		if p.Rule != nil {
+			return "accepted by " + p.Rule.String()
+		}
+		return "accepted (no rule on its way)"
+	}
+	var b strings.Builder
+	what := map[string]string{"new": "first packets", "reply": "replies", "established": "later packets"}[fail.Packet]
+	switch fail.Result {
+	case "dropped":
+		verb := "dropped"
+		if fail.Rule != nil && fail.Rule.Verdict == "reject" {
+			verb = "rejected"
+		}
+		fmt.Fprintf(&b, "%s %s by %s", what, verb, fail.Rule)
+	case "diverted":
+		fmt.Fprintf(&b, "%s %s", what, fail.Why)
+		if fail.Rule != nil {
+			fmt.Fprintf(&b, " (%s)", fail.Rule)
+		}
+	default:
+		fmt.Fprintf(&b, "unknown: %s", fail.Why)
+		if fail.Rule != nil {
+			fmt.Fprintf(&b, " (%s)", fail.Rule)
+		}
+	}
+	if fail.Witness != nil {
+		fmt.Fprintf(&b, "; e.g. %s", fail.Witness)
+	}
+	if nfail > 1 {
+		fmt.Fprintf(&b, "; %d failing parts", nfail)
+	}
+	return b.String()
+}

@@ -1,0 +1,339 @@
+// Package ruleset is the common model of a firewall ruleset that the audit
+// reads: chains attached to netfilter hooks with priorities and policies,
+// rules as conditions on packet fields and a verdict, whatever the syntax
+// they were read from (nft JSON, iptables-save). Parsers build it; the
+// audit evaluates it. Conditions a parser does not understand are kept as
+// such on the rule, never dropped.
+package ruleset
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Format names an input syntax.
+type Format string
+
+// Formats.
+const (
+	NftJSON      Format = "nft-json"
+	IptablesSave Format = "iptables-save"
+)
+
+// Ruleset is every chain of a ruleset, in input order.
+type Ruleset struct {
+	Format Format
+	Chains []*Chain
+	// Families the ruleset speaks for (4, 6): nft covers both; an
+	// iptables-save dump only the families it holds tables of.
+	Families []int
+	// Notes are things the parser left aside, for the report.
+	Notes []string
+}
+
+// HasFamily reports whether the ruleset speaks for family fam.
+func (r *Ruleset) HasFamily(fam int) bool {
+	for _, f := range r.Families {
+		if f == fam {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the chain called name in the same family and table as c.
+func (r *Ruleset) Lookup(family, table, name string) *Chain {
+	for _, c := range r.Chains {
+		if c.Family == family && c.Table == table && c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Chain is a chain of rules; a base chain is attached to a hook.
+type Chain struct {
+	Family string // ip, ip6, inet
+	Table  string
+	Name   string
+	Base   bool
+	Type   string // filter, nat, route
+	Hook   string // prerouting, input, forward, output, postrouting
+	Prio   int
+	Policy Kind // Accept or Drop, for base chains
+	Rules  []*Rule
+	Pos    Pos
+}
+
+// Families returns the address families the chain sees packets of.
+func (c *Chain) Families() []int {
+	switch c.Family {
+	case "ip":
+		return []int{4}
+	case "ip6":
+		return []int{6}
+	case "inet":
+		return []int{4, 6}
+	}
+	return nil
+}
+
+// String names the chain: "inet filter forward", or "filter FORWARD".
+func (c *Chain) String() string {
+	if c.Family == "" {
+		return c.Table + " " + c.Name
+	}
+	return c.Family + " " + c.Table + " " + c.Name
+}
+
+// Pos is where a rule or chain stands in the input.
+type Pos struct {
+	Handle int64  // nft handle (0 when none)
+	Line   int    // line in the input (iptables-save), 0 when none
+	Text   string // the rule as written (iptables-save), or empty
+}
+
+// Rule is a conjunction of terms and what happens to matching packets.
+type Rule struct {
+	Chain *Chain
+	Index int // position in the chain, from 0
+	Terms []Term
+	// Unknown lists conditions the parser did not understand: the rule
+	// matches some unknown part of what its terms match.
+	Unknown []string
+	Verdict Verdict
+	// Map is set when the verdict comes from a verdict map (vmap).
+	Map *VMap
+	Pos Pos
+}
+
+// String names the rule for reports: "handle 12" in nft chains, "line 14:
+// -A FORWARD …" for iptables-save.
+func (r *Rule) String() string {
+	switch {
+	case r.Pos.Line > 0 && r.Pos.Text != "":
+		return fmt.Sprintf("line %d: %s", r.Pos.Line, r.Pos.Text)
+	case r.Pos.Handle > 0:
+		return fmt.Sprintf("%s handle %d", r.Chain, r.Pos.Handle)
+	case r.Pos.Line > 0:
+		return fmt.Sprintf("%s line %d", r.Chain, r.Pos.Line)
+	}
+	return fmt.Sprintf("%s rule %d", r.Chain, r.Index+1)
+}
+
+// Field is what a term looks at.
+type Field uint8
+
+// Fields. The first six are the dimensions of packet sets; the others
+// have one value for a given kind of packet.
+const (
+	SrcAddr Field = iota
+	DstAddr
+	SrcPort
+	DstPort
+	IIfName
+	OIfName
+	L4Proto     // protocol number
+	NfProto     // 4 or 6
+	CtState     // one of the CtState* bits
+	CtStatus    // CtStatus* bits
+	CtDirection // 0 original, 1 reply
+	TCPFlags    // TCP flag bits
+)
+
+var fieldNames = [...]string{"saddr", "daddr", "sport", "dport", "iifname", "oifname",
+	"l4proto", "nfproto", "ct state", "ct status", "ct direction", "tcp flags"}
+
+func (f Field) String() string {
+	if int(f) < len(fieldNames) {
+		return fieldNames[f]
+	}
+	return fmt.Sprintf("field%d", f)
+}
+
+// Dimensional reports whether the field is a dimension of packet sets.
+func (f Field) Dimensional() bool { return f <= OIfName }
+
+// Conntrack states as the kernel numbers them (NF_CT_STATE_*_BIT).
+const (
+	CtInvalid     = 1
+	CtEstablished = 2
+	CtRelated     = 4
+	CtNew         = 8
+	CtUntracked   = 64
+)
+
+// Conntrack status bits (IPS_*).
+const (
+	CtStatusExpected  = 1
+	CtStatusSeenReply = 2
+	CtStatusAssured   = 4
+	CtStatusConfirmed = 8
+	CtStatusSNAT      = 16
+	CtStatusDNAT      = 32
+	CtStatusSNATDone  = 128
+	CtStatusDNATDone  = 256
+)
+
+// TCP flag bits.
+const (
+	TCPFin = 0x01
+	TCPSyn = 0x02
+	TCPRst = 0x04
+	TCPPsh = 0x08
+	TCPAck = 0x10
+	TCPUrg = 0x20
+	TCPEce = 0x40
+	TCPCwr = 0x80
+)
+
+// Protocol numbers.
+const (
+	ProtoTCP = 6
+	ProtoUDP = 17
+)
+
+// Term is one condition: the packet's value of Fields (several for a
+// concatenation such as ip saddr . tcp dport) lies in one of the tuples of
+// Set, or, with Neg, in none. For a field with one value per packet kind,
+// Mask, when not zero, is applied to the value first.
+type Term struct {
+	Fields []Field
+	Mask   uint32
+	Set    []Tuple
+	Neg    bool
+}
+
+// Tuple is one element of a term's set: one value per field.
+type Tuple []Value
+
+// Value is one element for one field: an address range, a port range, an
+// interface name (a prefix when Prefix is set), or a number.
+type Value struct {
+	Lo, Hi     netip.Addr
+	PLo, PHi   uint16
+	Name       string
+	Prefix     bool
+	Num        uint32
+	NumIsRange bool
+	NumHi      uint32
+}
+
+// AddrValue returns the value of an address range.
+func AddrValue(lo, hi netip.Addr) Value { return Value{Lo: lo.Unmap(), Hi: hi.Unmap()} }
+
+// PrefixValue returns the value of a prefix.
+func PrefixValue(p netip.Prefix) Value {
+	p = p.Masked()
+	lo := p.Addr()
+	hi := lastAddr(p)
+	return Value{Lo: lo, Hi: hi}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// PortValue returns the value of a port range.
+func PortValue(lo, hi uint16) Value { return Value{PLo: lo, PHi: hi} }
+
+// NameValue returns the value of an interface name or prefix.
+func NameValue(name string, prefix bool) Value { return Value{Name: name, Prefix: prefix} }
+
+// NumValue returns a number.
+func NumValue(n uint32) Value { return Value{Num: n} }
+
+// Single returns a term of one field and one set of values.
+func Single(f Field, neg bool, vs ...Value) Term {
+	t := Term{Fields: []Field{f}, Neg: neg}
+	for _, v := range vs {
+		t.Set = append(t.Set, Tuple{v})
+	}
+	return t
+}
+
+// Kind is what a verdict does.
+type Kind uint8
+
+// Verdict kinds.
+const (
+	Continue Kind = iota // no verdict: the next rule
+	Accept               // leave this base chain; the next one decides
+	Drop                 // the packet is gone
+	Reject               // gone, with an error sent back
+	Jump                 // to Chain, then back
+	Goto                 // to Chain, not back
+	Return               // back to the caller, or the policy in a base chain
+	DNAT                 // destination rewritten (nat chains)
+	SNAT                 // source rewritten (snat, masquerade)
+	Redirect             // destination rewritten to the router itself
+	Unknown              // not understood (queue, xt targets…)
+)
+
+var kindNames = [...]string{"continue", "accept", "drop", "reject", "jump", "goto", "return",
+	"dnat", "snat", "redirect", "unknown"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Verdict is what a rule does with the packets it matches.
+type Verdict struct {
+	Kind  Kind
+	Chain string // Jump, Goto: the target chain's name
+	// To is the address of DNAT (invalid when the rule's target is not one
+	// fixed address); Port its port, 0 when unchanged.
+	To   netip.Addr
+	Port uint16
+	// Why says what was not understood (Unknown), or describes a NAT
+	// target portolan cannot follow.
+	Why string
+}
+
+func (v Verdict) String() string {
+	switch v.Kind {
+	case Jump, Goto:
+		return v.Kind.String() + " " + v.Chain
+	case DNAT:
+		if !v.To.IsValid() {
+			return "dnat (" + v.Why + ")"
+		}
+		if v.Port != 0 {
+			return fmt.Sprintf("dnat to %s", netip.AddrPortFrom(v.To, v.Port))
+		}
+		return "dnat to " + v.To.String()
+	case Unknown:
+		return "unknown (" + v.Why + ")"
+	}
+	return v.Kind.String()
+}
+
+// VMap is a verdict map: the verdict of the element the key falls in; no
+// element, no verdict.
+type VMap struct {
+	Fields []Field
+	Elems  []MapElem
+}
+
+// MapElem is one key of a verdict map and its verdict.
+type MapElem struct {
+	Key     Tuple
+	Verdict Verdict
+}
+
+// Describe writes a term compactly for error messages and reports.
+func (t Term) Describe() string {
+	var names []string
+	for _, f := range t.Fields {
+		names = append(names, f.String())
+	}
+	op := "in"
+	if t.Neg {
+		op = "not in"
+	}
+	return fmt.Sprintf("%s %s %d values", strings.Join(names, " . "), op, len(t.Set))
+}

@@ -1,0 +1,548 @@
+package space
+
+import "github.com/portolan/portolan/model"
+
+// Holes are cubes taken out of a region, indexed so that the holes a cube
+// overlaps are found without looking at all of them. A hole is filed by
+// its destination addresses at the finest of several granularities (a
+// single address, blocks of 2^8, 2^16… addresses) where it spans few
+// blocks; a hole whose destination is (nearly) any address is filed by
+// its destination ports when those are few, else in a list every query
+// reads. Rules mostly name hosts and ports, so a region many rules carve
+// stays cheap to query. Each hole carries a tag (the rule that made it,
+// for the caller).
+type Holes struct {
+	cubes  []Cube
+	tags   []int32
+	dst    map[dstKey][]int32
+	levels uint32 // bit i: some hole is filed at level i
+	port   map[uint32][]int32
+	wide   []int32
+}
+
+// levels of the destination index, as shifts of the address.
+var levelShift = [...]uint{0, 4, 8, 12, 16, 24, 32, 48, 64, 96}
+
+const maxBuckets = 8 // a set spanning more blocks than this at a level goes up
+
+type dstKey struct {
+	level  uint8
+	hi, lo uint64
+}
+
+func shr(x U128, n uint) U128 {
+	switch {
+	case n == 0:
+		return x
+	case n >= 128:
+		return U128{}
+	case n >= 64:
+		return U128{0, x.Hi >> (n - 64)}
+	}
+	return U128{x.Hi >> n, x.Lo>>n | x.Hi<<(64-n)}
+}
+
+// span is the lowest and highest address of a set.
+func span(a Addrs) (lo, hi U128, ok bool) {
+	if len(a.rs) == 0 {
+		return lo, hi, false
+	}
+	return a.rs[0].Lo, a.rs[len(a.rs)-1].Hi, true
+}
+
+// maxQueryBlocks bounds the blocks a query looks up at one level.
+const maxQueryBlocks = 1024
+
+// blocks lists the blocks of level l that lo..hi touches, or false when
+// they are at least max.
+func blocks(lo, hi U128, l int, max uint64) ([]dstKey, bool) {
+	a, b := shr(lo, levelShift[l]), shr(hi, levelShift[l])
+	if a.Hi != b.Hi || b.Lo-a.Lo >= max {
+		return nil, false
+	}
+	out := make([]dstKey, 0, b.Lo-a.Lo+1)
+	for x := a.Lo; ; x++ {
+		out = append(out, dstKey{uint8(l), a.Hi, x})
+		if x == b.Lo {
+			break
+		}
+	}
+	return out, true
+}
+
+// maxShift is the coarsest level a hole is filed at by address: blocks of
+// 2^16 IPv4 addresses, 2^64 IPv6 ones.
+func maxShift(x U128) uint {
+	if x.Hi == 0 && x.Lo <= 0xffffffff {
+		return 16
+	}
+	return 64
+}
+
+func portBuckets(p model.PortSet) ([]uint32, bool) {
+	var out []uint32
+	for _, r := range p.Ranges() {
+		lo, hi := uint32(r.Lo)>>6, uint32(r.Hi)>>6
+		if hi-lo >= maxBuckets || len(out) >= maxBuckets {
+			return nil, false
+		}
+		for b := lo; b <= hi; b++ {
+			out = append(out, b)
+		}
+	}
+	return out, len(out) <= maxBuckets
+}
+
+// Len is the number of holes.
+func (h *Holes) Len() int {
+	if h == nil {
+		return 0
+	}
+	return len(h.cubes)
+}
+
+// Add takes cube c out, with a tag.
+func (h *Holes) Add(c Cube, tag int32) {
+	i := int32(len(h.cubes))
+	h.cubes = append(h.cubes, c)
+	h.tags = append(h.tags, tag)
+	if lo, hi, ok := span(c.Dst); ok {
+		for l := range levelShift[:len(levelShift)-1] {
+			if levelShift[l] > maxShift(hi) {
+				break // (nearly) any address: by port
+			}
+			if bs, ok := blocks(lo, hi, l, maxBuckets); ok {
+				if h.dst == nil {
+					h.dst = map[dstKey][]int32{}
+				}
+				for _, b := range bs {
+					h.dst[b] = append(h.dst[b], i)
+				}
+				h.levels |= 1 << l
+				return
+			}
+		}
+	}
+	if bs, ok := portBuckets(c.DPort); ok {
+		if h.port == nil {
+			h.port = map[uint32][]int32{}
+		}
+		for _, b := range bs {
+			h.port[b] = append(h.port[b], i)
+		}
+		return
+	}
+	h.wide = append(h.wide, i)
+}
+
+// Clone copies the holes; the copy and the original then grow apart.
+func (h *Holes) Clone() *Holes {
+	if h == nil {
+		return nil
+	}
+	c := &Holes{cubes: append([]Cube(nil), h.cubes...), tags: append([]int32(nil), h.tags...),
+		wide: append([]int32(nil), h.wide...), levels: h.levels}
+	if h.dst != nil {
+		c.dst = make(map[dstKey][]int32, len(h.dst))
+		for k, v := range h.dst {
+			c.dst[k] = append([]int32(nil), v...)
+		}
+	}
+	if h.port != nil {
+		c.port = make(map[uint32][]int32, len(h.port))
+		for k, v := range h.port {
+			c.port[k] = append([]int32(nil), v...)
+		}
+	}
+	return c
+}
+
+// Overlapping calls fn with each hole that overlaps c, in the order they
+// were added, until fn returns false.
+func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
+	if h == nil || len(h.cubes) == 0 {
+		return
+	}
+	visit := func(i int32) bool {
+		if h.cubes[i].Overlaps(c) {
+			return fn(h.cubes[i], h.tags[i])
+		}
+		return true
+	}
+	scanAll := len(h.cubes) < 16
+	var cand []int32
+	if !scanAll {
+		lo, hi, ok := span(c.Dst)
+		if !ok {
+			return
+		}
+		// Every level holes are filed at: the blocks c touches there.
+		for l := range levelShift[:len(levelShift)-1] {
+			if h.levels&(1<<l) == 0 {
+				continue
+			}
+			bs, ok := blocks(lo, hi, l, maxQueryBlocks)
+			if !ok {
+				scanAll = true
+				break
+			}
+			for _, b := range bs {
+				cand = append(cand, h.dst[b]...)
+			}
+		}
+	}
+	if !scanAll {
+		if pb, pok := portBuckets(c.DPort); pok {
+			for _, b := range pb {
+				cand = append(cand, h.port[b]...)
+			}
+		} else {
+			for _, xs := range h.port {
+				cand = append(cand, xs...)
+			}
+		}
+		cand = append(cand, h.wide...)
+		if len(cand) > len(h.cubes)/2 {
+			scanAll = true
+		}
+	}
+	if scanAll {
+		for i := range h.cubes {
+			if !visit(int32(i)) {
+				return
+			}
+		}
+		return
+	}
+	sortInt32(cand)
+	prev := int32(-1)
+	for _, i := range cand {
+		if i == prev {
+			continue
+		}
+		prev = i
+		if !visit(i) {
+			return
+		}
+	}
+}
+
+func sortInt32(xs []int32) {
+	// insertion sort for the short lists, else a simple heap sort
+	if len(xs) < 32 {
+		for i := 1; i < len(xs); i++ {
+			for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
+				xs[j], xs[j-1] = xs[j-1], xs[j]
+			}
+		}
+		return
+	}
+	n := len(xs)
+	down := func(i, n int) {
+		for {
+			l := 2*i + 1
+			if l >= n {
+				return
+			}
+			if r := l + 1; r < n && xs[r] > xs[l] {
+				l = r
+			}
+			if xs[i] >= xs[l] {
+				return
+			}
+			xs[i], xs[l] = xs[l], xs[i]
+			i = l
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i, n)
+	}
+	for i := n - 1; i > 0; i-- {
+		xs[0], xs[i] = xs[i], xs[0]
+		down(0, i)
+	}
+}
+
+// Region is a cube without its holes: the packets of Base that no hole
+// holds. The zero Holes (nil) means none.
+type Region struct {
+	Base  Cube
+	Holes *Holes
+}
+
+// Whole is a region of one cube.
+func Whole(c Cube) Region { return Region{Base: c} }
+
+// Contains reports whether the region holds packet p (a cube of one
+// packet): in the base and in no hole.
+func (r Region) Contains(p Cube) bool {
+	if !r.Base.Overlaps(p) {
+		return false
+	}
+	in := false
+	r.Holes.Overlapping(p, func(Cube, int32) bool { in = true; return false })
+	return !in
+}
+
+// Intersect returns the region's packets that are also in c.
+func (r Region) Intersect(c Cube) Region {
+	return Region{Base: r.Base.Intersect(c), Holes: r.Holes}
+}
+
+// Find looks for a packet of the region and returns it as a cube of one
+// packet. It tries the base's natural witness, then steps past the holes
+// that hold it, then seeded random packets, then an exact search bounded
+// by budget subtractions. ok false with exhausted false: the region holds
+// no packet; with exhausted true: portolan could not tell.
+func (r Region) Find(budget int) (c Cube, ok, exhausted bool) {
+	if r.Base.Empty() {
+		return c, false, false
+	}
+	holder := func(p Cube) (Cube, bool) {
+		var hole Cube
+		found := false
+		r.Holes.Overlapping(p, func(h Cube, _ int32) bool { hole, found = h, true; return false })
+		return hole, found
+	}
+	p := r.Base.point(nil)
+	for i := 0; i < 64; i++ {
+		h, in := holder(p)
+		if !in {
+			return p, true, false
+		}
+		var next *Cube
+		for d := Dim(0); d < NumDims; d++ {
+			q, ok := r.Base.beside(p, h, d)
+			if !ok {
+				continue
+			}
+			if _, in := holder(q); !in {
+				return q, true, false
+			}
+			if next == nil {
+				next = &q
+			}
+		}
+		if next == nil {
+			break // the hole covers the base in every dimension
+		}
+		p = *next
+	}
+	rng := uint64(0x9e3779b97f4a7c15)
+	for i := 0; i < 256; i++ {
+		q := r.Base.point(&rng)
+		if _, in := holder(q); !in {
+			return q, true, false
+		}
+	}
+	// Exact: split the base by the holes that overlap each piece.
+	stack := []Cube{r.Base}
+	for len(stack) > 0 {
+		piece := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		h, in := holderOf(r.Holes, piece)
+		if !in {
+			return piece.point(nil), true, false
+		}
+		if budget--; budget < 0 {
+			return c, false, true
+		}
+		pieces := piece.Subtract(h)
+		for i := len(pieces) - 1; i >= 0; i-- {
+			stack = append(stack, pieces[i])
+		}
+	}
+	return c, false, false
+}
+
+func holderOf(h *Holes, p Cube) (Cube, bool) {
+	var hole Cube
+	found := false
+	h.Overlapping(p, func(x Cube, _ int32) bool { hole, found = x, true; return false })
+	return hole, found
+}
+
+// point returns one packet of a non-empty cube: the natural witness
+// (first port, Pick address…), or a random one when rng is set.
+func (c Cube) point(rng *uint64) Cube {
+	next := func() uint64 {
+		*rng ^= *rng << 13
+		*rng ^= *rng >> 7
+		*rng ^= *rng << 17
+		return *rng
+	}
+	var p Cube
+	if rng == nil {
+		p.Src, p.Dst = c.Src.pickSet(), c.Dst.pickSet()
+		p.SPort, p.DPort = firstPort(c.SPort), firstPort(c.DPort)
+		p.IIf, p.OIf = firstIf(c.IIf), firstIf(c.OIf)
+		return p
+	}
+	p.Src, p.Dst = c.Src.randomSet(next()), c.Dst.randomSet(next())
+	p.SPort, p.DPort = randomPort(c.SPort, next()), randomPort(c.DPort, next())
+	p.IIf, p.OIf = randomIf(c.IIf, next()), randomIf(c.OIf, next())
+	return p
+}
+
+// beside moves point p out of hole h along dimension d, staying in c.
+func (c Cube) beside(p, h Cube, d Dim) (Cube, bool) {
+	q := p
+	switch d {
+	case Src:
+		rest := c.Src.Subtract(h.Src)
+		if rest.Empty() {
+			return q, false
+		}
+		q.Src = rest.pickSet()
+	case Dst:
+		rest := c.Dst.Subtract(h.Dst)
+		if rest.Empty() {
+			return q, false
+		}
+		q.Dst = rest.pickSet()
+	case SPort:
+		rest := c.SPort.Subtract(h.SPort)
+		if rest.Empty() {
+			return q, false
+		}
+		q.SPort = firstPort(rest)
+	case DPort:
+		rest := c.DPort.Subtract(h.DPort)
+		if rest.Empty() {
+			return q, false
+		}
+		q.DPort = firstPort(rest)
+	case IIf:
+		rest := c.IIf.Subtract(h.IIf)
+		if rest.Empty() {
+			return q, false
+		}
+		q.IIf = firstIf(rest)
+	case OIf:
+		rest := c.OIf.Subtract(h.OIf)
+		if rest.Empty() {
+			return q, false
+		}
+		q.OIf = firstIf(rest)
+	}
+	return q, true
+}
+
+func (a Addrs) pickSet() Addrs {
+	if len(a.rs) == 0 {
+		return a
+	}
+	x := a.rs[0].Lo
+	if a.rs[0].Lo.Next() != a.rs[0].Hi && a.rs[0].Lo != a.rs[0].Hi && a.rs[0].Lo.Lo&3 == 0 {
+		x = x.Next()
+	}
+	fam := 6
+	if a.rs[len(a.rs)-1].Hi.Hi == 0 && a.rs[len(a.rs)-1].Hi.Lo <= 0xffffffff {
+		fam = 4
+	}
+	ex := example4
+	if fam == 6 {
+		ex = example6
+	}
+	if a.Size() > 1<<24 && a.Contains(ex) {
+		x = ex
+	}
+	return Addrs{[]Range{{x, x}}}
+}
+
+func (a Addrs) randomSet(r uint64) Addrs {
+	if len(a.rs) == 0 {
+		return a
+	}
+	rg := a.rs[r%uint64(len(a.rs))]
+	r = r*0x2545f4914f6cdd1d + 1
+	x := rg.Lo
+	if rg.Hi.Hi == rg.Lo.Hi {
+		if span := rg.Hi.Lo - rg.Lo.Lo; span != ^uint64(0) {
+			x.Lo += r % (span + 1)
+		} else {
+			x.Lo = r
+		}
+	} else {
+		x.Lo = r
+		if x.Less(rg.Lo) || rg.Hi.Less(x) {
+			x = rg.Lo
+		}
+	}
+	return Addrs{[]Range{{x, x}}}
+}
+
+func firstPort(s model.PortSet) model.PortSet {
+	rs := s.Ranges()
+	if len(rs) == 0 {
+		return s
+	}
+	return model.NewPortSet(model.PortRange{Lo: rs[0].Lo, Hi: rs[0].Lo})
+}
+
+func randomPort(s model.PortSet, r uint64) model.PortSet {
+	rs := s.Ranges()
+	if len(rs) == 0 {
+		return s
+	}
+	rg := rs[r%uint64(len(rs))]
+	x := rg.Lo + uint16((r>>16)%uint64(rg.Len()))
+	return model.NewPortSet(model.PortRange{Lo: x, Hi: x})
+}
+
+func firstIf(s IfSet) IfSet {
+	i := s.First()
+	out := IfSet{make([]uint64, len(s.w))}
+	if i >= 0 {
+		out.w[i/64] |= 1 << (i % 64)
+	}
+	return out
+}
+
+func randomIf(s IfSet, r uint64) IfSet {
+	cs := s.Classes()
+	out := IfSet{make([]uint64, len(s.w))}
+	if len(cs) > 0 {
+		i := cs[r%uint64(len(cs))]
+		out.w[i/64] |= 1 << (i % 64)
+	}
+	return out
+}
+
+// Cubes writes the region as disjoint cubes, or gives up (false) when that
+// takes more than limit cubes or subtractions.
+func (r Region) Cubes(limit int) ([]Cube, bool) {
+	if r.Base.Empty() {
+		return nil, true
+	}
+	if r.Holes.Len() == 0 {
+		return []Cube{r.Base}, true
+	}
+	pieces := []Cube{r.Base}
+	steps := 0
+	ok := true
+	r.Holes.Overlapping(r.Base, func(hole Cube, _ int32) bool {
+		var next []Cube
+		for _, p := range pieces {
+			if steps++; steps > limit {
+				ok = false
+				return false
+			}
+			if !p.Overlaps(hole) {
+				next = append(next, p)
+				continue
+			}
+			next = append(next, p.Subtract(hole)...)
+		}
+		pieces = next
+		if len(pieces) > limit {
+			ok = false
+			return false
+		}
+		return len(pieces) > 0
+	})
+	if !ok {
+		return nil, false
+	}
+	return pieces, true
+}

@@ -1,0 +1,91 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes a report for people: one line per flow, then the
+// failing flows' parts with witness packets, then the services.
+func WriteTable(w io.Writer, rep *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tFLOW\tNEED\tPROTO\tPORTS\tVERDICT\tWHY")
+	for _, f := range rep.Flows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Service, f.Flow, f.Necessity, f.Proto, f.Ports, f.Verdict, f.Summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	first := true
+	for _, f := range rep.Flows {
+		if f.Verdict == Allowed || f.Verdict == Skipped {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nFlows not allowed:")
+			first = false
+		}
+		fmt.Fprintf(w, "\n  %s/%s (%s %s %s, %s): %s\n", f.Service, f.Flow, f.Direction, f.Proto, f.Ports, f.Necessity, f.Verdict)
+		for _, n := range f.Notes {
+			fmt.Fprintf(w, "    note: %s\n", n)
+		}
+		for _, p := range f.Parts {
+			fmt.Fprintf(w, "    %-9s %-11s IPv%d %s", p.Result, p.Packet, p.Family, describe(p))
+			if p.Rule != nil {
+				fmt.Fprintf(w, "\n              by %s", p.Rule)
+			}
+			if p.Why != "" {
+				fmt.Fprintf(w, "\n              %s", p.Why)
+			}
+			if p.Witness != nil {
+				fmt.Fprintf(w, "\n              e.g. %s", p.Witness)
+			}
+			fmt.Fprintln(w)
+		}
+		for _, s := range f.Shadowed {
+			fmt.Fprintf(w, "    shadowed  %s", s.Rule)
+			if s.Rule.Verdict != "" {
+				fmt.Fprintf(w, " (%s)", s.Rule.Verdict)
+			}
+			if s.By != nil {
+				fmt.Fprintf(w, ", decided before by %s", s.By)
+			}
+			fmt.Fprintln(w)
+		}
+		if f.ShadowedMore {
+			fmt.Fprintln(w, "    shadowed  … and more")
+		}
+	}
+	fmt.Fprintln(w, "\nServices:")
+	for _, s := range rep.Services {
+		fmt.Fprintf(w, "  %s: %d of %d required flows allowed", s.Service, s.Allowed, s.Required)
+		if len(s.Failing) > 0 {
+			fmt.Fprintf(w, "; failing: %s", strings.Join(s.Failing, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func describe(p Part) string {
+	s := fmt.Sprintf("%s > %s", p.Src, p.Dst)
+	if p.SrcPorts != "any" {
+		s += " sport " + p.SrcPorts
+	}
+	s += " dport " + p.DstPorts
+	if p.IIf != "" && p.IIf != "any" {
+		s += " in " + p.IIf
+	}
+	if p.OIf != "" && p.OIf != "any" {
+		s += " out " + p.OIf
+	}
+	if p.Except > 0 {
+		s += fmt.Sprintf(", except %d pieces other rules decide", p.Except)
+	}
+	return s
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portolan/portolan/audit"
+	"github.com/portolan/portolan/internal/atomicfile"
+	"github.com/portolan/portolan/policy"
+	"github.com/portolan/portolan/report"
+	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target"
+)
+
+func init() { extraCommands = append(extraCommands, newAuditCmd) }
+
+// maxRuleset bounds what audit reads (a 100,000-rule nft JSON dump is
+// about 40 MB).
+const maxRuleset = 1 << 30
+
+type auditFlags struct {
+	sel          selectFlags
+	ruleset      string
+	format       string
+	mode         string
+	lanIf, wanIf string
+	lan          []string
+	wanAddr      []string
+	alternatives string
+	requiredOnly bool
+	optional     bool
+	hosts        string
+	dns          []string
+	noResolve    bool
+	output       string
+	outFile      string
+}
+
+func newAuditCmd(g *globals) *cobra.Command {
+	var f auditFlags
+	cmd := &cobra.Command{
+		Use:   "audit SERVICE... --ruleset FILE|-",
+		Short: "Check an existing firewall ruleset against what services need",
+		Long: `Read the ruleset a firewall runs — the JSON of "nft -j list ruleset", or the
+text of iptables-save / ip6tables-save (filter and nat tables, raw, mangle and
+security too) — and say, for every flow the services need, which part of its
+packets the ruleset accepts and which it drops.
+
+Every flow is followed as the kernel would: the first packet (ct state new),
+the first reply and the packets after it (ct state established), through
+the base chains of each hook in priority order, NAT chains at the NAT
+priority, jump, goto, return and policies; several tables on one hook pass a
+packet only if none drops it. A gateway's inbound flows must be forwarded
+(DNAT) to their local address, and the forward chain then sees the
+translated destination.
+
+Per flow the verdict is allowed, partial, blocked or unknown. For each part
+that does not pass: the addresses and ports, the deciding rule (nft handle,
+or the iptables-save line and text) and a witness packet. Rules that would
+match the flow but never see it, because an earlier rule decided, are listed
+as shadowed. A match portolan does not understand (an xt extension, a rate
+limit, a mark) is never guessed: the packets it could decide are followed
+both ways, and where the ways differ the verdict is unknown, naming the rule.
+
+Which flows and what they mean as packets is the same reading "portolan
+rules" compiles: --mode, --lan-if, --wan-if, --lan, features and params as
+there. Names are resolved through --hosts, then DNS; pin them with --hosts
+for a reproducible audit.
+
+Exit codes: 0 every required flow is allowed; 1 some required flow is
+partial, blocked or unknown; 2 a usage error or an unreadable ruleset.`,
+		Example: `  nft -j list ruleset > ruleset.json
+  portolan audit starleaf --param company=acme --ruleset ruleset.json --lan-if lan0 --wan-if wan0 --lan 192.0.2.0/24
+
+  iptables-save | portolan audit pexip --ruleset - --feature sbc --param sbc_address=192.0.2.20 ...
+
+  # host mode, pinned names, JSON for scripts
+  portolan audit starface --mode host --param pbx_address=192.0.2.10 --ruleset ruleset.json \
+    --hosts pins.txt --output json | jq '.flows[] | select(.verdict != "allowed")'`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: g.serviceArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAudit(cmd, g, &f, args)
+		},
+	}
+	fs := cmd.Flags()
+	f.sel.register(fs)
+	fs.StringVar(&f.ruleset, "ruleset", "", `the ruleset to check: a file, or - for stdin (required)`)
+	fs.StringVar(&f.format, "format", "auto", "nft-json (nft -j list ruleset), iptables-save, or auto to detect")
+	fs.StringVar(&f.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
+	fs.StringVar(&f.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
+	fs.StringVar(&f.wanIf, "wan-if", "", "gateway: the router's interface towards the internet (default: any)")
+	fs.StringSliceVar(&f.lan, "lan", nil, "the site's networks, CIDR, comma-separated or repeated: the source of outbound flows in gateway mode, what \"lan\" means in host mode")
+	fs.StringSliceVar(&f.wanAddr, "wan-addr", nil, "gateway: the address(es) inbound flows arrive at before DNAT (default: any)")
+	fs.StringVar(&f.alternatives, "alternatives", "preferred", "one-of groups (StarLeaf's UDP ports): check the preferred port, or all")
+	fs.BoolVar(&f.requiredOnly, "required-only", false, "leave recommended flows out")
+	fs.BoolVar(&f.optional, "optional", false, "take optional flows in (they are left out by default)")
+	fs.StringVar(&f.hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
+	fs.StringArrayVar(&f.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
+	fs.BoolVar(&f.noResolve, "no-resolve", false, "ask no DNS: names not pinned by --hosts stay without addresses and are not checked")
+	fs.StringVar(&f.output, "output", report.Table, "table or json")
+	fs.StringVarP(&f.outFile, "output-file", "o", "", "write the report to FILE (atomically) instead of stdout")
+	return cmd
+}
+
+func (f *auditFlags) site() (policy.Site, error) {
+	s := policy.Site{Mode: policy.Mode(f.mode), LANIf: f.lanIf, WANIf: f.wanIf}
+	for _, v := range []struct{ flag, val string }{{"--lan-if", f.lanIf}, {"--wan-if", f.wanIf}} {
+		if v.val != "" && (len(v.val) > 15 || strings.ContainsAny(v.val, " \t\"'/")) {
+			return s, fmt.Errorf("%s %q: not an interface name", v.flag, v.val)
+		}
+	}
+	for _, l := range f.lan {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(l)
+		if err != nil {
+			a, aerr := netip.ParseAddr(l)
+			if aerr != nil {
+				return s, fmt.Errorf("--lan %q: not a CIDR block such as 192.0.2.0/24", l)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		s.LAN = append(s.LAN, p)
+	}
+	return s, s.Validate()
+}
+
+func (f *auditFlags) resolver() (resolve.Resolver, error) {
+	var chain resolve.Chain
+	if f.hosts != "" {
+		h, err := resolve.LoadHosts(f.hosts)
+		if err != nil {
+			return nil, fmt.Errorf("--hosts: %v", err)
+		}
+		chain = append(chain, h)
+	}
+	if f.noResolve {
+		if len(chain) == 0 {
+			return resolve.NoResolve{}, nil
+		}
+		return chain, nil
+	}
+	d, err := resolve.NewDNS(f.dns...)
+	if err != nil {
+		return nil, err
+	}
+	return append(chain, d), nil
+}
+
+func readRuleset(name string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		r = stdin
+		name = "stdin"
+	} else {
+		fh, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("--ruleset: %v", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxRuleset+1))
+	if err != nil {
+		return nil, fmt.Errorf("--ruleset %s: %v", name, err)
+	}
+	if len(data) > maxRuleset {
+		return nil, fmt.Errorf("--ruleset %s: larger than %d bytes", name, maxRuleset)
+	}
+	return data, nil
+}
+
+func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) error {
+	if err := report.CheckFormat(f.output, report.Table, report.JSON); err != nil {
+		return err
+	}
+	if f.ruleset == "" {
+		return fmt.Errorf("--ruleset FILE (or - for stdin) is required: the output of nft -j list ruleset or iptables-save")
+	}
+	switch f.format {
+	case "auto", "nft-json", "iptables-save":
+	default:
+		return fmt.Errorf("--format %q: nft-json, iptables-save or auto", f.format)
+	}
+	site, err := f.site()
+	if err != nil {
+		return err
+	}
+	var opt target.Options
+	opt.RequiredOnly, opt.Optional = f.requiredOnly, f.optional
+	switch f.alternatives {
+	case "preferred":
+	case "all":
+		opt.AllAlternatives = true
+	default:
+		return fmt.Errorf("--alternatives %q: preferred or all", f.alternatives)
+	}
+	if f.requiredOnly && f.optional {
+		return fmt.Errorf("--required-only and --optional exclude each other")
+	}
+	var wan []netip.Addr
+	for _, w := range f.wanAddr {
+		a, err := netip.ParseAddr(strings.TrimSpace(w))
+		if err != nil {
+			return fmt.Errorf("--wan-addr %q: not an address", w)
+		}
+		wan = append(wan, a.Unmap())
+	}
+	// Read and parse the ruleset first: a bad file fails before any DNS.
+	name := f.ruleset
+	data, err := readRuleset(name, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	if name == "-" {
+		name = "stdin"
+	}
+	rs, err := audit.Load(name, data, f.format)
+	if err != nil {
+		return err
+	}
+	aud, err := audit.New(rs, site)
+	if err != nil {
+		return err
+	}
+	choices, err := g.choose(args, &f.sel)
+	if err != nil {
+		return err
+	}
+	r, err := f.resolver()
+	if err != nil {
+		return err
+	}
+	in, err := target.Prepare(context.Background(), target.Config{
+		Choices: choices, Resolver: r, AllowUnresolved: true, Site: site, Options: opt,
+	})
+	if err != nil {
+		return err
+	}
+	rep := aud.Audit(in.Rules, in.Skips, audit.Options{WANAddrs: wan})
+	write := func(w io.Writer) error {
+		if f.output == report.JSON {
+			return report.WriteJSON(w, rep)
+		}
+		return audit.WriteTable(w, rep)
+	}
+	if f.outFile != "" {
+		err = atomicfile.Write(f.outFile, 0o644, write)
+	} else {
+		err = write(cmd.OutOrStdout())
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		n, bad := 0, 0
+		for _, s := range rep.Services {
+			n += s.Required
+			bad += len(s.Failing)
+		}
+		return failed(fmt.Sprintf("%d of %d required flows are not allowed", bad, n))
+	}
+	return nil
+}
