@@ -142,11 +142,13 @@ type Skip struct {
 }
 
 // Plan turns concrete flows into the rules a firewall at site must hold.
+// A flow's rules stand together, per family in order; an inbound flow's
+// Prerouting rule (the port forward) comes right before its Forward rule.
 func Plan(flows []resolve.Concrete, site Site, opt Options) ([]Rule, []Skip, error) {
 	if err := site.Validate(); err != nil {
 		return nil, nil, err
 	}
-	var rules []Rule
+	var groups [][]Rule
 	var skips []Skip
 	for i := range flows {
 		f := &flows[i]
@@ -162,9 +164,94 @@ func Plan(flows []resolve.Concrete, site Site, opt Options) ([]Rule, []Skip, err
 			skips = append(skips, Skip{f, reason})
 			continue
 		}
-		rules = append(rules, rs...)
+		groups = append(groups, rs)
+	}
+	// Flows whose port forwards are open to any source go after the
+	// others: where two forwards take the same packets to different hosts,
+	// the more specific one, written first, wins (ForwardConflicts reports
+	// such pairs). A flow's rules stay together and in order: each
+	// Prerouting rule is followed by its Forward rule.
+	slices.SortStableFunc(groups, func(a, b []Rule) int { return openForward(a) - openForward(b) })
+	var rules []Rule
+	for _, g := range groups {
+		rules = append(rules, g...)
 	}
 	return rules, skips, nil
+}
+
+// openForward is 1 when one of a flow's rules forwards from any source.
+func openForward(rs []Rule) int {
+	for _, r := range rs {
+		if r.Hook == Prerouting && r.Match.AnySrc() {
+			return 1
+		}
+	}
+	return 0
+}
+
+// Conflict is two port forwards that claim some of the same packets for
+// different hosts: only the first (in rule order) gets them.
+type Conflict struct {
+	First, Second *Rule
+}
+
+func (c Conflict) String() string {
+	a, b := c.First, c.Second
+	return fmt.Sprintf("port forward conflict: %s/%s and %s/%s both forward %s %s from overlapping sources, to %s and to %s; %s/%s is written first and takes those packets",
+		a.Flow.Service, a.Flow.ID, b.Flow.Service, b.Flow.ID, a.Match.Proto, a.Match.DstPorts.Intersect(b.Match.DstPorts),
+		a.DNAT, b.DNAT, a.Flow.Service, a.Flow.ID)
+}
+
+// ForwardConflicts lists the pairs of port forwards (Prerouting rules)
+// that overlap in family, protocol, interface, ports and sources but go to
+// different hosts. A name not resolved yet counts as overlapping.
+func ForwardConflicts(rules []Rule) []Conflict {
+	var out []Conflict
+	for i := range rules {
+		a := &rules[i]
+		if a.Hook != Prerouting {
+			continue
+		}
+		for j := i + 1; j < len(rules); j++ {
+			b := &rules[j]
+			if b.Hook != Prerouting || a.DNAT == b.DNAT || a.Match.Family != b.Match.Family || a.Match.Proto != b.Match.Proto {
+				continue
+			}
+			if a.Match.IIf != "" && b.Match.IIf != "" && a.Match.IIf != b.Match.IIf {
+				continue
+			}
+			if a.Match.DstPorts.Intersect(b.Match.DstPorts).Empty() || !sourcesOverlap(a.Match, b.Match) {
+				continue
+			}
+			out = append(out, Conflict{a, b})
+		}
+	}
+	return out
+}
+
+func sourcesOverlap(a, b Match) bool {
+	if a.AnySrc() || b.AnySrc() || unresolved(a.SrcNames) || unresolved(b.SrcNames) {
+		return true
+	}
+	var ba, bb netipx.IPSetBuilder
+	for _, p := range a.SrcAddrs() {
+		ba.AddPrefix(p)
+	}
+	for _, p := range b.SrcAddrs() {
+		bb.AddPrefix(p)
+	}
+	sa, _ := ba.IPSet()
+	sb, _ := bb.IPSet()
+	return sa.Overlaps(sb)
+}
+
+func unresolved(names []resolve.NameAddrs) bool {
+	for _, n := range names {
+		if len(n.Answer.Addrs) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Excludes says why the options leave flow f out, or "" when it is in:

@@ -247,3 +247,54 @@ func TestOptionsExcludes(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardOrderAndConflicts: STARFACE scenario 2 forwards TCP 5061 from
+// any source to the PBX, Pexip's SBC forward takes 5061 from the service
+// network to the SBC. The SBC's narrower forward goes first, and the
+// overlap is reported.
+func TestForwardOrderAndConflicts(t *testing.T) {
+	sf := concrete(t, "starface", resolve.Selection{Features: []string{"scenario-2"}, Params: []string{"pbx_address=192.0.2.10"}}, resolve.NoResolve{})
+	px := concrete(t, "pexip", resolve.Selection{Features: []string{"sbc"}, Params: []string{"sbc_address=192.0.2.20", "service_network=198.51.100.0/24", "sbc_media_ports=36000-59999"}}, resolve.NoResolve{})
+	rules, _, err := Plan(append(sf, px...), Site{Mode: Gateway, WANIf: "wan0", LANIf: "lan0"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]int{}
+	for i, r := range rules {
+		if r.Hook != Prerouting {
+			continue
+		}
+		if _, ok := first[r.Flow.ID]; !ok {
+			first[r.Flow.ID] = i
+		}
+	}
+	if !(first["sbc-sip-in"] < first["s2-sip-tls-in"]) {
+		t.Errorf("the SBC's source-restricted forward is not first: %v", first)
+	}
+	// Each port forward is followed by its own accept, of the same flow and family.
+	for i, r := range rules {
+		if r.Hook != Prerouting {
+			continue
+		}
+		if i+1 >= len(rules) || rules[i+1].Hook != Forward || rules[i+1].Flow != r.Flow || rules[i+1].Match.Family != r.Match.Family {
+			t.Fatalf("rule %d (%s prerouting) is not followed by its forward accept", i, r.Flow.ID)
+		}
+	}
+	var msgs []string
+	for _, c := range ForwardConflicts(rules) {
+		msgs = append(msgs, c.String())
+	}
+	joined := strings.Join(msgs, "\n")
+	if !strings.Contains(joined, "pexip/sbc-sip-in and starface/s2-sip-tls-in both forward tcp 5061") {
+		t.Errorf("conflict not reported:\n%s", joined)
+	}
+	// Forwards of different ports do not conflict.
+	if strings.Contains(joined, "s2-xmpp-in") {
+		t.Errorf("a non-overlapping forward is reported:\n%s", joined)
+	}
+	// Alone, STARFACE has no conflict.
+	rules, _, _ = Plan(sf, Site{Mode: Gateway}, Options{})
+	if cs := ForwardConflicts(rules); len(cs) != 0 {
+		t.Errorf("conflicts within starface alone: %v", cs[0])
+	}
+}

@@ -270,6 +270,9 @@ func Prepare(ctx context.Context, cfg Config) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range policy.ForwardConflicts(in.Rules) {
+		in.Warnings = append(in.Warnings, resolve.Warning{Service: c.Second.Flow.Service, Flow: c.Second.Flow.ID, Msg: c.String()})
+	}
 	return in, nil
 }
 
