@@ -568,7 +568,7 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	writeComment(b, "", "ICMP: errors about accepted flows (destination unreachable, fragmentation needed and packet too big for path MTU discovery, time exceeded) pass as ct state related. Neighbour discovery and MLD are link-local: a router never forwards them, and host mode accepts them explicitly (hop limit 255 for ND). No echo request: no flow needs it.")
 	if in.Sync != "" {
-		writeComment(b, "", "Names' addresses are resolved now; refresh them in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
+		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
 	}
 	g.writeConstraints(b)
 	g.writeNotes(b)
