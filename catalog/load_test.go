@@ -100,6 +100,8 @@ func TestLoadErrors(t *testing.T) {
 		{"undefined feature", "    app: rtp\n", "    app: rtp\n    feature: nope\n", 37, "flows[1].feature", `undefined feature "nope" (the profile defines none)`},
 		{"one_of needs two", "    app: https\n", "    app: https\n    one_of: true\n", 27, "flows[0].one_of", "at least two ports"},
 		{"fallback to itself", "    app: https\n", "    app: https\n    fallback: [https]\n", 27, "flows[0].fallback[0]", "itself"},
+		{"duplicate host set", "flows:\n", "  - name: cloud\n    entries: [any]\n    description: again\nflows:\n", 18, "hosts[1].name", `duplicate host set "cloud"`},
+		{"bad feature name", "roles:\n", "features:\n  - name: Web_RTC\n    description: x\nroles:\n", 12, "features[0].name", `feature name "Web_RTC" must be lower-case letters, digits and hyphens`},
 		{"bad param type", "    type: dns-label\n", "    type: label\n", 9, "params[0].type", `unknown param type "label"`},
 		{"inbound needs address", "    direction: outbound\n    proto: tcp\n", "    direction: inbound\n    proto: tcp\n", 23, "flows[0].local", "needs an address_param"},
 	}

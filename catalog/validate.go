@@ -63,6 +63,21 @@ func (v *validator) constraint(id string) *model.Constraint {
 	return nil
 }
 
+// name checks the name of a param, feature, role or host set: present,
+// well formed and not taken by another of its kind.
+func (v *validator) name(path, kind, name string, ok func(string) bool, form string, seen map[string]bool) {
+	if !v.required(path+".name", name) {
+		return
+	}
+	if !ok(name) {
+		v.errf(path+".name", "%s name %q must be %s", kind, name, form)
+	}
+	if seen[name] {
+		v.errf(path+".name", "duplicate %s %q", kind, name)
+	}
+	seen[name] = true
+}
+
 func (v *validator) required(path, value string) bool {
 	if strings.TrimSpace(value) == "" {
 		v.errf(path, "required field is missing or empty")
@@ -88,15 +103,7 @@ func (v *validator) params() {
 	seen := map[string]bool{}
 	for i, p := range v.svc.Params {
 		path := fmt.Sprintf("params[%d]", i)
-		if v.required(path+".name", p.Name) {
-			if !model.ValidParamName(p.Name) {
-				v.errf(path+".name", "param name %q must be lower-case letters, digits and underscores", p.Name)
-			}
-			if seen[p.Name] {
-				v.errf(path+".name", "duplicate param %q", p.Name)
-			}
-			seen[p.Name] = true
-		}
+		v.name(path, "param", p.Name, model.ValidParamName, "lower-case letters, digits and underscores", seen)
 		v.required(path+".description", p.Description)
 		switch p.Type {
 		case model.ParamDNSLabel, model.ParamAddress, model.ParamPorts, model.ParamHosts, model.ParamText:
@@ -170,15 +177,7 @@ func (v *validator) features() {
 	seen := map[string]bool{}
 	for i, f := range v.svc.Features {
 		path := fmt.Sprintf("features[%d]", i)
-		if v.required(path+".name", f.Name) {
-			if !slugRE.MatchString(f.Name) {
-				v.errf(path+".name", "feature name %q must be lower-case letters, digits and hyphens", f.Name)
-			}
-			if seen[f.Name] {
-				v.errf(path+".name", "duplicate feature %q", f.Name)
-			}
-			seen[f.Name] = true
-		}
+		v.name(path, "feature", f.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
 		v.required(path+".description", f.Description)
 		v.source(path+".source", f.Source)
 	}
@@ -188,15 +187,7 @@ func (v *validator) roles() {
 	seen := map[string]bool{}
 	for i, r := range v.svc.Roles {
 		path := fmt.Sprintf("roles[%d]", i)
-		if v.required(path+".name", r.Name) {
-			if !slugRE.MatchString(r.Name) {
-				v.errf(path+".name", "role name %q must be lower-case letters, digits and hyphens", r.Name)
-			}
-			if seen[r.Name] {
-				v.errf(path+".name", "duplicate role %q", r.Name)
-			}
-			seen[r.Name] = true
-		}
+		v.name(path, "role", r.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
 		v.required(path+".description", r.Description)
 		if r.AddressParam != "" {
 			p := v.svc.Param(r.AddressParam)
@@ -214,15 +205,7 @@ func (v *validator) hosts() {
 	seen := map[string]bool{}
 	for i, h := range v.svc.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
-		if v.required(path+".name", h.Name) {
-			if !slugRE.MatchString(h.Name) {
-				v.errf(path+".name", "host set name %q must be lower-case letters, digits and hyphens", h.Name)
-			}
-			if seen[h.Name] {
-				v.errf(path+".name", "duplicate host set %q", h.Name)
-			}
-			seen[h.Name] = true
-		}
+		v.name(path, "host set", h.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
 		v.required(path+".description", h.Description)
 		if len(h.Entries) == 0 {
 			v.errf(path+".entries", "a host set needs at least one entry")
