@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,5 +194,38 @@ func TestConcretize(t *testing.T) {
 	flows, _ = cs[0].Flows(false)
 	if _, _, err := Concretize(context.Background(), flows, NoResolve{}); err == nil || !strings.Contains(err.Error(), "params not set") {
 		t.Errorf("placeholder flows: err = %v", err)
+	}
+}
+
+// countingResolver counts lookups per name.
+type countingResolver struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingResolver) Lookup(_ context.Context, name string) (Answer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[name]++
+	return Answer{Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.1")}}, nil
+}
+
+func TestCacheAsksOnce(t *testing.T) {
+	r := &countingResolver{n: map[string]int{}}
+	c := &Cache{R: r}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Lookup(context.Background(), "a.example"); err != nil {
+				t.Error(err)
+			}
+			c.Lookup(context.Background(), "b.example")
+		}()
+	}
+	wg.Wait()
+	if r.n["a.example"] != 1 || r.n["b.example"] != 1 {
+		t.Errorf("lookups = %v, want one per name", r.n)
 	}
 }

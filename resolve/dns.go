@@ -168,29 +168,32 @@ func (d *DNS) exchange(ctx context.Context, fqdn string, qt uint16) (*dns.Msg, s
 }
 
 // Cache remembers answers for the life of one command, so that a name
-// shared by several flows is asked once.
+// shared by several flows is asked once; lookups of different names run
+// at the same time.
 type Cache struct {
 	R  Resolver
 	mu sync.Mutex
-	m  map[string]cached
+	m  map[string]*cached
 }
 
 type cached struct {
-	a   Answer
-	err error
+	once sync.Once
+	a    Answer
+	err  error
 }
 
 // Lookup answers from the cache or asks R once.
 func (c *Cache) Lookup(ctx context.Context, name string) (Answer, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]cached{}
+		c.m = map[string]*cached{}
 	}
-	if v, ok := c.m[name]; ok {
-		return v.a, v.err
+	e, ok := c.m[name]
+	if !ok {
+		e = &cached{}
+		c.m[name] = e
 	}
-	a, err := c.R.Lookup(ctx, name)
-	c.m[name] = cached{a, err}
-	return a, err
+	c.mu.Unlock()
+	e.once.Do(func() { e.a, e.err = c.R.Lookup(ctx, name) })
+	return e.a, e.err
 }
