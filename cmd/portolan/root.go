@@ -32,8 +32,12 @@ proxy authentication).
 
 Start with:
   portolan list                         the services in the catalog
-  portolan show starleaf                what StarLeaf needs, as a table
-  portolan show starleaf --param company=acme --output json
+  portolan show starleaf                what StarLeaf needs, with its sources
+  portolan rules tw-solutions           an nftables ruleset for it (--target iptables, squid…)
+  nft -j list ruleset | portolan audit starleaf --param company=acme --ruleset -
+                                        does the ruleset you run allow it?
+  portolan probe starleaf --param company=acme
+                                        does it really work from here?
 
 Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 		Version:       version,
