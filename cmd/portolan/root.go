@@ -33,7 +33,7 @@ proxy authentication).
 Start with:
   portolan list                         the services in the catalog
   portolan show starleaf                what StarLeaf needs, with its sources
-  portolan rules tw-solutions           an nftables ruleset for it (--target iptables, squid…)
+  portolan rules tw-solutions           nftables rules for TW Solutions (--target iptables, squid…)
   nft -j list ruleset | portolan audit starleaf --param company=acme --ruleset -
                                         does the ruleset you run allow it?
   portolan probe starleaf --param company=acme
