@@ -87,6 +87,11 @@ func startDNS(t *testing.T, zone map[string][]dns.RR) string {
 		m := new(dns.Msg)
 		m.SetReply(r)
 		q := r.Question[0]
+		if q.Name == "half.call.sl." && q.Qtype == dns.TypeAAAA {
+			m.Rcode = dns.RcodeServerFailure
+			w.WriteMsg(m)
+			return
+		}
 		rrs, ok := zone[q.Name]
 		if !ok {
 			m.Rcode = dns.RcodeNameError
@@ -120,6 +125,7 @@ func TestDNSKeepsTTL(t *testing.T) {
 			rr(t, "edge.call.sl. 60 IN A 198.51.100.21"),
 			rr(t, "edge.call.sl. 120 IN AAAA 2001:db8::20"),
 		},
+		"half.call.sl.": {rr(t, "half.call.sl. 60 IN A 198.51.100.22")},
 	})
 	d, err := NewDNS(addr)
 	if err != nil {
@@ -136,6 +142,11 @@ func TestDNSKeepsTTL(t *testing.T) {
 	var nf *NotFoundError
 	if !errors.As(err, &nf) {
 		t.Errorf("unknown name: err = %v, want NotFoundError", err)
+	}
+	// A name whose AAAA query fails is not answered with its A records alone.
+	_, err = d.Lookup(context.Background(), "half.call.sl")
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "AAAA query") {
+		t.Errorf("failing AAAA: err = %v, want a NotFoundError naming the AAAA query", err)
 	}
 }
 

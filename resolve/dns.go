@@ -108,9 +108,16 @@ func (d *DNS) Lookup(ctx context.Context, name string) (Answer, error) {
 	var lastErr error
 	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		msg, server, err := d.exchange(ctx, fqdn, qt)
-		if err != nil {
+		if errors.Is(err, errNXDomain) {
 			lastErr = err
 			continue
+		}
+		if err != nil {
+			// A query that failed (timeout, SERVFAIL) says nothing of that
+			// family: answering with the other family alone would let a
+			// refresh empty a set on a passing DNS fault.
+			return Answer{}, &NotFoundError{Name: name, Where: "DNS " + strings.Join(d.Servers, ","),
+				Err: fmt.Errorf("%s query: %w", dns.TypeToString[qt], err)}
 		}
 		ans.Source = "dns:" + server
 		for _, rr := range msg.Answer {
@@ -159,13 +166,15 @@ func (d *DNS) exchange(ctx context.Context, fqdn string, qt uint16) (*dns.Msg, s
 		case dns.RcodeSuccess:
 			return msg, s, nil
 		case dns.RcodeNameError:
-			return msg, s, fmt.Errorf("NXDOMAIN")
+			return msg, s, errNXDomain
 		default:
 			lastErr = fmt.Errorf("%s from %s", dns.RcodeToString[msg.Rcode], s)
 		}
 	}
 	return nil, "", lastErr
 }
+
+var errNXDomain = errors.New("NXDOMAIN")
 
 // Cache remembers answers for the life of one command, so that a name
 // shared by several flows is asked once; lookups of different names run

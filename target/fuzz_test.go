@@ -72,20 +72,6 @@ func lineOK(tname, line string) bool {
 	return false
 }
 
-func examples(svc *model.Service) []string {
-	var out []string
-	for _, p := range svc.Params {
-		v := p.Example
-		if v == "" && p.Default != nil {
-			v = *p.Default
-		}
-		if v != "" {
-			out = append(out, p.Name+"="+v)
-		}
-	}
-	return out
-}
-
 // FuzzGenerate feeds profiles to every target: a profile the catalog
 // accepts must give each target output without an error or a panic, and
 // every line must be one the platform reads (no string broken open by a
@@ -108,7 +94,7 @@ func FuzzGenerate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cs, err := resolve.Choose([]*model.Service{svc}, resolve.Selection{AllFeatures: true, Params: examples(svc)})
+		cs, err := resolve.Choose([]*model.Service{svc}, resolve.Selection{AllFeatures: true, Params: targettest.ExampleParams(svc)})
 		if err != nil {
 			return
 		}

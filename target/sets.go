@@ -146,10 +146,6 @@ func (in *Input) Remote(r *policy.Rule) ([]*AddrSet, error) {
 		return nil, nil
 	}
 	f := r.Flow
-	c := in.Choice(f.Service)
-	if c == nil {
-		return nil, fmt.Errorf("%s/%s: no choice for service %s", f.Service, f.ID, f.Service)
-	}
 	fam := r.Match.Family
 	byName := map[string]resolve.NameAddrs{}
 	for _, n := range names {
@@ -157,30 +153,12 @@ func (in *Input) Remote(r *policy.Rule) ([]*AddrSet, error) {
 	}
 	var out []*AddrSet
 	for _, hs := range f.RemoteSets {
-		s := &AddrSet{Service: f.Service, HostSet: hs, Family: fam, Entries: c.HostEntries(hs)}
-		for _, e := range s.Entries {
-			pe, err := model.ParseEntry(e)
-			if err != nil {
-				return nil, fmt.Errorf("%s/%s: host set %s: %v", f.Service, f.ID, hs, err)
-			}
-			switch pe.Kind {
-			case model.EntryAddr, model.EntryPrefix:
-				if familyOf(pe.Prefix.Addr()) == fam {
-					s.Literal = append(s.Literal, pe.Prefix)
-				}
-			case model.EntryLAN:
-				if in.Site.Mode == policy.Host {
-					for _, p := range in.Site.LAN {
-						if familyOf(p.Addr()) == fam {
-							s.Literal = append(s.Literal, p)
-						}
-					}
-				}
-			case model.EntryName:
-				if n, ok := byName[pe.Domain]; ok {
-					s.Names = append(s.Names, n)
-				}
-			}
+		s, err := in.addrSet(f.Service, hs, fam, func(name string) (resolve.NameAddrs, bool) {
+			n, ok := byName[name]
+			return n, ok
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %v", f.Service, f.ID, err)
 		}
 		if len(s.Literal) > 0 || len(s.Names) > 0 {
 			out = append(out, s)
@@ -298,11 +276,6 @@ func Elements(s *netipx.IPSet) []string {
 // the input resolved them, whether or not a rule of that family uses it:
 // `portolan sync` refreshes both families of every host set with names.
 func (in *Input) HostSet(service, hostSet string, fam int) (*AddrSet, error) {
-	c := in.Choice(service)
-	if c == nil {
-		return nil, fmt.Errorf("no service %s", service)
-	}
-	s := &AddrSet{Service: service, HostSet: hostSet, Family: fam, Entries: c.HostEntries(hostSet)}
 	answers := map[string]resolve.Answer{}
 	for i := range in.Flows {
 		f := &in.Flows[i]
@@ -315,6 +288,25 @@ func (in *Input) HostSet(service, hostSet string, fam int) (*AddrSet, error) {
 			}
 		}
 	}
+	return in.addrSet(service, hostSet, fam, func(name string) (resolve.NameAddrs, bool) {
+		a, ok := answers[name]
+		if !ok {
+			return resolve.NameAddrs{}, false // no flow that the options take in reaches it
+		}
+		a.Addrs = slices.DeleteFunc(slices.Clone(a.Addrs), func(x netip.Addr) bool { return familyOf(x) != fam })
+		return resolve.NameAddrs{Name: name, Answer: a}, true
+	})
+}
+
+// addrSet builds the set of one family of a service's host set from its
+// entries: addresses and prefixes of the family, the site's networks for
+// "lan" in host mode, and the names that name gives an answer for.
+func (in *Input) addrSet(service, hostSet string, fam int, name func(string) (resolve.NameAddrs, bool)) (*AddrSet, error) {
+	c := in.Choice(service)
+	if c == nil {
+		return nil, fmt.Errorf("no service %s", service)
+	}
+	s := &AddrSet{Service: service, HostSet: hostSet, Family: fam, Entries: c.HostEntries(hostSet)}
 	for _, e := range s.Entries {
 		pe, err := model.ParseEntry(e)
 		if err != nil {
@@ -334,18 +326,15 @@ func (in *Input) HostSet(service, hostSet string, fam int) (*AddrSet, error) {
 				}
 			}
 		case model.EntryName:
-			a, ok := answers[pe.Domain]
-			if !ok {
-				continue // no flow that the options take in reaches it
+			if n, ok := name(pe.Domain); ok {
+				s.Names = append(s.Names, n)
 			}
-			a.Addrs = slices.DeleteFunc(slices.Clone(a.Addrs), func(x netip.Addr) bool { return familyOf(x) != fam })
-			s.Names = append(s.Names, resolve.NameAddrs{Name: pe.Domain, Answer: a})
 		}
 	}
 	return s, nil
 }
 
-// Unresolved reports whether some name of the set did not resolve at all
+// Unresolved returns the names of the set that did not resolve at all
 // (in either family).
 func (in *Input) Unresolved(s *AddrSet) []string {
 	var out []string

@@ -217,7 +217,7 @@ func Prepare(ctx context.Context, cfg Config) (*Input, error) {
 		Generated: cfg.Generated, Version: cfg.Version, Command: cfg.Command, Sync: cfg.Sync,
 		Resolver: cfg.ResolverInfo,
 	}
-	if err := cfg.Site.Validate(); err != nil {
+	if err := ValidateSite(cfg.Site); err != nil {
 		return nil, err
 	}
 	if cfg.Options.ChainOnly {
@@ -349,6 +349,17 @@ func ValidIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// ValidateSite checks a site as policy does, and that its interface
+// names are ones an output can carry as they are.
+func ValidateSite(s policy.Site) error {
+	for _, v := range []struct{ flag, val string }{{"--lan-if", s.LANIf}, {"--wan-if", s.WANIf}} {
+		if v.val != "" && !ValidIfName(v.val) {
+			return fmt.Errorf("%s %q: not an interface name (letters, digits, _ - ., at most 15)", v.flag, v.val)
+		}
+	}
+	return s.Validate()
 }
 
 // ValidIfName reports whether s can name a network interface (IFNAMSIZ).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +253,27 @@ func TestJoinRefs(t *testing.T) {
 		got := target.JoinRefs(tt.refs, tt.max)
 		if got != tt.want || len(got) > tt.max {
 			t.Errorf("JoinRefs(%d refs, %d) = %q, want %q", len(tt.refs), tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestMergeComments(t *testing.T) {
+	a := []string{"# a (outbound udp): audio", "#   (allowed towards the WAN)"}
+	b := []string{"# b (outbound udp): more audio", "#   (allowed towards the WAN)"}
+	tests := []struct {
+		name      string
+		into, add []string
+		want      []string
+	}{
+		{"new block", a, b, append(append([]string{}, a...), b...)},
+		{"a shared line does not make a block present", append(append([]string{}, a...), b[0]), b, append(append(append([]string{}, a...), b[0]), b...)},
+		{"the same block again", append(append([]string{}, a...), b...), b, append(append([]string{}, a...), b...)},
+		{"nothing to add", a, nil, a},
+	}
+	for _, tt := range tests {
+		got := target.MergeComments(slices.Clone(tt.into), tt.add)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

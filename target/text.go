@@ -3,6 +3,7 @@ package target
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -247,38 +248,10 @@ func (in *Input) ConstraintApplies(c resolve.Constraint, f *resolve.Concrete) bo
 	if f.Service != c.Service {
 		return false
 	}
-	if len(c.Flows) > 0 {
-		found := false
-		for _, id := range c.Flows {
-			if id == f.Flow.Flow {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	if len(c.Apps) > 0 {
-		found := false
-		for _, a := range c.Apps {
-			if a == f.App {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	if len(c.Proto) > 0 {
-		found := false
-		for _, p := range c.Proto {
-			if p == f.Proto {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
+	if len(c.Flows) > 0 && !slices.Contains(c.Flows, f.Flow.Flow) ||
+		len(c.Apps) > 0 && !slices.Contains(c.Apps, f.App) ||
+		len(c.Proto) > 0 && !slices.Contains(c.Proto, f.Proto) {
+		return false
 	}
 	if len(c.Ports) > 0 {
 		var cp model.PortSet
@@ -309,4 +282,151 @@ func MinTimeout(c resolve.Constraint) (time.Duration, error) {
 		return 0, fmt.Errorf("%s/%s: min_timeout %q is not positive", c.Service, c.ID, c.MinTimeout)
 	}
 	return d, nil
+}
+
+// FlowComments are the comment lines (marked "# ") a packet filter writes
+// above a flow's rules: the flow, what it is for, how a one-of group's
+// choice was made and, for a port forward, where it goes.
+func (in *Input) FlowComments(r *policy.Rule) []string {
+	f := r.Flow
+	head := fmt.Sprintf("%s (%s %s, %s", FlowRef(f), f.Direction, f.Proto, f.Necessity)
+	if f.Feature != "" {
+		head += ", feature " + f.Feature
+	}
+	head += "): " + f.Purpose
+	out := Wrap("# ", head, 100)
+	if f.OneOf && len(f.PortOrder) > 1 {
+		var order []string
+		for _, p := range f.PortOrder {
+			order = append(order, p.String())
+		}
+		if in.Options.AllAlternatives {
+			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; every one is open (--alternatives all)")
+		} else {
+			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; the preferred "+order[0]+" is open (--alternatives all opens every one)")
+		}
+	}
+	if r.Hook == policy.Prerouting {
+		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
+	}
+	return out
+}
+
+// MergeComments adds the comment block of a rule merged into another to
+// that rule's comments, unless the same block, whole and in order, is
+// already there. Blocks stay whole: a wrapped line is never left without
+// its continuation.
+func MergeComments(into, block []string) []string {
+	if len(block) == 0 {
+		return into
+	}
+	if strings.Contains("\n"+strings.Join(into, "\n")+"\n", "\n"+strings.Join(block, "\n")+"\n") {
+		return into
+	}
+	return append(into, block...)
+}
+
+// ConstraintAction says what a constraint means for a packet filter
+// called platform that sees addresses and ports only. Targets say more
+// for the kinds they act on (ALG, NAT timeout, names) and fall back to it.
+func ConstraintAction(c resolve.Constraint, platform string) string {
+	switch c.Kind {
+	case model.KindTLSMin:
+		return fmt.Sprintf("%s — %s does not see TLS versions; a TLS-inspecting proxy or firewall on the path must not negotiate below TLS %s on ports %s.", c.Purpose, platform, c.MinVersion, strings.Join(c.Ports, ", "))
+	case model.KindSSLInspectionOff:
+		return fmt.Sprintf("%s — %s does not inspect TLS; exempt %s from inspection on your proxy (portolan rules --target squid writes ssl_bump splice for them).", c.Purpose, platform, Hosts(c))
+	case model.KindProxyAuth:
+		return fmt.Sprintf("%s — a web proxy on the path must offer %s authentication for these flows.", c.Purpose, strings.Join(c.Allowed, " or "))
+	case model.KindNoInbound:
+		return fmt.Sprintf("%s — no port forward and no inbound accept for %s.", c.Purpose, c.Service)
+	case model.KindViaProxy:
+		return fmt.Sprintf("%s — meant for the web proxy (portolan rules --target squid); flows the plan allows directly are below.", c.Purpose)
+	case model.KindDynamicSrcPorts:
+		return fmt.Sprintf("%s — no rule here matches a source port.", c.Purpose)
+	case model.KindSetting:
+		return "not a network setting: " + c.Purpose
+	}
+	return c.Purpose
+}
+
+// WriteConstraints writes, as comments, what each constraint of the input
+// asks of platform, in the words of action.
+func (in *Input) WriteConstraints(b *strings.Builder, platform string, action func(resolve.Constraint) string) {
+	if len(in.Constraints) == 0 {
+		return
+	}
+	b.WriteString("#\n# Constraints that are not ports, and what they mean for " + platform + ":\n")
+	for _, c := range in.Constraints {
+		for _, l := range Wrap("#   ", ConstraintRef(c)+": "+action(c), 100) {
+			b.WriteString(l + "\n")
+		}
+	}
+}
+
+// WriteNotes writes a target's notes (what the output leaves out, and
+// why) as comments.
+func WriteNotes(b *strings.Builder, notes []string) {
+	if len(notes) == 0 {
+		return
+	}
+	b.WriteString("#\n# Not in the rules, and why:\n")
+	for _, n := range notes {
+		for _, l := range Wrap("#   ", n, 100) {
+			b.WriteString(l + "\n")
+		}
+	}
+}
+
+// Keepalive is the sentence about a nat-timeout constraint's keep-alive
+// interval, with a leading space, or "" when it names none.
+func Keepalive(c resolve.Constraint) string {
+	if c.Keepalive == "" {
+		return ""
+	}
+	return " Keep-alives every " + c.Keepalive + "."
+}
+
+// Timeout is what a nat-timeout constraint asks of conntrack for one
+// protocol: entries of its flows live at least Unreplied before a reply,
+// Replied after.
+type Timeout struct {
+	C                  resolve.Constraint
+	Proto              string // udp or tcp
+	Unreplied, Replied time.Duration
+}
+
+// Timeouts returns the conntrack timeouts of the nat-timeout constraints
+// among cs, one per protocol they name (UDP when they name none):
+// never below the kernel's defaults (30 s unreplied UDP, 180 s for a UDP
+// stream and for the replied state written here).
+func Timeouts(cs ...resolve.Constraint) ([]Timeout, error) {
+	var out []Timeout
+	for _, c := range cs {
+		if c.Kind != model.KindNATTimeout {
+			continue
+		}
+		min, err := MinTimeout(c)
+		if err != nil {
+			return nil, err
+		}
+		protos := c.Proto
+		if len(protos) == 0 {
+			protos = []string{model.UDP}
+		}
+		for _, p := range protos {
+			if p == model.UDP || p == model.TCP {
+				out = append(out, Timeout{C: c, Proto: p, Unreplied: max(min, 30*time.Second), Replied: max(min, 180*time.Second)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Sysctl is the machine-wide alternative: the sysctl command that gives
+// every flow of the protocol at least these timeouts.
+func (t Timeout) Sysctl() string {
+	if t.Proto == model.TCP {
+		return fmt.Sprintf("sysctl -w net.netfilter.nf_conntrack_tcp_timeout_established=%d", int(t.Replied/time.Second))
+	}
+	return fmt.Sprintf("sysctl -w net.netfilter.nf_conntrack_udp_timeout=%d net.netfilter.nf_conntrack_udp_timeout_stream=%d", int(t.Unreplied/time.Second), int(t.Replied/time.Second))
 }

@@ -63,11 +63,6 @@ func (f *planFlags) register(fs *pflag.FlagSet) {
 
 func (f *planFlags) site() (policy.Site, error) {
 	s := policy.Site{Mode: policy.Mode(f.mode), LANIf: f.lanIf, WANIf: f.wanIf}
-	for _, v := range []struct{ flag, val string }{{"--lan-if", f.lanIf}, {"--wan-if", f.wanIf}} {
-		if v.val != "" && !target.ValidIfName(v.val) {
-			return s, fmt.Errorf("%s %q: not an interface name (letters, digits, _ - ., at most 15)", v.flag, v.val)
-		}
-	}
 	for _, l := range f.lan {
 		l = strings.TrimSpace(l)
 		if l == "" {
@@ -83,7 +78,7 @@ func (f *planFlags) site() (policy.Site, error) {
 		}
 		s.LAN = append(s.LAN, p)
 	}
-	return s, s.Validate()
+	return s, target.ValidateSite(s)
 }
 
 func (f *planFlags) options() (target.Options, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -242,6 +241,9 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 	if !strings.Contains(out, "TTL 60s") {
 		t.Errorf("the TTL is not in the comments:\n%s", out)
 	}
+	if ipt, errs, code := portolan(append([]string{"rules", "--target", "iptables"}, args...)...); code != 0 || !strings.Contains(ipt, "# addresses of acme.call.sl resolved ") || !strings.Contains(ipt, "TTL 60s; regenerate to refresh") {
+		t.Errorf("iptables: exit %d, no time and TTL of the names: %s\n%s", code, errs, ipt)
+	}
 	if err := l.Router.Nft(out); err != nil {
 		t.Fatal(err)
 	}
@@ -295,5 +297,4 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "table inet portolan: table not loaded: load the ruleset first") {
 		t.Errorf("sync without table: exit %d %s", code, errs)
 	}
-	_ = time.Second
 }

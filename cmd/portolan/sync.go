@@ -91,14 +91,6 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 					fmt.Fprintf(errw, "portolan: sync: "+format+"\n", a...)
 				}
 			}
-			changed := 0
-			for _, c := range plan.Changes {
-				if !c.Changed() {
-					continue
-				}
-				changed++
-				say("%s: %s (+%s -%s; %s)", c.Set, orNone(target.Elements(c.New)), orNone(c.Added()), orNone(c.Removed()), c.Resolved)
-			}
 			if dryRun || output != "" {
 				script := plan.Script
 				if script == "" {
@@ -110,6 +102,14 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 			} else if plan.Script != "" {
 				if _, err := runNft(ctx, []byte(plan.Script), "-f", "-"); err != nil {
 					return err
+				}
+			}
+			// What changed is said once it has.
+			changed := 0
+			for _, c := range plan.Changes {
+				if c.Changed() {
+					changed++
+					say("%s: %s (+%s -%s; %s)", c.Set, orNone(target.Elements(c.New)), orNone(c.Added()), orNone(c.Removed()), c.Resolved)
 				}
 			}
 			verb := "changed"

@@ -3,43 +3,18 @@ package iptables_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
-	"github.com/portolan/portolan/policy"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/iptables"
 	"github.com/portolan/portolan/target/targettest"
 )
 
-// allInput is every embedded service with every feature on, as in
-// nftables' benchmarks.
+// allInput is targettest.AllServices prepared, as in nftables' benchmarks.
 func allInput(b *testing.B) *target.Input {
 	b.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var params []string
-	for _, s := range cat.Services() {
-		for _, p := range s.Params {
-			v := p.Example
-			if v == "" && p.Default != nil {
-				v = *p.Default
-			}
-			params = append(params, s.Slug()+":"+p.Name+"="+v)
-		}
-	}
-	cs, err := resolve.Choose(cat.Services(), resolve.Selection{AllFeatures: true, Params: params})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, _ := resolve.ParseHosts("pins", strings.NewReader(targettest.Pins(b, cs)))
-	in, err := target.Prepare(context.Background(), target.Config{Choices: cs, Resolver: h, Site: targettest.Site,
-		Options: target.Options{Options: policy.Options{Optional: true, AllAlternatives: true}}})
+	in, err := target.Prepare(context.Background(), targettest.AllServices(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -121,22 +121,31 @@ type gen struct {
 	t     Target
 	in    *target.Input
 	rules map[policy.Hook][]*line
-	index map[string]*line // by match, to write the same packets once
+	// index finds, per chain, the line a rule with the same match and
+	// verdict joins; a line stays there only while no line of another
+	// verdict follows it, so that merging never lets a port forward
+	// overtake another.
+	index map[policy.Hook]map[string]*line
 	stats target.Stats
 	notes []string
 }
 
 // Write writes the restore file.
 func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
-	g := &gen{t: t, in: in, rules: map[policy.Hook][]*line{}, index: map[string]*line{}, notes: in.Notes()}
+	g := &gen{t: t, in: in, rules: map[policy.Hook][]*line{}, index: map[policy.Hook]map[string]*line{}, notes: in.Notes()}
+	other := 0
 	for i := range in.Rules {
 		r := &in.Rules[i]
 		if r.Match.Family != t.Family {
+			other++
 			continue
 		}
 		if err := g.rule(r); err != nil {
 			return target.Result{}, err
 		}
+	}
+	if other > 0 {
+		g.notes = append(g.notes, fmt.Sprintf("IPv%d: %d of the plan's rules are of that family; --target %s writes them", 10-t.Family, other, t.other()))
 	}
 	var b strings.Builder
 	g.write(&b)
@@ -145,6 +154,9 @@ func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	}
 	return target.Result{Stats: g.stats, Notes: g.notes}, nil
 }
+
+// other is the target of the other family.
+func (t Target) other() string { return Target{Family: 10 - t.Family}.Name() }
 
 // PortChunks splits a port set into lists for -m multiport of at most max
 // ports each (a range counts as two), written as iptables writes them.
@@ -205,10 +217,15 @@ func (g *gen) rule(r *policy.Rule) error {
 	}
 	ref := target.RuleComment(r)
 	chain := chainOf[r.Hook]
-	comments := flowComments(g.in, r)
+	comments := g.flowComments(r)
 	post := "-j ACCEPT"
 	if r.Hook == policy.Prerouting {
 		post = "-j DNAT --to-destination " + r.DNAT.String()
+	}
+	index := g.index[r.Hook]
+	if index == nil {
+		index = map[string]*line{}
+		g.index[r.Hook] = index
 	}
 	for _, s := range src {
 		for _, d := range dst {
@@ -232,21 +249,23 @@ func (g *gen) rule(r *policy.Rule) error {
 					pre = append(pre, portMatch(m.Proto, "sport", sc, &lists))
 				}
 				l := &line{comments: comments, pre: pre, proto: m.Proto, dport: m.DstPorts, post: post, refs: []string{ref}}
-				if same, ok := g.index[l.key()]; ok {
+				if same, ok := index[l.key()]; ok {
 					// Another flow's rule to the same hosts: one rule, the
 					// ports of both.
 					same.dport = same.dport.Union(m.DstPorts)
 					if !slices.Contains(same.refs, ref) {
 						same.refs = append(same.refs, ref)
 					}
-					for _, c := range comments {
-						if !slices.Contains(same.comments, c) {
-							same.comments = append(same.comments, c)
-						}
-					}
+					same.comments = target.MergeComments(same.comments, comments)
 					continue
 				}
-				g.index[l.key()] = l
+				for k, o := range index {
+					if o.post != post {
+						delete(index, k)
+					}
+				}
+				l.comments = slices.Clone(comments)
+				index[l.key()] = l
 				g.rules[r.Hook] = append(g.rules[r.Hook], l)
 			}
 		}
@@ -254,34 +273,12 @@ func (g *gen) rule(r *policy.Rule) error {
 	return nil
 }
 
-func flowComments(in *target.Input, r *policy.Rule) []string {
-	f := r.Flow
-	head := fmt.Sprintf("%s (%s %s, %s", target.FlowRef(f), f.Direction, f.Proto, f.Necessity)
-	if f.Feature != "" {
-		head += ", feature " + f.Feature
-	}
-	head += "): " + f.Purpose
-	out := target.Wrap("# ", head, 100)
-	if f.OneOf && len(f.PortOrder) > 1 {
-		var order []string
-		for _, p := range f.PortOrder {
-			order = append(order, p.String())
-		}
-		if in.Options.AllAlternatives {
-			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; every one is open (--alternatives all)")
-		} else {
-			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; the preferred "+order[0]+" is open (--alternatives all opens every one)")
-		}
-	}
-	if r.Hook == policy.Prerouting {
-		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
-	}
-	var names []string
-	for _, n := range append(append([]resolve.NameAddrs{}, r.Match.SrcNames...), r.Match.DstNames...) {
-		names = append(names, n.Name)
-	}
-	if len(names) > 0 {
-		out = append(out, "# addresses of "+strings.Join(names, ", ")+" as resolved at generation; regenerate to refresh")
+// flowComments are the lines above a flow's rules.
+func (g *gen) flowComments(r *policy.Rule) []string {
+	out := g.in.FlowComments(r)
+	names := &target.AddrSet{Names: append(slices.Clone(r.Match.SrcNames), r.Match.DstNames...)}
+	if len(names.Names) > 0 {
+		out = append(out, "# addresses of "+strings.Join(names.NameList(), ", ")+" "+names.Resolved()+"; regenerate to refresh")
 	}
 	return out
 }
@@ -331,15 +328,8 @@ func (g *gen) write(b *strings.Builder) {
 	} else {
 		comment(b, "ICMP: errors about accepted flows (unreachable, fragmentation needed or packet too big for path MTU discovery, time exceeded) pass as RELATED; neighbour discovery is link-local and never forwarded. No echo request: no flow needs it.")
 	}
-	g.writeConstraints(b)
-	if len(g.notes) > 0 {
-		b.WriteString("#\n# Not in the rules, and why:\n")
-		for _, n := range g.notes {
-			for _, l := range target.Wrap("#   ", n, 100) {
-				b.WriteString(l + "\n")
-			}
-		}
-	}
+	in.WriteConstraints(b, g.t.Name(), g.action)
+	target.WriteNotes(b, g.notes)
 	b.WriteString("\n*filter\n")
 	for _, h := range hooks {
 		if standalone {
@@ -423,52 +413,54 @@ func icmp6(h policy.Hook, chain string) []string {
 	return nil
 }
 
-func (g *gen) writeConstraints(b *strings.Builder) {
-	if len(g.in.Constraints) == 0 {
-		return
-	}
-	b.WriteString("#\n# Constraints that are not ports, and what they mean for iptables:\n")
-	for _, c := range g.in.Constraints {
-		for _, l := range target.Wrap("#   ", target.ConstraintRef(c)+": "+g.action(c), 100) {
-			b.WriteString(l + "\n")
-		}
-	}
-}
-
+// action says what constraint c means for iptables.
 func (g *gen) action(c resolve.Constraint) string {
 	switch c.Kind {
 	case model.KindALGOff:
 		return fmt.Sprintf("%s — these rules attach no conntrack helper (no -j CT --helper in the raw table), so the kernel's %s helpers stay off for these flows; check with %s-save -t raw | grep helper.", c.Purpose, strings.Join(c.Apps, "/"), g.t.Name())
 	case model.KindNATTimeout:
-		d, err := target.MinTimeout(c)
-		if err != nil {
-			return c.Purpose
-		}
-		proto := "udp"
-		if len(c.Proto) > 0 {
-			proto = c.Proto[0]
-		}
-		un, rep := int(max(d, 30*time.Second)/time.Second), int(max(d, 180*time.Second)/time.Second)
-		return fmt.Sprintf("%s — iptables sets a per-flow timeout only with conntrack-tools (nfct add timeout portolan-%s inet %s unreplied %d replied %d, then -t raw -A PREROUTING -p %s --dport %s -j CT --timeout portolan-%s); without them: sysctl -w net.netfilter.nf_conntrack_%s_timeout=%d net.netfilter.nf_conntrack_%s_timeout_stream=%d (every %s flow of the machine). Keep-alives every %s.",
-			c.Purpose, c.ID, proto, un, rep, proto, strings.ReplaceAll(strings.Join(c.Ports, ","), "-", ":"), c.ID, proto, un, proto, rep, proto, c.Keepalive)
-	case model.KindTLSMin:
-		return fmt.Sprintf("%s — iptables does not see TLS versions; a TLS-inspecting proxy or firewall on the path must not negotiate below TLS %s on ports %s.", c.Purpose, c.MinVersion, strings.Join(c.Ports, ", "))
-	case model.KindSSLInspectionOff:
-		return fmt.Sprintf("%s — exempt %s from inspection on your proxy (portolan rules --target squid writes ssl_bump splice for them).", c.Purpose, target.Hosts(c))
-	case model.KindProxyAuth:
-		return fmt.Sprintf("%s — a web proxy on the path must offer %s authentication for these flows.", c.Purpose, strings.Join(c.Allowed, " or "))
+		return g.natTimeout(c)
 	case model.KindAllowByName:
 		return fmt.Sprintf("%s — iptables matches addresses: the names are resolved at generation (see the comments above the rules); regenerate and load again when they change, or use nftables and portolan sync.", c.Purpose)
-	case model.KindNoInbound:
-		return fmt.Sprintf("%s — no port forward and no inbound accept for %s.", c.Purpose, c.Service)
-	case model.KindViaProxy:
-		return fmt.Sprintf("%s — meant for the web proxy (portolan rules --target squid).", c.Purpose)
-	case model.KindDynamicSrcPorts:
-		return fmt.Sprintf("%s — no rule here matches a source port.", c.Purpose)
-	case model.KindSetting:
-		return "not a network setting: " + c.Purpose
 	}
-	return c.Purpose
+	return target.ConstraintAction(c, g.t.Name())
+}
+
+// natTimeout says how to give the flows of a nat-timeout constraint their
+// conntrack timeout: a timeout policy of conntrack-tools attached in the
+// raw table where their first packet passes (PREROUTING on a gateway,
+// OUTPUT on the host), or the machine-wide sysctl.
+func (g *gen) natTimeout(c resolve.Constraint) string {
+	ts, err := target.Timeouts(c)
+	if err != nil || len(ts) == 0 {
+		return c.Purpose
+	}
+	raw, l3 := "PREROUTING", "inet"
+	if g.in.Site.Mode == policy.Host {
+		raw = "OUTPUT"
+	}
+	if g.t.Family == 6 {
+		l3 = "inet6"
+	}
+	var tools, sysctl []string
+	for _, t := range ts {
+		name := "portolan-" + c.ID
+		if len(ts) > 1 {
+			name += "-" + t.Proto
+		}
+		pol := fmt.Sprintf("unreplied %d replied %d", int(t.Unreplied/time.Second), int(t.Replied/time.Second))
+		if t.Proto == model.TCP {
+			pol = fmt.Sprintf("established %d", int(t.Replied/time.Second))
+		}
+		ports := ""
+		if len(c.Ports) > 0 {
+			ports = " -m multiport --dports " + strings.ReplaceAll(strings.Join(c.Ports, ","), "-", ":")
+		}
+		tools = append(tools, fmt.Sprintf("nfct add timeout %s %s %s %s, then %s -t raw -A %s -p %s%s -j CT --timeout %s", name, l3, t.Proto, pol, g.t.Name(), raw, t.Proto, ports, name))
+		sysctl = append(sysctl, t.Sysctl())
+	}
+	return fmt.Sprintf("%s — iptables sets a per-flow timeout only with conntrack-tools (%s); without them: %s (every flow of the machine).%s",
+		c.Purpose, strings.Join(tools, "; "), strings.Join(sysctl, "; "), target.Keepalive(c))
 }
 
 func comment(b *strings.Builder, text string) {

@@ -20,13 +20,13 @@ func generate(t testing.TB, in *target.Input, fam int) string {
 	return b.String()
 }
 
-// load restores both families' rules on the router, as an administrator
-// would: iptables-restore --noflush and ip6tables-restore --noflush.
-func load(t testing.TB, l *netlab.Lab, in *target.Input) {
+// load restores both families' rules in ns, as an administrator would:
+// iptables-restore --noflush and ip6tables-restore --noflush.
+func load(t testing.TB, ns *netlab.NS, in *target.Input) {
 	t.Helper()
 	for _, fam := range []int{4, 6} {
 		prog := map[int]string{4: "iptables-restore", 6: "ip6tables-restore"}[fam]
-		if _, err := l.Router.RunInput([]byte(generate(t, in, fam)), prog, "--noflush"); err != nil {
+		if _, err := ns.RunInput([]byte(generate(t, in, fam)), prog, "--noflush"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,22 +35,7 @@ func load(t testing.TB, l *netlab.Lab, in *target.Input) {
 // TestKernelGateway is nftables' kernel test for iptables: the same cases,
 // the same probes, the rules loaded with iptables-restore.
 func TestKernelGateway(t *testing.T) {
-	dir := targettest.LabCatalog(t)
-	for _, c := range targettest.GatewayCases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			in, _ := c.Input(t, dir)
-			probes, err := targettest.Probes(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := netlab.New(t)
-			rf := targettest.NewReferee(t, l, probes)
-			targettest.Baseline(t, rf, probes, 6)
-			load(t, l, in)
-			targettest.Check(t, rf, probes)
-		})
-	}
+	targettest.KernelGateway(t, func(t testing.TB, l *netlab.Lab, in *target.Input) { load(t, l.Router, in) })
 }
 
 // TestReloadIdempotent loads the rules three times beside chains of
@@ -71,7 +56,7 @@ func TestReloadIdempotent(t *testing.T) {
 	}
 	var saves []string
 	for i := 0; i < 3; i++ {
-		load(t, l, in)
+		load(t, l.Router, in)
 		out, err := l.Router.Run("iptables-save")
 		if err != nil {
 			t.Fatal(err)
@@ -106,12 +91,7 @@ func TestKernelHost(t *testing.T) {
 	in, probes := targettest.HostCase(t)
 	l := netlab.New(t)
 	rf := targettest.NewReferee(t, l, probes)
-	for _, fam := range []int{4, 6} {
-		prog := map[int]string{4: "iptables-restore", 6: "ip6tables-restore"}[fam]
-		if _, err := l.LAN.RunInput([]byte(generate(t, in, fam)), prog, "--noflush"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	load(t, l.LAN, in)
 	targettest.FlushNeighbours(t, l)
 	targettest.Check(t, rf, probes)
 }

@@ -124,7 +124,62 @@ func TestPortsMerged(t *testing.T) {
 		if !regexp.MustCompile(`-p tcp -m multiport --dports 80,443,8383 -m comment --comment "starface/license-http [^"]*, starface/license-https [^"]*, starface/license-8383 [^"]*" -j ACCEPT`).MatchString(b.String()) {
 			t.Errorf("the license server's ports are not one rule:\n%s", b.String())
 		}
+		// Each flow's comment block stands whole above its rule.
+		for i := range m.In.Rules {
+			r := &m.In.Rules[i]
+			if r.Match.Family != 4 {
+				continue
+			}
+			block := m.In.FlowComments(r)
+			if !strings.Contains("\n"+b.String(), "\n"+strings.Join(block, "\n")+"\n") {
+				t.Errorf("the comments of %s are not whole:\n%s", r.Flow.ID, strings.Join(block, "\n"))
+			}
+		}
 		return
 	}
 	t.Fatal("no starface/all-features/gateway in the matrix")
+}
+
+// TestAdvice: what iptables cannot say itself goes into comments and
+// notes that an administrator can act on: the conntrack timeout of TW
+// Solutions' SIP with the raw chain and family of the mode, and where the
+// other family's rules are.
+func TestAdvice(t *testing.T) {
+	want := map[string][]string{
+		"tw-solutions/defaults/gateway": {
+			"nfct add timeout portolan-nat-keepalive inet udp unreplied 90 replied 180, then iptables -t raw -A PREROUTING -p udp -m multiport --dports 5060:5080 -j CT --timeout portolan-nat-keepalive",
+			"sysctl -w net.netfilter.nf_conntrack_udp_timeout=90 net.netfilter.nf_conntrack_udp_timeout_stream=180",
+			"Keep-alives every 30s.",
+			"of the plan's rules are of that family; --target ip6tables writes them",
+		},
+		"tw-solutions/defaults/host": {
+			"nfct add timeout portolan-nat-keepalive inet6 udp unreplied 90 replied 180, then ip6tables -t raw -A OUTPUT -p udp -m multiport --dports 5060:5080 -j CT --timeout portolan-nat-keepalive",
+		},
+	}
+	found := 0
+	for _, m := range targettest.SyntaxMatrix(t) {
+		lines, ok := want[m.Name]
+		if !ok {
+			continue
+		}
+		found++
+		fam := 4
+		if strings.HasSuffix(m.Name, "/host") {
+			fam = 6
+		}
+		var b bytes.Buffer
+		res, err := (iptables.Target{Family: fam}).Write(&b, m.In)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(strings.ReplaceAll(b.String(), "#", " ")), " ") + " " + strings.Join(res.Notes, " ")
+		for _, w := range lines {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: IPv%d output lacks %q", m.Name, fam, w)
+			}
+		}
+	}
+	if found != len(want) {
+		t.Fatalf("%d of %d inputs in the matrix", found, len(want))
+	}
 }

@@ -3,55 +3,20 @@ package nftables_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 
 	"go4.org/netipx"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
-	"github.com/portolan/portolan/policy"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/nftables"
 	"github.com/portolan/portolan/target/targettest"
 )
 
-// allServices is every embedded service with every feature on, the
-// profiles' example params, names pinned, optional flows in and every
-// alternative open: the largest ruleset the catalog gives.
-func allServices(b *testing.B) (target.Config, []*resolve.Choice) {
-	b.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var params []string
-	for _, s := range cat.Services() {
-		for _, p := range s.Params {
-			v := p.Example
-			if v == "" && p.Default != nil {
-				v = *p.Default
-			}
-			params = append(params, s.Slug()+":"+p.Name+"="+v)
-		}
-	}
-	cs, err := resolve.Choose(cat.Services(), resolve.Selection{AllFeatures: true, Params: params})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(targettest.Pins(b, cs)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return target.Config{Choices: cs, Resolver: h, Site: targettest.Site,
-		Options: target.Options{Options: policy.Options{Optional: true, AllAlternatives: true}}}, cs
-}
-
 // BenchmarkGenerate is `portolan rules all --all-features` without the
 // process start: expand, resolve (pinned), plan and write nftables.
 func BenchmarkGenerate(b *testing.B) {
-	cfg, _ := allServices(b)
+	cfg := targettest.AllServices(b)
 	var st target.Stats
 	b.ReportAllocs()
 	for b.Loop() {
@@ -73,7 +38,7 @@ func BenchmarkGenerate(b *testing.B) {
 // BenchmarkNftLoad loads that ruleset with nft -f into a namespace, as
 // an administrator would: the kernel's side of the same job.
 func BenchmarkNftLoad(b *testing.B) {
-	cfg, _ := allServices(b)
+	cfg := targettest.AllServices(b)
 	in, err := target.Prepare(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -93,7 +58,7 @@ func BenchmarkNftLoad(b *testing.B) {
 // BenchmarkSyncPlan is the work of portolan sync besides asking DNS and
 // the kernel: plan the refresh of every set with names.
 func BenchmarkSyncPlan(b *testing.B) {
-	cfg, _ := allServices(b)
+	cfg := targettest.AllServices(b)
 	in, err := target.Prepare(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

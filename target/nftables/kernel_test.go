@@ -26,24 +26,11 @@ func generate(t testing.TB, in *target.Input) string {
 // a LAN and a cloud namespace and checks, with real connections and
 // datagrams, that what the plan opens passes and the rest is dropped.
 func TestKernelGateway(t *testing.T) {
-	dir := targettest.LabCatalog(t)
-	for _, c := range targettest.GatewayCases {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			in, _ := c.Input(t, dir)
-			probes, err := targettest.Probes(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := netlab.New(t)
-			rf := targettest.NewReferee(t, l, probes)
-			targettest.Baseline(t, rf, probes, 6)
-			if err := l.Router.Nft(generate(t, in)); err != nil {
-				t.Fatal(err)
-			}
-			targettest.Check(t, rf, probes)
-		})
-	}
+	targettest.KernelGateway(t, func(t testing.TB, l *netlab.Lab, in *target.Input) {
+		if err := l.Router.Nft(generate(t, in)); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestKernelNATTimeout checks the ct timeout object on the kernel: a SIP

@@ -134,12 +134,10 @@ func (r rule) text() string {
 	return r.match() + fmt.Sprintf(" comment %q", target.Quotable(target.JoinRefs(r.refs, CommentMax), CommentMax))
 }
 
+// timeout is a ct timeout object of the ruleset.
 type timeout struct {
-	name      string
-	proto     string
-	c         resolve.Constraint
-	unreplied time.Duration
-	replied   time.Duration
+	target.Timeout
+	name string
 }
 
 type gen struct {
@@ -291,32 +289,20 @@ func (g *gen) icmpOutput() []string {
 	return out
 }
 
-// timeouts makes a ct timeout object for each nat-timeout constraint, so
-// that the UDP (or TCP) bindings of its flows live as long as the service
+// timeouts makes a ct timeout object for each nat-timeout constraint and
+// protocol, so that the bindings of its flows live as long as the service
 // needs, whatever the machine's defaults.
 func (g *gen) timeouts() error {
-	for _, c := range g.in.Constraints {
-		if c.Kind != model.KindNATTimeout {
-			continue
+	ts, err := target.Timeouts(g.in.Constraints...)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		name := g.lay.Prefix + t.C.Service + "_" + t.C.ID
+		if len(t.C.Proto) > 1 {
+			name += "_" + t.Proto
 		}
-		min, err := target.MinTimeout(c)
-		if err != nil {
-			return err
-		}
-		protos := c.Proto
-		if len(protos) == 0 {
-			protos = []string{model.UDP}
-		}
-		for _, p := range protos {
-			if p != model.UDP && p != model.TCP {
-				continue
-			}
-			t := &timeout{name: g.lay.Prefix + c.Service + "_" + c.ID, proto: p, c: c, unreplied: max(min, 30*time.Second), replied: max(min, 180*time.Second)}
-			if len(protos) > 1 {
-				t.name += "_" + p
-			}
-			g.tos = append(g.tos, t)
-		}
+		g.tos = append(g.tos, &timeout{Timeout: t, name: name})
 	}
 	return nil
 }
@@ -326,7 +312,7 @@ func (g *gen) timeoutFor(r *policy.Rule) *timeout {
 		return nil
 	}
 	for _, t := range g.tos {
-		if t.proto == r.Match.Proto && g.in.ConstraintApplies(t.c, r.Flow) {
+		if t.Proto == r.Match.Proto && g.in.ConstraintApplies(t.C, r.Flow) {
 			return t
 		}
 	}
@@ -437,37 +423,20 @@ func (g *gen) rule(r0 *policy.Rule) error {
 	return nil
 }
 
-// flowComments are the lines above a flow's rules: what it is for and
-// how the one-of choice was made.
+// flowComments are the lines above a flow's rules: the flow, then what
+// nftables does about its constraints.
 func (g *gen) flowComments(r *policy.Rule) []string {
-	f := r.Flow
-	head := fmt.Sprintf("%s (%s %s, %s", target.FlowRef(f), f.Direction, f.Proto, f.Necessity)
-	if f.Feature != "" {
-		head += ", feature " + f.Feature
-	}
-	head += "): " + f.Purpose
-	out := target.Wrap("# ", head, 100)
-	if f.OneOf && len(f.PortOrder) > 1 {
-		var order []string
-		for _, p := range f.PortOrder {
-			order = append(order, p.String())
-		}
-		if g.in.Options.AllAlternatives {
-			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; every one is open (--alternatives all)")
-		} else {
-			out = append(out, "# one of "+strings.Join(order, ", ")+" is enough; the preferred "+order[0]+" is open (--alternatives all opens every one)")
-		}
-	}
+	out := g.in.FlowComments(r)
 	if r.Hook == policy.Prerouting {
-		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
+		return out
 	}
 	for _, c := range g.in.Constraints {
-		if c.Kind == model.KindALGOff && g.in.ConstraintApplies(c, f) && r.Hook != policy.Prerouting {
+		if c.Kind == model.KindALGOff && g.in.ConstraintApplies(c, r.Flow) {
 			out = append(out, "# no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")")
 		}
 	}
 	if t := g.timeoutFor(r); t != nil {
-		out = append(out, fmt.Sprintf("# %s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.proto, secs(t.unreplied), secs(t.replied), t.name, t.c.Service, t.c.ID))
+		out = append(out, fmt.Sprintf("# %s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.Proto, secs(t.Unreplied), secs(t.Replied), t.name, t.C.Service, t.C.ID))
 	}
 	return out
 }
@@ -478,32 +447,34 @@ func secs(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)
 // as one rule with the ports of all, naming all their flows: a profile
 // often has a flow per port to the same hosts (STARFACE's license server
 // on 80, 443 and 8383), or two flows for the same packets (its overview
-// and its scenarios). The union is exactly what the rules accepted.
+// and its scenarios). The union is exactly what the rules accepted. A
+// rule moves up to the one it joins only past rules of the same verdict,
+// so that the first port forward that matches a packet stays the first.
 func (g *gen) mergePorts() {
 	for _, h := range g.order {
 		ch := g.chains[h]
 		var out []rule
 		first := map[string]int{}
 		for _, r := range ch.rules {
-			i, ok := first[r.key()]
-			if !ok {
-				first[r.key()] = len(out)
-				r.comments = slices.Clone(r.comments)
-				out = append(out, r)
+			if i, ok := first[r.key()]; ok {
+				k := &out[i]
+				k.dport = k.dport.Union(r.dport)
+				for _, ref := range r.refs {
+					if !slices.Contains(k.refs, ref) {
+						k.refs = append(k.refs, ref)
+					}
+				}
+				k.comments = target.MergeComments(k.comments, r.comments)
 				continue
 			}
-			k := &out[i]
-			k.dport = k.dport.Union(r.dport)
-			for _, ref := range r.refs {
-				if !slices.Contains(k.refs, ref) {
-					k.refs = append(k.refs, ref)
+			for key, i := range first {
+				if out[i].verdict != r.verdict {
+					delete(first, key)
 				}
 			}
-			for _, c := range r.comments {
-				if !slices.Contains(k.comments, c) {
-					k.comments = append(k.comments, c)
-				}
-			}
+			first[r.key()] = len(out)
+			r.comments = slices.Clone(r.comments)
+			out = append(out, r)
 		}
 		ch.rules = out
 	}
@@ -570,8 +541,8 @@ func (g *gen) write(b *strings.Builder) {
 	if in.Sync != "" {
 		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
 	}
-	g.writeConstraints(b)
-	g.writeNotes(b)
+	in.WriteConstraints(b, "nftables", g.action)
+	target.WriteNotes(b, g.notes)
 	b.WriteString("\n")
 	if lay.ChainOnly {
 		g.writeChainOnly(b)
@@ -579,7 +550,7 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "table %s {}\ndelete table %s\n\n", lay.ref(), lay.ref())
 	fmt.Fprintf(b, "table %s {\n", lay.ref())
-	g.writeObjects(b, true)
+	g.writeObjects(b)
 	for _, h := range g.order {
 		ch := g.chains[h]
 		if h == policy.Prerouting && len(ch.rules) == 0 {
@@ -598,7 +569,7 @@ func (g *gen) writeChainOnly(b *strings.Builder) {
 	// the one transaction makes the change atomic.
 	fmt.Fprintf(b, "table %s {\n", lay.ref())
 	for _, t := range g.tos {
-		fmt.Fprintf(b, "\tct timeout %s { protocol %s; policy = { %s }; }\n", t.name, t.proto, timeoutPolicy(t))
+		fmt.Fprintf(b, "\tct timeout %s { protocol %s; policy = { %s }; }\n", t.name, t.Proto, timeoutPolicy(t))
 	}
 	for _, s := range g.sets.Sets() {
 		fmt.Fprintf(b, "\tset %s { type %s; flags interval; }\n", lay.SetName(s), setType(s.Family))
@@ -617,7 +588,7 @@ func (g *gen) writeChainOnly(b *strings.Builder) {
 		fmt.Fprintf(b, "delete ct timeout %s %s\n", lay.ref(), t.name)
 	}
 	fmt.Fprintf(b, "\ntable %s {\n", lay.ref())
-	g.writeObjects(b, false)
+	g.writeObjects(b)
 	for _, h := range g.order {
 		g.writeChain(b, g.chains[h])
 	}
@@ -625,10 +596,10 @@ func (g *gen) writeChainOnly(b *strings.Builder) {
 }
 
 func timeoutPolicy(t *timeout) string {
-	if t.proto == model.TCP {
-		return fmt.Sprintf("established : %d", int(t.replied/time.Second))
+	if t.Proto == model.TCP {
+		return fmt.Sprintf("established : %d", int(t.Replied/time.Second))
 	}
-	return fmt.Sprintf("unreplied : %d, replied : %d", int(t.unreplied/time.Second), int(t.replied/time.Second))
+	return fmt.Sprintf("unreplied : %d, replied : %d", int(t.Unreplied/time.Second), int(t.Replied/time.Second))
 }
 
 func setType(fam int) string {
@@ -638,17 +609,12 @@ func setType(fam int) string {
 	return "ipv4_addr"
 }
 
-func (g *gen) writeObjects(b *strings.Builder, first bool) {
+func (g *gen) writeObjects(b *strings.Builder) {
 	for _, t := range g.tos {
-		for _, l := range target.Wrap("\t# ", fmt.Sprintf("%s: %s Alternative for every flow of the machine: sysctl -w net.netfilter.nf_conntrack_%s_timeout=%d net.netfilter.nf_conntrack_%s_timeout_stream=%d",
-			target.ConstraintRef(t.c), t.c.Purpose, t.proto, int(t.unreplied/time.Second), t.proto, int(t.replied/time.Second)), 100) {
+		for _, l := range target.Wrap("\t# ", fmt.Sprintf("%s: %s Alternative for every flow of the machine: %s", target.ConstraintRef(t.C), t.C.Purpose, t.Sysctl()), 100) {
 			b.WriteString(l + "\n")
 		}
-		if t.proto == model.TCP {
-			fmt.Fprintf(b, "\tct timeout %s {\n\t\tprotocol tcp\n\t\tpolicy = { %s }\n\t}\n\n", t.name, timeoutPolicy(t))
-		} else {
-			fmt.Fprintf(b, "\tct timeout %s {\n\t\tprotocol udp\n\t\tpolicy = { %s }\n\t}\n\n", t.name, timeoutPolicy(t))
-		}
+		fmt.Fprintf(b, "\tct timeout %s {\n\t\tprotocol %s\n\t\tpolicy = { %s }\n\t}\n\n", t.name, t.Proto, timeoutPolicy(t))
 	}
 	for _, s := range g.sets.Sets() {
 		g.writeSet(b, s)
@@ -740,67 +706,26 @@ func (g *gen) writeChain(b *strings.Builder, ch *chain) {
 	b.WriteString("\t}\n")
 }
 
-// writeConstraints says what each constraint asks of this platform.
-func (g *gen) writeConstraints(b *strings.Builder) {
-	if len(g.in.Constraints) == 0 {
-		return
-	}
-	b.WriteString("#\n# Constraints that are not ports, and what they mean for nftables:\n")
-	for _, c := range g.in.Constraints {
-		for _, l := range target.Wrap("#   ", target.ConstraintRef(c)+": "+g.action(c), 100) {
-			b.WriteString(l + "\n")
-		}
-	}
-}
-
+// action says what constraint c means for nftables.
 func (g *gen) action(c resolve.Constraint) string {
 	switch c.Kind {
 	case model.KindALGOff:
 		return fmt.Sprintf("%s — nothing in this ruleset assigns a conntrack helper (no ct helper set), so the kernel's %s helpers stay off for these flows; since Linux 4.7 helpers attach only when a rule asks. Check that no other table assigns one: nft list ruleset | grep 'ct helper'.", c.Purpose, strings.Join(c.Apps, "/"))
 	case model.KindNATTimeout:
+		var objs []string
 		for _, t := range g.tos {
-			if t.c.Service == c.Service && t.c.ID == c.ID {
-				return fmt.Sprintf("%s — ct timeout %s (unreplied %s, replied %s) is set on these flows' rules. Keep-alives every %s.", c.Purpose, t.name, secs(t.unreplied), secs(t.replied), orDash(c.Keepalive))
+			if t.C.Service == c.Service && t.C.ID == c.ID {
+				objs = append(objs, fmt.Sprintf("ct timeout %s (%s: unreplied %s, replied %s)", t.name, t.Proto, secs(t.Unreplied), secs(t.Replied)))
 			}
 		}
-		return c.Purpose
-	case model.KindTLSMin:
-		return fmt.Sprintf("%s — nftables does not see TLS versions; a TLS-inspecting proxy or firewall on the path must not negotiate below TLS %s on ports %s.", c.Purpose, c.MinVersion, strings.Join(c.Ports, ", "))
-	case model.KindSSLInspectionOff:
-		return fmt.Sprintf("%s — nftables does not inspect TLS; exempt %s from inspection on your proxy (portolan rules --target squid writes ssl_bump splice for them).", c.Purpose, target.Hosts(c))
-	case model.KindProxyAuth:
-		return fmt.Sprintf("%s — a web proxy on the path must offer %s authentication for these flows.", c.Purpose, strings.Join(c.Allowed, " or "))
+		if len(objs) == 0 {
+			return c.Purpose
+		}
+		return fmt.Sprintf("%s — %s is set on these flows' rules.%s", c.Purpose, strings.Join(objs, " and "), target.Keepalive(c))
 	case model.KindAllowByName:
 		return fmt.Sprintf("%s — the names are named sets below, filled at generation; portolan sync refreshes them.", c.Purpose)
-	case model.KindNoInbound:
-		return fmt.Sprintf("%s — no port forward and no inbound accept for %s.", c.Purpose, c.Service)
-	case model.KindViaProxy:
-		return fmt.Sprintf("%s — meant for the web proxy (portolan rules --target squid); flows the plan allows directly are below.", c.Purpose)
-	case model.KindDynamicSrcPorts:
-		return fmt.Sprintf("%s — no rule here matches a source port.", c.Purpose)
-	case model.KindSetting:
-		return "not a network setting: " + c.Purpose
 	}
-	return c.Purpose
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func (g *gen) writeNotes(b *strings.Builder) {
-	if len(g.notes) == 0 {
-		return
-	}
-	b.WriteString("#\n# Not in the rules, and why:\n")
-	for _, n := range g.notes {
-		for _, l := range target.Wrap("#   ", n, 100) {
-			b.WriteString(l + "\n")
-		}
-	}
+	return target.ConstraintAction(c, "nftables")
 }
 
 func writeComment(b *strings.Builder, indent, text string) {

@@ -253,4 +253,12 @@ func TestPortsMerged(t *testing.T) {
 			t.Errorf("the merged rule does not name %s above it", id)
 		}
 	}
+	// Each flow's comment block stands whole above its rule: merging never
+	// drops a wrapped line's continuation that another flow shares.
+	for i := range in.Rules {
+		block := in.FlowComments(&in.Rules[i])
+		if !strings.Contains(text, "\t\t"+strings.Join(block, "\n\t\t")+"\n") {
+			t.Errorf("the comments of %s are not whole:\n%s", target.FlowRef(in.Rules[i].Flow), strings.Join(block, "\n"))
+		}
+	}
 }

@@ -7,11 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go4.org/netipx"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
@@ -19,40 +17,10 @@ import (
 	"github.com/portolan/portolan/target/targettest"
 )
 
-// starleaf prepares StarLeaf for the lab with names pinned by hosts.
-func starleaf(t testing.TB, hosts string, r ...resolve.Resolver) *target.Input {
+// starleaf prepares StarLeaf for the lab, its names pinned by hosts.
+func starleaf(t *testing.T, hosts string) *target.Input {
 	t.Helper()
-	c := targettest.Case{Services: []string{"starleaf"}, Sel: resolve.Selection{Params: []string{"company=acme"}}}
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select(c.Services)
-	if err != nil {
-		t.Fatal(err)
-	}
-	choices, err := resolve.Choose(svcs, c.Sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res resolve.Resolver
-	if len(r) > 0 {
-		res = r[0]
-	} else {
-		h, err := resolve.ParseHosts("pins", strings.NewReader(hosts))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res = h
-	}
-	in, err := target.Prepare(context.Background(), target.Config{
-		Choices: choices, Resolver: res, AllowUnresolved: true, Site: targettest.Site,
-		Generated: time.Now(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return input(t, "starleaf", resolve.Selection{Params: []string{"company=acme"}}, hosts, targettest.Site, target.Options{})
 }
 
 var (
@@ -171,7 +139,7 @@ func TestKernelSync(t *testing.T) {
 	if err != nil || plan.Script != "" {
 		t.Errorf("second sync: %v, script %q", err, plan.Script)
 	}
-	in3 := starleaf(t, "", resolve.Chain{}) // nothing resolves
+	in3 := starleaf(t, "") // nothing resolves
 	plan, err = nftables.Sync(in3, mustLoaded(t, l, lay))
 	if err != nil {
 		t.Fatal(err)

@@ -72,24 +72,9 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		if !WebFlow(f) {
 			continue
 		}
-		var doms []string
-		var nets []netip.Prefix
-		var any bool
-		for _, d := range f.Dest {
-			e, err := model.ParseEntry(d)
-			if err != nil {
-				return res, fmt.Errorf("%s: %v", target.FlowRef(f), err)
-			}
-			switch e.Kind {
-			case model.EntryName:
-				doms = append(doms, e.Domain)
-			case model.EntryWildcard:
-				doms = append(doms, "."+e.Domain)
-			case model.EntryAddr, model.EntryPrefix:
-				nets = append(nets, e.Prefix)
-			case model.EntryAny:
-				any = true
-			}
+		doms, nets, any, err := dests(f.Dest)
+		if err != nil {
+			return res, fmt.Errorf("%s: %v", target.FlowRef(f), err)
 		}
 		if any {
 			res.Notes = append(res.Notes, fmt.Sprintf("skipped: %s: any destination on port %s: nothing to allow-list; the proxy must let it through", target.FlowRef(f), f.Ports))
@@ -156,14 +141,40 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		}
 		b.WriteString("\n")
 	}
-	res.Notes = append(res.Notes, splice(&b, in, &res.Stats)...)
-	_, err := io.WriteString(w, b.String())
+	notes, err := splice(&b, in, &res.Stats)
+	if err != nil {
+		return res, err
+	}
+	res.Notes = append(res.Notes, notes...)
+	_, err = io.WriteString(w, b.String())
 	return res, err
+}
+
+// dests sorts host entries into dstdomain entries (a wildcard
+// *.example.com as .example.com) and networks; any reports an "any".
+func dests(entries []string) (doms []string, nets []netip.Prefix, any bool, err error) {
+	for _, d := range entries {
+		e, err := model.ParseEntry(d)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		switch e.Kind {
+		case model.EntryName:
+			doms = append(doms, e.Domain)
+		case model.EntryWildcard:
+			doms = append(doms, "."+e.Domain)
+		case model.EntryAddr, model.EntryPrefix:
+			nets = append(nets, e.Prefix)
+		case model.EntryAny:
+			any = true
+		}
+	}
+	return doms, nets, any, nil
 }
 
 // splice writes ssl_bump splice for the hosts of ssl-inspection-off
 // constraints.
-func splice(b *strings.Builder, in *target.Input, st *target.Stats) []string {
+func splice(b *strings.Builder, in *target.Input, st *target.Stats) ([]string, error) {
 	var notes, doms []string
 	var nets []netip.Prefix
 	var refs []string
@@ -172,25 +183,17 @@ func splice(b *strings.Builder, in *target.Input, st *target.Stats) []string {
 			continue
 		}
 		refs = append(refs, target.ConstraintRef(c)+": "+c.Purpose)
-		for _, h := range c.Hosts {
-			e, err := model.ParseEntry(h)
-			if err != nil {
-				continue
-			}
-			switch e.Kind {
-			case model.EntryName:
-				doms = append(doms, e.Domain)
-			case model.EntryWildcard:
-				doms = append(doms, "."+e.Domain)
-			case model.EntryAddr, model.EntryPrefix:
-				nets = append(nets, e.Prefix)
-			case model.EntryAny:
-				notes = append(notes, fmt.Sprintf("skipped: %s/%s: no SSL inspection for any destination: splice everything or nothing on your own terms", c.Service, c.ID))
-			}
+		d, n, any, err := dests(c.Hosts)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %v", c.Service, c.ID, err)
 		}
+		if any {
+			notes = append(notes, fmt.Sprintf("skipped: %s/%s: no SSL inspection for any destination: splice everything or nothing on your own terms", c.Service, c.ID))
+		}
+		doms, nets = append(doms, d...), append(nets, n...)
 	}
 	if len(doms) == 0 && len(nets) == 0 {
-		return notes
+		return notes, nil
 	}
 	b.WriteString("# No TLS inspection (splice) for:\n")
 	for _, r := range refs {
@@ -210,7 +213,7 @@ func splice(b *strings.Builder, in *target.Input, st *target.Stats) []string {
 		st.Rules++
 		st.Elements += len(ns)
 	}
-	return notes
+	return notes, nil
 }
 
 // Domains sorts and dedupes dstdomain entries and drops those a ".domain"

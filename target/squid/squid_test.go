@@ -192,11 +192,10 @@ func TestLiveProxy(t *testing.T) {
 	run := filepath.Join(dir, "run")
 	os.Mkdir(run, 0o755)
 
-	caCert, caKey, caDER := cert(t, "portolan inspection CA", true, nil, nil, nil, nil)
+	_, caKey, caDER := cert(t, "portolan inspection CA", true, nil, nil, nil, nil)
 	pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", caDER)
 	keyDER, _ := x509.MarshalECPrivateKey(caKey)
 	pemFile(t, filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", keyDER)
-	_ = caCert
 
 	origins := map[string]netip.Addr{
 		"config.starleaf.com": netip.MustParseAddr("203.0.113.30"),

@@ -76,6 +76,35 @@ var LabAddresses = map[string]map[string]string{
 	},
 }
 
+// LabProfiles are test-only profiles that LabCatalog adds, for shapes the
+// embedded catalog does not have.
+var LabProfiles = map[string]string{
+	// Three port forwards from any source, in this order, where the second
+	// overlaps both others and goes to another host. The first forward
+	// that matches a packet wins: 5060 goes to the PBX, 5061 to the SBC.
+	// A generator that joined the third forward to the first, as they
+	// differ only in ports, would send 5061 to the PBX.
+	"lab-forwards": `service:
+  slug: lab-forwards
+  name: Lab forwards
+  vendor: portolan tests
+  document: lab-forwards.txt
+  language: en
+params:
+  - {name: pbx_address, type: address, description: the PBX, example: 192.0.2.10}
+  - {name: sbc_address, type: address, description: the SBC, example: 192.0.2.20}
+roles:
+  - {name: pbx, description: the PBX, address_param: pbx_address}
+  - {name: sbc, description: the SBC, address_param: sbc_address}
+hosts:
+  - {name: internet, entries: [any], description: any address}
+flows:
+  - {id: pbx-sip, direction: inbound, proto: [udp, tcp], ports: [5060], local: pbx, remote: [internet], necessity: required, app: sip, purpose: {en: SIP to the PBX}, source: {quote: q, line: 1}}
+  - {id: sbc-sip, direction: inbound, proto: [udp, tcp], ports: [5060-5061], local: sbc, remote: [internet], necessity: required, app: sip, purpose: {en: SIP to the SBC}, source: {quote: q, line: 2}}
+  - {id: pbx-tls, direction: inbound, proto: [udp, tcp], ports: [5061], local: pbx, remote: [internet], necessity: required, app: sip-tls, purpose: {en: SIP TLS to the PBX}, source: {quote: q, line: 3}}
+`,
+}
+
 // Outside is an address of each family that no profile or pin uses: a
 // destination (or source) no flow names.
 var Outside = map[int]netip.Addr{4: netip.MustParseAddr("203.0.113.250"), 6: netip.MustParseAddr("2001:db8:3::250")}
@@ -99,7 +128,8 @@ func IsDocumentation(p netip.Prefix) bool {
 }
 
 // LabCatalog writes the lab profiles into a new directory, for --catalog:
-// each embedded profile with a public address, with LabAddresses applied.
+// each embedded profile with a public address, with LabAddresses applied,
+// and LabProfiles.
 // It fails the test when a profile still holds a public address, so that
 // a new block in a profile gets its documentation twin here.
 func LabCatalog(t testing.TB) string {
@@ -126,6 +156,11 @@ func LabCatalog(t testing.TB) string {
 		}
 		path := filepath.Join(dir, slug+".yaml")
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for slug, text := range LabProfiles {
+		if err := os.WriteFile(filepath.Join(dir, slug+".yaml"), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -254,22 +289,46 @@ var GatewayCases = []Case{
 		Options: target.Options{Options: policy.Options{Optional: true}}},
 	{Name: "onsight-all", Services: []string{"onsight"}, Sel: sel(nil, true, "custom_domains=onsight.example.com"),
 		Options: target.Options{Options: policy.Options{Optional: true}}},
+	{Name: "forward-order", Services: []string{"lab-forwards"}, Sel: sel(nil, false, "pbx_address=192.0.2.10", "sbc_address=192.0.2.20")},
 }
 
-// exampleParams sets every param of the service to its example, or its
-// default when it has no example.
-func exampleParams(svc *model.Service) []string {
+// ExampleParams sets every param of the services to its example, or its
+// default when it has none, as --param SLUG:NAME=VALUE.
+func ExampleParams(svcs ...*model.Service) []string {
 	var out []string
-	for _, p := range svc.Params {
-		v := p.Example
-		if v == "" && p.Default != nil {
-			v = *p.Default
-		}
-		if v != "" {
-			out = append(out, svc.Slug()+":"+p.Name+"="+v)
+	for _, svc := range svcs {
+		for _, p := range svc.Params {
+			v := p.Example
+			if v == "" && p.Default != nil {
+				v = *p.Default
+			}
+			if v != "" {
+				out = append(out, svc.Slug()+":"+p.Name+"="+v)
+			}
 		}
 	}
 	return out
+}
+
+// AllServices is the largest input the catalog gives, for benchmarks:
+// every embedded service with every feature on, the profiles' example
+// params, names pinned, optional flows in and every alternative open.
+func AllServices(t testing.TB) target.Config {
+	t.Helper()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := resolve.Choose(cat.Services(), resolve.Selection{AllFeatures: true, Params: ExampleParams(cat.Services()...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := resolve.ParseHosts("pins", strings.NewReader(Pins(t, cs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target.Config{Choices: cs, Resolver: h, Site: Site,
+		Options: target.Options{Options: policy.Options{Optional: true, AllAlternatives: true}}}
 }
 
 type variant struct {
@@ -302,7 +361,7 @@ func SyntaxMatrix(t testing.TB) []Matrix {
 	}
 	var out []Matrix
 	for _, svc := range cat.Services() {
-		params := exampleParams(svc)
+		params := ExampleParams(svc)
 		sels := []selection{
 			{"defaults", resolve.Selection{Params: params}},
 			{"all-features", resolve.Selection{AllFeatures: true, Params: params}},
