@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -281,12 +283,15 @@ func TestFallback(t *testing.T) {
 		status Status
 		chosen string
 		says   string
+		// alone: only the fallback check is asked for; it connects to
+		// the TCP ways itself.
+		alone bool
 	}{
-		{"", OK, "udp/24704", "the preferred way"},
-		{"udp dport 24704 drop", Warn, "udp/3478", "udp/24704 blocked; clients fall back to udp/3478"},
-		{"udp dport { 24704, 3478, 1194, 500 } drop", Warn, "udp/123", "fall back to udp/123"},
-		{"meta l4proto udp drop", Warn, "tcp/443 (tunnel-https)", "at lower quality"},
-		{"meta l4proto udp drop\n tcp dport 443 drop", Fail, "", "no way out works"},
+		{"", OK, "udp/24704", "the preferred way", false},
+		{"udp dport 24704 drop", Warn, "udp/3478", "udp/24704 blocked; clients fall back to udp/3478", false},
+		{"udp dport { 24704, 3478, 1194, 500 } drop", Warn, "udp/123", "fall back to udp/123", false},
+		{"meta l4proto udp drop", Warn, "tcp/443 (tunnel-https)", "at lower quality", true},
+		{"meta l4proto udp drop\n tcp dport 443 drop", Fail, "", "no way out works", false},
 	} {
 		l.Router.Run("nft", "delete", "table", "inet", "filter")
 		if tc.drop != "" {
@@ -294,7 +299,11 @@ func TestFallback(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rep := labProbe(t, l, sel, "198.51.100.10 acme.call.sl config.starleaf.com\n", cfg, "starleaf")
+		c := cfg
+		if tc.alone {
+			c.Checks = []string{CheckFallback}
+		}
+		rep := labProbe(t, l, sel, "198.51.100.10 acme.call.sl config.starleaf.com\n", c, "starleaf")
 		r := find(rep, CheckFallback, "tunnel-udp")
 		if r == nil || r.Fallback == nil {
 			t.Fatalf("%q: no fallback result", tc.drop)
@@ -309,6 +318,13 @@ func TestFallback(t *testing.T) {
 		// required HTTPS tunnel does not work.
 		if rep.OK != (tc.status != Fail) {
 			t.Errorf("%q: report ok=%v", tc.drop, rep.OK)
+		}
+		if tc.alone {
+			for _, x := range rep.Results {
+				if x.Check != CheckFallback {
+					t.Errorf("--check fallback alone shows a %s result", x.Check)
+				}
+			}
 		}
 	}
 }
@@ -330,5 +346,47 @@ func TestIPv6(t *testing.T) {
 	rep = labProbe(t, l, resolve.Selection{}, "", Config{Reflector: "198.51.100.10", Checks: []string{CheckUDP}, Rate: 2000}, "tw-solutions")
 	if r := find(rep, CheckUDP, "sip"); r == nil || r.Status != OK {
 		t.Errorf("udp over IPv4 to dual-stack sockets: %+v", r)
+	}
+}
+
+// TestNATTrialInterrupted: a trial waiting for a reply a minute away ends
+// as soon as the run is interrupted, not a minute later.
+func TestNATTrialInterrupted(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	pc.Close()
+	srv, err := reflector.New(reflector.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), Token: labToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := Config{Token: labToken}
+	cfg.defaults()
+	env := newEnv(cfg, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan string, 1)
+	go func() { done <- natTrial(ctx, env, env.refl, time.Minute) }()
+	// Interrupt once the reflector holds the delayed reply.
+	for i := 0; srv.Pending() == 0; i++ {
+		if i == 500 {
+			t.Fatal("the reflector never acknowledged the trial")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case o := <-done:
+		if o != natLost {
+			t.Errorf("interrupted trial: %s, want %s", o, natLost)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the trial does not end when the run is interrupted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/stun/v3"
 
@@ -48,8 +49,10 @@ func TestSTUN(t *testing.T) {
 	if r == nil || r.Status != Fail || r.STUN.Tries != 3 || !strings.Contains(r.Summary, "no STUN answer") {
 		t.Errorf("blocked: %+v", r)
 	}
-	if r != nil && r.Elapsed > Millis(2500e6) {
-		t.Errorf("blocked STUN took %s; three short tries should", r.Elapsed)
+	// Three short tries (1.75 s), not RFC 5389's 39.5 s: a bound far
+	// from both, so that a loaded machine cannot make it flaky.
+	if r != nil && r.Elapsed > Millis(15*time.Second) {
+		t.Errorf("blocked STUN took %s; three short tries should not", r.Elapsed)
 	}
 }
 

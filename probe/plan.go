@@ -59,6 +59,23 @@ type endpoint struct {
 	Addr netip.Addr
 }
 
+// hostPort is one endpoint on one port.
+type hostPort struct {
+	e    endpoint
+	port uint16
+}
+
+// cross pairs every endpoint with every port, endpoint by endpoint.
+func cross(es []endpoint, ports []uint16) []hostPort {
+	out := make([]hostPort, 0, len(es)*len(ports))
+	for _, e := range es {
+		for _, p := range ports {
+			out = append(out, hostPort{e, p})
+		}
+	}
+	return out
+}
+
 func (e endpoint) String() string {
 	switch {
 	case e.Name == "":
@@ -305,7 +322,7 @@ func (p *Plan) planFlow(c *resolve.Concrete, targets []netip.Addr) *flowPlan {
 	if len(stands) > 0 {
 		if p.reflector.IsValid() {
 			fp.reflector = true
-			fp.standsFor = abbreviate(stands, 3)
+			fp.standsFor = strings.Join(stands, ", ")
 			if len(stands) > 3 {
 				fp.standsFor = strings.Join(stands[:3], ", ") + fmt.Sprintf(" and %d more", len(stands)-3)
 			}

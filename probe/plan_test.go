@@ -303,3 +303,28 @@ func TestH323ALGNotProbed(t *testing.T) {
 		t.Errorf("results %+v", rep.Results)
 	}
 }
+
+// TestReportNothingProbed: a run whose every result is "not probed" proves
+// nothing and is not OK; one probed result that passes is.
+func TestReportNothingProbed(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []Status
+		ok       bool
+	}{
+		{"nothing at all", nil, false},
+		{"only skipped", []Status{Skip, Skip}, false},
+		{"one passed, rest skipped", []Status{Skip, OK}, true},
+		{"a required failure", []Status{OK, Fail}, false},
+	}
+	for _, tt := range tests {
+		r := &Report{}
+		for _, s := range tt.statuses {
+			r.Results = append(r.Results, Result{Status: s, Required: true})
+		}
+		r.summarize()
+		if r.OK != tt.ok {
+			t.Errorf("%s: OK = %v, want %v", tt.name, r.OK, tt.ok)
+		}
+	}
+}

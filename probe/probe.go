@@ -167,7 +167,8 @@ type Report struct {
 	OK       bool           `json:"ok"`
 }
 
-// summarize fills Counts, Failures and OK.
+// summarize fills Counts, Failures and OK. A run that probed nothing at
+// all is not OK: it proves nothing works.
 func (r *Report) summarize() {
 	r.Counts = map[Status]int{}
 	r.Failures = 0
@@ -177,8 +178,11 @@ func (r *Report) summarize() {
 			r.Failures++
 		}
 	}
-	r.OK = r.Failures == 0
+	r.OK = r.Failures == 0 && r.Probed() > 0
 }
+
+// Probed counts the results that were really probed (not skipped).
+func (r *Report) Probed() int { return len(r.Results) - r.Counts[Skip] }
 
 // Network makes the sockets a probe uses; tests make them inside network
 // namespaces.

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -120,61 +119,40 @@ func dialProxy(ctx context.Context, env *runEnv, proxy *url.URL) (net.Conn, erro
 // hosts on each port, judges the proxy's answer against the document's
 // proxy-auth constraint, and shakes hands with TLS through the tunnel.
 func (p *Plan) probeProxyFlow(ctx context.Context, env *runEnv, fp *flowPlan) []Result {
-	ports := tcpPorts(fp.c.Ports, p.cfg.Sample)
-	type job struct {
-		e    endpoint
-		port uint16
-	}
-	var jobs []job
-	for _, e := range fp.proxied {
-		for _, port := range ports {
-			jobs = append(jobs, job{e, port})
-		}
-	}
+	jobs := cross(fp.proxied, tcpPorts(fp.c.Ports, p.cfg.Sample))
 	outs := make([][]Result, len(jobs))
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			release, err := env.acquire(ctx)
-			if err != nil {
-				return
+	env.each(len(jobs), func(i int) {
+		j := jobs[i]
+		release, err := env.acquire(ctx)
+		if err != nil {
+			return
+		}
+		defer release()
+		target := net.JoinHostPort(j.e.host(), strconv.Itoa(int(j.port)))
+		u, err := p.cfg.Proxy(target)
+		r := base(fp, CheckProxy)
+		r.Target = target
+		if err != nil || u == nil {
+			r.Status, r.Summary = Error, fmt.Sprintf("no proxy for %s: %v", target, err)
+			outs[i] = []Result{r}
+			return
+		}
+		r.Via = "proxy " + redactURL(u)
+		t0 := time.Now()
+		conn, info, err := proxyConnect(ctx, env, u, target)
+		r.Elapsed = Millis(time.Since(t0))
+		r.Proxy = info
+		judgeProxy(&r, fp, info, err)
+		rs := []Result{r}
+		if conn != nil {
+			defer conn.Close()
+			if fp.tls && p.cfg.has(CheckTLS) {
+				tinfo, err := tlsProbe(ctx, env, conn, j.e.Name, j.e.Addr)
+				rs = append(rs, tlsResult(fp, target, r.Via, tinfo, err))
 			}
-			defer release()
-			target := net.JoinHostPort(j.e.host(), strconv.Itoa(int(j.port)))
-			u, err := p.cfg.Proxy(target)
-			r := base(fp, CheckProxy)
-			r.Target = target
-			if err != nil || u == nil {
-				r.Status, r.Summary = Error, fmt.Sprintf("no proxy for %s: %v", target, err)
-				outs[i] = []Result{r}
-				return
-			}
-			r.Via = "proxy " + redactURL(u)
-			t0 := time.Now()
-			conn, info, err := proxyConnect(ctx, env, u, target)
-			r.Elapsed = Millis(time.Since(t0))
-			r.Proxy = info
-			judgeProxy(&r, fp, info, err)
-			var rs []Result
-			// Through a proxy, CONNECT is the connection: the tcp check
-			// asks for it too.
-			if p.cfg.has(CheckProxy) || p.cfg.has(CheckTCP) {
-				rs = append(rs, r)
-			}
-			if conn != nil {
-				defer conn.Close()
-				if fp.tls && p.cfg.has(CheckTLS) {
-					name := j.e.Name
-					tinfo, err := tlsProbe(ctx, env, conn, name, j.e.Addr)
-					rs = append(rs, tlsResult(fp, target, r.Via, tinfo, err))
-				}
-			}
-			outs[i] = rs
-		}()
-	}
-	wg.Wait()
+		}
+		outs[i] = rs
+	})
 	var out []Result
 	for _, rs := range outs {
 		out = append(out, rs...)

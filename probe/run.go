@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,22 @@ func (e *runEnv) step(n int) {
 	e.pmu.Lock()
 	e.cfg.Progress(int(d), int(e.total))
 	e.pmu.Unlock()
+}
+
+// each runs fn(0) … fn(n-1) on at most Concurrency goroutines at once.
+func (e *runEnv) each(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, e.cfg.Concurrency) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // future is a value computed once by one goroutine and awaited by others.
@@ -174,8 +191,8 @@ func (p *Plan) Run(ctx context.Context) *Report {
 				tcpByFlow[key(fp.c)] = fut
 				add(1, false, func(ctx context.Context) []Result {
 					rs := p.probeTCPFlow(ctx, env, fp)
-					fut.set(rs)
-					return rs
+					fut.set(rs) // every result: the fallback check reads them
+					return p.shown(rs)
 				})
 			case fp.stun && len(fp.direct) > 0:
 				if p.cfg.has(CheckSTUN) {
@@ -207,7 +224,7 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		if p.cfg.has(CheckSIPALG) {
 			for i := range p.cons {
 				k := &p.cons[i]
-				if k.Service == svc && k.Kind == model.KindALGOff && len(k.Apps) > 0 && !containsStr(k.Apps, "sip") {
+				if k.Service == svc && k.Kind == model.KindALGOff && len(k.Apps) > 0 && !slices.Contains(k.Apps, "sip") {
 					r := Result{Check: CheckSIPALG, Service: svc, Constraint: k.ID, Target: strings.Join(k.Apps, ", ") + " ALG",
 						Status: Skip, Summary: "not probed: only SIP ALGs are probed; check " + strings.Join(k.Apps, ", ") + " on the firewall by hand"}
 					add(0, false, func(context.Context) []Result { return []Result{r} })
@@ -268,6 +285,19 @@ func (p *Plan) Run(ctx context.Context) *Report {
 
 func key(c *resolve.Concrete) string { return c.Service + "\x00" + c.Flow.Flow + "\x00" + c.Proto }
 
+// shown keeps the results of the checks asked for. A TCP flow may be
+// connected to only for the fallback check, which reads every result;
+// through a proxy, CONNECT is the connection, so the tcp check shows it.
+func (p *Plan) shown(rs []Result) []Result {
+	var out []Result
+	for _, r := range rs {
+		if p.cfg.has(r.Check) || r.Check == CheckProxy && p.cfg.has(CheckTCP) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // checkOf names the check a flow's result belongs to.
 func checkOf(fp *flowPlan) string {
 	switch {
@@ -282,9 +312,12 @@ func checkOf(fp *flowPlan) string {
 // tcpNeeded reports whether a TCP flow is connected to at all: for the
 // tcp, tls or proxy check, or as a way out in a fallback check.
 func (p *Plan) tcpNeeded(fp *flowPlan) bool {
-	if p.cfg.has(CheckTCP) || p.cfg.has(CheckTLS) || p.cfg.has(CheckProxy) {
-		return true
-	}
+	return p.cfg.has(CheckTCP) || p.cfg.has(CheckTLS) || p.cfg.has(CheckProxy) || p.fallbackReads(fp)
+}
+
+// fallbackReads reports whether the fallback check reads a TCP flow's
+// results: the flow has ways out of its own, or is another's way out.
+func (p *Plan) fallbackReads(fp *flowPlan) bool {
 	if !p.cfg.has(CheckFallback) {
 		return false
 	}
@@ -292,7 +325,7 @@ func (p *Plan) tcpNeeded(fp *flowPlan) bool {
 		return true
 	}
 	for _, other := range p.flows {
-		if other.c.Service == fp.c.Service && containsStr(other.c.Fallback, fp.c.Flow.Flow) {
+		if other.c.Service == fp.c.Service && slices.Contains(other.c.Fallback, fp.c.Flow.Flow) {
 			return true
 		}
 	}
@@ -305,7 +338,7 @@ func (p *Plan) needsReflector() bool {
 		if !fp.reflector {
 			continue
 		}
-		if fp.c.Proto == model.UDP && (p.cfg.has(CheckUDP) || p.cfg.has(CheckFallback)) || fp.c.Proto == model.TCP && p.tcpNeeded(fp) {
+		if fp.c.Proto == model.UDP && (p.cfg.has(CheckUDP) || p.cfg.has(CheckFallback)) || fp.c.Proto == model.TCP && (p.cfg.has(CheckTCP) || p.fallbackReads(fp)) {
 			return true
 		}
 	}

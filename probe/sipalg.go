@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func (p *Plan) sipALGChecks(svc string) []sipALGCheck {
 	var out []sipALGCheck
 	for i := range p.cons {
 		k := &p.cons[i]
-		if k.Service == svc && k.Kind == model.KindALGOff && (len(k.Apps) == 0 || containsStr(k.Apps, "sip")) {
+		if k.Service == svc && k.Kind == model.KindALGOff && (len(k.Apps) == 0 || slices.Contains(k.Apps, "sip")) {
 			out = append(out, k)
 		}
 	}
@@ -61,15 +62,6 @@ func (p *Plan) sipALGChecks(svc string) []sipALGCheck {
 		}
 	}
 	return nil
-}
-
-func containsStr(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sipPort picks the reflector port for the SIP request: 5060 when the
@@ -219,7 +211,7 @@ func probeSIPALG(ctx context.Context, env *runEnv, port uint16) Result {
 	info.ALG = true
 	var where []string
 	for _, c := range info.Changes {
-		if !containsStr(where, c.Where) && c.Where != "Content-Length" {
+		if !slices.Contains(where, c.Where) && c.Where != "Content-Length" {
 			where = append(where, c.Where)
 		}
 		r.Details = append(r.Details, fmt.Sprintf("%s: %q → %q", c.Where, c.Sent, c.Received))
@@ -390,46 +382,46 @@ func diffSIP(sent, got *reflector.SIP) []SIPChange {
 		if g != nil {
 			gv = g.vals
 		}
-		for i := range max(len(sv), len(gv)) {
-			a, b := "(absent)", "(absent)"
-			if i < len(sv) {
-				a = sv[i]
+		multi := len(sv) > 1 || len(gv) > 1
+		diffLists(sv, gv, func(i int, a, b string) {
+			where := label
+			if multi {
+				where = fmt.Sprintf("%s #%d", label, i+1)
 			}
-			if i < len(gv) {
-				b = gv[i]
-			}
-			if a != b {
-				where := label
-				if len(sv) > 1 || len(gv) > 1 {
-					where = fmt.Sprintf("%s #%d", label, i+1)
-				}
-				out = append(out, SIPChange{where, a, b})
-			}
-		}
+			out = append(out, SIPChange{where, a, b})
+		})
 	}
 	sl := strings.Split(strings.TrimRight(string(sent.Body), "\r\n"), "\r\n")
 	gl := strings.Split(strings.TrimRight(string(got.Body), "\r\n"), "\r\n")
-	for i := range max(len(sl), len(gl)) {
-		a, b := "(absent)", "(absent)"
-		if i < len(sl) {
-			a = sl[i]
+	diffLists(sl, gl, func(i int, a, b string) {
+		kind := a
+		if len(kind) < 2 || kind[1] != '=' {
+			kind = b
 		}
-		if i < len(gl) {
-			b = gl[i]
+		where := "SDP line " + strconv.Itoa(i+1)
+		if len(kind) >= 2 && kind[1] == '=' {
+			where = "SDP " + kind[:2]
 		}
-		if a != b {
-			kind := a
-			if len(kind) < 2 || kind[1] != '=' {
-				kind = b
-			}
-			where := "SDP line " + strconv.Itoa(i+1)
-			if len(kind) >= 2 && kind[1] == '=' {
-				where = "SDP " + kind[:2]
-			}
-			out = append(out, SIPChange{where, a, b})
+		out = append(out, SIPChange{where, a, b})
+	})
+	return out
+}
+
+// diffLists calls fn for each position where a and b differ, with
+// "(absent)" for what the shorter one lacks.
+func diffLists(a, b []string, fn func(i int, x, y string)) {
+	for i := range max(len(a), len(b)) {
+		x, y := "(absent)", "(absent)"
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			fn(i, x, y)
 		}
 	}
-	return out
 }
 
 func randHex(n int) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/pion/stun/v3"
@@ -80,11 +79,16 @@ func stunBinding(ctx context.Context, env *runEnv, server netip.AddrPort) (*STUN
 			return info, readMapped(res, info, conn.LocalAddr())
 		}
 	}
-	total := time.Duration(0)
+	return info, fmt.Errorf("no STUN answer after %d tries in %s", len(stunSchedule), scheduleTotal())
+}
+
+// scheduleTotal is how long all the tries of stunSchedule wait.
+func scheduleTotal() time.Duration {
+	var total time.Duration
 	for _, w := range stunSchedule {
 		total += w
 	}
-	return info, fmt.Errorf("no STUN answer after %d tries in %s", len(stunSchedule), total)
+	return total
 }
 
 // readMapped fills the mapped addresses and what they say.
@@ -119,45 +123,30 @@ func addrPort(ip net.IP, port int) netip.AddrPort {
 // probeSTUNFlow sends a binding request to every host and port of a STUN
 // flow.
 func probeSTUNFlow(ctx context.Context, env *runEnv, fp *flowPlan) []Result {
-	ports := tcpPorts(fp.c.Ports, env.cfg.Sample)
-	type job struct {
-		e    endpoint
-		port uint16
-	}
-	var jobs []job
-	for _, e := range fp.direct {
-		for _, p := range ports {
-			jobs = append(jobs, job{e, p})
-		}
-	}
+	jobs := cross(fp.direct, tcpPorts(fp.c.Ports, env.cfg.Sample))
 	out := make([]Result, len(jobs))
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := base(fp, CheckSTUN)
-			r.Target = fmt.Sprintf("%s udp/%d", j.e, j.port)
-			r.Via = "direct"
-			info, err := stunBinding(ctx, env, netip.AddrPortFrom(j.e.Addr, j.port))
-			r.STUN = info
-			switch {
-			case err != nil:
-				r.Status, r.Summary = Fail, err.Error()
-			case info.Mismatch:
-				r.Status = Warn
-				r.Summary = fmt.Sprintf("MAPPED-ADDRESS %s differs from XOR-MAPPED-ADDRESS %s: something on the way rewrites addresses in packets (an ALG)", info.PlainMapped, info.Mapped)
-			case info.NAT:
-				r.Status, r.Summary = OK, fmt.Sprintf("answered in %s; NAT: %s is seen as %s", time.Duration(info.RTT).Round(time.Millisecond), info.Local, info.Mapped)
-			default:
-				r.Status, r.Summary = OK, fmt.Sprintf("answered in %s; no NAT (seen as %s)", time.Duration(info.RTT).Round(time.Millisecond), info.Mapped)
-			}
-			if info != nil && info.PlainMapped == "" && err == nil {
-				r.Details = append(r.Details, "the server sent no MAPPED-ADDRESS, so an ALG rewriting it cannot be seen")
-			}
-			out[i] = r
-		}()
-	}
-	wg.Wait()
+	env.each(len(jobs), func(i int) {
+		j := jobs[i]
+		r := base(fp, CheckSTUN)
+		r.Target = fmt.Sprintf("%s udp/%d", j.e, j.port)
+		r.Via = "direct"
+		info, err := stunBinding(ctx, env, netip.AddrPortFrom(j.e.Addr, j.port))
+		r.STUN = info
+		switch {
+		case err != nil:
+			r.Status, r.Summary = Fail, err.Error()
+		case info.Mismatch:
+			r.Status = Warn
+			r.Summary = fmt.Sprintf("MAPPED-ADDRESS %s differs from XOR-MAPPED-ADDRESS %s: something on the way rewrites addresses in packets (an ALG)", info.PlainMapped, info.Mapped)
+		case info.NAT:
+			r.Status, r.Summary = OK, fmt.Sprintf("answered in %s; NAT: %s is seen as %s", time.Duration(info.RTT).Round(time.Millisecond), info.Local, info.Mapped)
+		default:
+			r.Status, r.Summary = OK, fmt.Sprintf("answered in %s; no NAT (seen as %s)", time.Duration(info.RTT).Round(time.Millisecond), info.Mapped)
+		}
+		if info != nil && info.PlainMapped == "" && err == nil {
+			r.Details = append(r.Details, "the server sent no MAPPED-ADDRESS, so an ALG rewriting it cannot be seen")
+		}
+		out[i] = r
+	})
 	return out
 }

@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -76,7 +76,8 @@ func tcpPorts(c model.PortSet, sampleN int) []uint16 {
 }
 
 // probeTCPFlow probes a TCP flow the way the plan says: through the
-// proxy, directly, or through the reflector.
+// proxy, directly, or through the reflector. It returns the results of
+// every check it can answer; the run shows those asked for.
 func (p *Plan) probeTCPFlow(ctx context.Context, env *runEnv, fp *flowPlan) []Result {
 	switch {
 	case fp.proxy:
@@ -90,17 +91,14 @@ func (p *Plan) probeTCPFlow(ctx context.Context, env *runEnv, fp *flowPlan) []Re
 			rs = append([]Result{r}, rs...)
 		}
 		return rs
-	case fp.reflector:
-		if !p.cfg.has(CheckTCP) {
-			return nil
-		}
+	case fp.reflector && (p.cfg.has(CheckTCP) || p.fallbackReads(fp)):
 		return []Result{probeTCPReflector(ctx, env, fp)}
 	}
 	return nil
 }
 
 // probeDirectTCP connects to each endpoint on each port, and shakes hands
-// with TLS where the flow speaks it.
+// with TLS where the flow speaks it and the tls check is asked for.
 func (p *Plan) probeDirectTCP(ctx context.Context, env *runEnv, fp *flowPlan) []Result {
 	var ports []uint16
 	if fp.c.OneOf {
@@ -110,64 +108,48 @@ func (p *Plan) probeDirectTCP(ctx context.Context, env *runEnv, fp *flowPlan) []
 	} else {
 		ports = tcpPorts(fp.c.Ports, p.cfg.Sample)
 	}
-	type job struct {
-		e    endpoint
-		port uint16
-	}
-	var jobs []job
-	for _, e := range fp.direct {
-		for _, port := range ports {
-			jobs = append(jobs, job{e, port})
-		}
-	}
+	jobs := cross(fp.direct, ports)
 	type outcome struct {
 		tcp Result
 		tls *Result
 		ok  bool
 	}
 	outs := make([]outcome, len(jobs))
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := base(fp, CheckTCP)
-			addr := netip.AddrPortFrom(j.e.Addr, j.port)
-			r.Target = fmt.Sprintf("%s tcp/%d", j.e, j.port)
-			r.Via = "direct"
-			c, rtt, release, err := dialTCP(ctx, env, addr.String())
-			r.Elapsed = Millis(rtt)
-			if err != nil {
-				r.Status, r.Summary = Fail, describeDialError(err, env.cfg.Timeout)
-				o := outcome{tcp: r}
-				if fp.tls && p.cfg.has(CheckTLS) && !p.cfg.has(CheckTCP) {
-					// Without the tcp check, the failure shows here.
-					tr := tlsResult(fp, r.Target, "direct", nil, fmt.Errorf("no connection: %s", r.Summary))
-					o.tls = &tr
-				}
-				outs[i] = o
-				return
-			}
-			defer release()
-			defer c.Close()
-			r.Status, r.Summary = OK, fmt.Sprintf("connected in %s", rtt.Round(time.Millisecond))
-			o := outcome{tcp: r, ok: true}
-			if fp.tls && p.cfg.has(CheckTLS) {
-				info, err := tlsProbe(ctx, env, c, j.e.Name, j.e.Addr)
-				tr := tlsResult(fp, r.Target, "direct", info, err)
+	env.each(len(jobs), func(i int) {
+		j := jobs[i]
+		r := base(fp, CheckTCP)
+		addr := netip.AddrPortFrom(j.e.Addr, j.port)
+		r.Target = fmt.Sprintf("%s tcp/%d", j.e, j.port)
+		r.Via = "direct"
+		c, rtt, release, err := dialTCP(ctx, env, addr.String())
+		r.Elapsed = Millis(rtt)
+		if err != nil {
+			r.Status, r.Summary = Fail, describeDialError(err, env.cfg.Timeout)
+			o := outcome{tcp: r}
+			if fp.tls && p.cfg.has(CheckTLS) && !p.cfg.has(CheckTCP) {
+				// Without the tcp check, the failure shows here.
+				tr := tlsResult(fp, r.Target, "direct", nil, fmt.Errorf("no connection: %s", r.Summary))
 				o.tls = &tr
 			}
 			outs[i] = o
-		}()
-	}
-	wg.Wait()
+			return
+		}
+		defer release()
+		defer c.Close()
+		r.Status, r.Summary = OK, fmt.Sprintf("connected in %s", rtt.Round(time.Millisecond))
+		o := outcome{tcp: r, ok: true}
+		if fp.tls && p.cfg.has(CheckTLS) {
+			info, err := tlsProbe(ctx, env, c, j.e.Name, j.e.Addr)
+			tr := tlsResult(fp, r.Target, "direct", info, err)
+			o.tls = &tr
+		}
+		outs[i] = o
+	})
 
 	var out []Result
 	if !fp.c.OneOf {
 		for _, o := range outs {
-			if p.cfg.has(CheckTCP) {
-				out = append(out, o.tcp)
-			}
+			out = append(out, o.tcp)
 			if o.tls != nil {
 				out = append(out, *o.tls)
 			}
@@ -197,9 +179,7 @@ func (p *Plan) probeDirectTCP(ctx context.Context, env *runEnv, fp *flowPlan) []
 		}
 		r.Status, r.Summary = oneOfVerdict(fp.c.PortOrder, func(p uint16) (bool, bool) { return state[p], true })
 		r.Ports = &PortReport{Proto: model.TCP, Probed: len(ports), Open: portStrings(open), Blocked: portStrings(blocked)}
-		if p.cfg.has(CheckTCP) {
-			out = append(out, r)
-		}
+		out = append(out, r)
 		if tlsR != nil {
 			out = append(out, *tlsR)
 		}
@@ -235,31 +215,13 @@ func probeTCPReflector(ctx context.Context, env *runEnv, fp *flowPlan) Result {
 		r.Status, r.Summary = Error, env.infoErr.Error()
 		return r
 	}
-	served := fp.c.Ports.Intersect(env.info.TCP)
-	ports := sample(served, env.cfg.Sample)
-	notServed := fp.c.Ports.Subtract(env.info.TCP)
-	pr := &PortReport{Proto: model.TCP, Sampled: len(ports) < served.Len(), NotProbed: notServed.Strings()}
-	r.Ports = pr
-	if pr.Sampled {
-		r.Details = append(r.Details, fmt.Sprintf("--sample %d: %s of %d probed", env.cfg.Sample, plural(len(ports), "port"), served.Len()))
-	}
-	if !notServed.Empty() {
-		r.Details = append(r.Details, "not probed (the reflector does not serve them; add them to its --tcp-ports): "+abbreviate(pr.NotProbed, 8))
-	}
+	ports, pr, notServed := servedPorts(&r, env, fp, model.TCP, env.info.TCP)
 	if len(ports) == 0 {
 		r.Status, r.Summary = Skip, "not probed: the reflector serves none of these TCP ports"
 		return r
 	}
 	why := make([]string, len(ports))
-	var wg sync.WaitGroup
-	for i, port := range ports {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			why[i] = tcpEcho(ctx, env, port)
-		}()
-	}
-	wg.Wait()
+	env.each(len(ports), func(i int) { why[i] = tcpEcho(ctx, env, ports[i]) })
 	var open, blocked []uint16
 	for i, port := range ports {
 		if why[i] == "" {
@@ -271,20 +233,9 @@ func probeTCPReflector(ctx context.Context, env *runEnv, fp *flowPlan) Result {
 	}
 	pr.Probed = len(ports)
 	pr.Open, pr.Blocked = rangeStrings(runs(open)), rangeStrings(runs(blocked))
-	switch {
-	case fp.c.OneOf:
-		st := map[uint16]bool{}
-		for _, p := range open {
-			st[p] = true
-		}
-		r.Status, r.Summary = oneOfVerdict(fp.c.PortOrder, func(p uint16) (bool, bool) { return st[p], env.info.TCP.Contains(p) })
-	case len(blocked) == 0 && notServed.Empty():
-		r.Status, r.Summary = OK, allOpen(len(open))
-	case len(blocked) == 0:
-		r.Status, r.Summary = Warn, fmt.Sprintf("%s open; %d not probed (the reflector does not serve them)", plural(len(open), "port"), notServed.Len())
-	default:
-		r.Status, r.Summary = Fail, fmt.Sprintf("%d of %s blocked: %s", len(blocked), plural(len(ports), "port"), abbreviate(pr.Blocked, 8))
-	}
+	r.Status, r.Summary = portsVerdict(fp, pr, len(open), len(blocked), notServed, func(p uint16) (bool, bool) {
+		return slices.Contains(open, p), env.info.TCP.Contains(p)
+	})
 	return r
 }
 

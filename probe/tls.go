@@ -141,15 +141,11 @@ func tlsResult(fp *flowPlan, target, via string, info *TLSInfo, err error) Resul
 			status = s
 		}
 	}
-	if err != nil && info == nil {
-		r.Status, r.Summary = Fail, err.Error()
-		if fp.tlsMin != nil {
-			r.Constraint = fp.tlsMin.ID
-		}
-		return r
-	}
 	if err != nil {
-		r.Status, r.Summary = Fail, "TLS handshake failed: "+err.Error()
+		r.Status, r.Summary = Fail, err.Error()
+		if info != nil { // the handshake itself failed
+			r.Summary = "TLS handshake failed: " + r.Summary
+		}
 		if fp.tlsMin != nil {
 			r.Constraint = fp.tlsMin.ID
 		}

@@ -80,7 +80,7 @@ func reflectorInfoUDP(ctx context.Context, env *runEnv) (reflector.Info, error) 
 			return reflector.ParseInfo(m.Body)
 		}
 	}
-	return reflector.Info{}, fmt.Errorf("%d tries in 1.75 s", len(stunSchedule))
+	return reflector.Info{}, fmt.Errorf("%d tries in %s", len(stunSchedule), scheduleTotal())
 }
 
 func reflectorInfoTCP(ctx context.Context, env *runEnv) (reflector.Info, error) {
@@ -294,11 +294,8 @@ func udpFlowResult(env *runEnv, fp *flowPlan, scan *portScan) Result {
 		r.Status, r.Summary = Error, "scan: "+scan.err.Error()
 		return r
 	}
-	served := fp.c.Ports.Intersect(env.info.UDP)
-	ports := sample(served, env.cfg.Sample)
-	pr := &PortReport{Proto: model.UDP, Sampled: len(ports) < served.Len()}
+	ports, pr, notServed := servedPorts(&r, env, fp, model.UDP, env.info.UDP)
 	var open, blocked []uint16
-	notServed := fp.c.Ports.Subtract(env.info.UDP)
 	for _, p := range ports {
 		switch {
 		case scan.open.has(p):
@@ -311,39 +308,59 @@ func udpFlowResult(env *runEnv, fp *flowPlan, scan *portScan) Result {
 		}
 	}
 	pr.Probed = len(open) + len(blocked)
-	pr.Open, pr.Blocked, pr.NotProbed = rangeStrings(runs(open)), rangeStrings(runs(blocked)), notServed.Strings()
-	r.Ports = pr
-	if pr.Sampled {
-		r.Details = append(r.Details, fmt.Sprintf("--sample %d: %s of %d probed", env.cfg.Sample, plural(len(ports), "port"), served.Len()))
-	}
-	if !notServed.Empty() {
-		r.Details = append(r.Details, "not probed (the reflector does not serve them; add them to its --udp-ports): "+abbreviate(pr.NotProbed, 8))
-	}
+	pr.Open, pr.Blocked = rangeStrings(runs(open)), rangeStrings(runs(blocked))
 	if len(pr.Redirected) > 0 {
 		r.Details = append(r.Details, "answered from another port than aimed at (a port forward on the way): "+strings.Join(pr.Redirected, ", "))
 	}
 	if len(blocked) > 0 {
 		r.Details = append(r.Details, "blocked: "+strings.Join(pr.Blocked, ","))
 	}
-	switch {
-	case pr.Probed == 0:
+	if pr.Probed == 0 {
 		r.Status, r.Summary = Skip, "not probed: the reflector serves none of these ports"
-	case fp.c.OneOf:
-		r.Status, r.Summary = oneOfVerdict(fp.c.PortOrder, func(p uint16) (bool, bool) {
-			return scan.open.has(p), scan.probed.has(p)
-		})
-	case len(blocked) == 0 && notServed.Empty():
-		r.Status, r.Summary = OK, allOpen(pr.Probed)
-	case len(blocked) == 0:
-		r.Status, r.Summary = Warn, fmt.Sprintf("%s open; %d not probed (the reflector does not serve them)", plural(pr.Probed, "port"), notServed.Len())
-	default:
-		r.Status = Fail
-		r.Summary = fmt.Sprintf("%d of %s blocked: %s", len(blocked), plural(pr.Probed, "port"), abbreviate(pr.Blocked, 8))
-		if !notServed.Empty() {
-			r.Summary += fmt.Sprintf(" (%d more not probed)", notServed.Len())
-		}
+		return r
 	}
+	r.Status, r.Summary = portsVerdict(fp, pr, len(open), len(blocked), notServed, func(p uint16) (bool, bool) {
+		return scan.open.has(p), scan.probed.has(p)
+	})
 	return r
+}
+
+// servedPorts splits a flow's ports by what the reflector serves (of
+// proto): it returns the ports to probe (sampled with --sample), the port
+// report r now holds, and the ports not served, told in r's details.
+func servedPorts(r *Result, env *runEnv, fp *flowPlan, proto string, serves model.PortSet) ([]uint16, *PortReport, model.PortSet) {
+	served := fp.c.Ports.Intersect(serves)
+	ports := sample(served, env.cfg.Sample)
+	notServed := fp.c.Ports.Subtract(serves)
+	pr := &PortReport{Proto: proto, Sampled: len(ports) < served.Len(), NotProbed: notServed.Strings()}
+	r.Ports = pr
+	if pr.Sampled {
+		r.Details = append(r.Details, fmt.Sprintf("--sample %d: %s of %d probed", env.cfg.Sample, plural(len(ports), "port"), served.Len()))
+	}
+	if !notServed.Empty() {
+		r.Details = append(r.Details, fmt.Sprintf("not probed (the reflector does not serve them; add them to its --%s-ports): %s", proto, abbreviate(pr.NotProbed, 8)))
+	}
+	return ports, pr, notServed
+}
+
+// portsVerdict judges a flow's ports probed through the reflector: nOpen
+// open and nBlocked blocked (pr.Blocked), the others not served; a one-of
+// group by its order, with state telling whether a port is open and
+// whether it was probed.
+func portsVerdict(fp *flowPlan, pr *PortReport, nOpen, nBlocked int, notServed model.PortSet, state func(uint16) (open, probed bool)) (Status, string) {
+	switch {
+	case fp.c.OneOf:
+		return oneOfVerdict(fp.c.PortOrder, state)
+	case nBlocked == 0 && notServed.Empty():
+		return OK, allOpen(nOpen)
+	case nBlocked == 0:
+		return Warn, fmt.Sprintf("%s open; %d not probed (the reflector does not serve them)", plural(nOpen, "port"), notServed.Len())
+	}
+	sum := fmt.Sprintf("%d of %s blocked: %s", nBlocked, plural(nOpen+nBlocked, "port"), abbreviate(pr.Blocked, 8))
+	if !notServed.Empty() {
+		sum += fmt.Sprintf(" (%d more not probed)", notServed.Len())
+	}
+	return Fail, sum
 }
 
 // oneOfVerdict judges a one-of group: the preferred port open is ok,

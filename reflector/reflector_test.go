@@ -320,17 +320,23 @@ func TestRateLimitUnderFlood(t *testing.T) {
 	c := client(t)
 	c.SetReadBuffer(1 << 20)
 	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ps[1])
-	replies := make(chan int, 1)
+	// The replies and when the last came: the server answered nothing
+	// after that, so its bucket cannot have filled for longer.
+	type count struct {
+		n    int
+		last time.Time
+	}
+	replies := make(chan count, 1)
 	go func() {
-		n := 0
+		var k count
 		buf := make([]byte, 2048)
 		for {
 			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 			if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
-				replies <- n
+				replies <- k
 				return
 			}
-			n++
+			k.n, k.last = k.n+1, time.Now()
 		}
 	}()
 	t0 := time.Now()
@@ -338,11 +344,13 @@ func TestRateLimitUnderFlood(t *testing.T) {
 	for range flood {
 		c.WriteToUDPAddrPort(Encode(testToken, TypeEcho, NewNonce(), time.Now(), RequestBody(ps[1]), EchoRequestLen), dst)
 	}
-	elapsed := time.Since(t0)
-	got := <-replies
-	max := burst + int(rate*elapsed.Seconds()) + rate/10
+	k := <-replies
+	got, elapsed := k.n, k.last.Sub(t0)
+	// The bucket, made at the first request (after t0): the burst, and
+	// the rate for as long as replies were sent; one more for rounding.
+	max := burst + int(rate*elapsed.Seconds()) + 1
 	if got > max || got < burst/2 {
-		t.Errorf("%d replies to a flood of %d in %s; the bucket allows at most %d", got, flood, elapsed, max)
+		t.Errorf("%d replies to a flood of %d, the last %s after the first request; the bucket allows at most %d", got, flood, elapsed, max)
 	}
 	if st := s.Stats(); st.RateLimited == 0 || int(st.Answered) != got {
 		t.Errorf("stats %+v, %d replies seen", st, got)
@@ -361,19 +369,84 @@ func TestBounds(t *testing.T) {
 	if got := exchange(t, c, ps[1], req, 200*time.Millisecond); len(got) != 0 {
 		t.Errorf("delay above the maximum: %d replies", len(got))
 	}
-	acks := 0
-	for range 4 {
+	// Four delayed replies asked at once, two acknowledged; the replies
+	// come 800 ms later, after the acknowledgements are counted.
+	for range 3 {
 		req := Encode(testToken, TypeDelay, NewNonce(), time.Now(), DelayBody(ps[1], 800*time.Millisecond), DelayRequestLen)
-		acks += len(exchange(t, c, ps[1], req, 50*time.Millisecond))
+		c.WriteToUDPAddrPort(req, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ps[1]))
 	}
-	if acks != 2 || s.Pending() != 2 {
+	req = Encode(testToken, TypeDelay, NewNonce(), time.Now(), DelayBody(ps[1], 800*time.Millisecond), DelayRequestLen)
+	if acks := len(exchange(t, c, ps[1], req, 300*time.Millisecond)); acks != 2 || s.Pending() != 2 {
 		t.Errorf("%d acknowledged, %d pending; want 2 and 2", acks, s.Pending())
 	}
-	if _, err := New(Config{Listen: ":1", Token: []byte("short")}); err == nil {
-		t.Error("a short token was accepted")
+}
+
+// TestConfigErrors: what New refuses, with the flag to fix named.
+func TestConfigErrors(t *testing.T) {
+	var many []uint16
+	for p := uint16(40001); p < 40400; p += 2 {
+		many = append(many, p)
 	}
-	if _, err := New(Config{Listen: ":1", Token: testToken, UDPPorts: model.AllPorts(), MaxPorts: 1000}); err == nil {
-		t.Error("more ports than --max-ports were accepted")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Listen: ":1", Token: []byte("short")}, "at least 12"},
+		{Config{Listen: ":1", Token: testToken, UDPPorts: model.AllPorts(), MaxPorts: 1000}, "--max-ports"},
+		{Config{Listen: ":1", Token: testToken, MaxSessions: -1}, "--max-sessions must not be negative"},
+		{Config{Listen: ":1", Token: testToken, Rate: -5}, "--rate-limit must not be negative"},
+		{Config{Listen: ":1", Token: testToken, MaxDelay: -time.Second}, "--max-delay must not be negative"},
+		// 200 separate ports: an info reply could not tell them.
+		{Config{Listen: ":1", Token: testToken, UDPPorts: set(many...)}, "merge them into fewer, wider ranges"},
+		{Config{Listen: "nowhere", Token: testToken}, "--listen"},
+	} {
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	// As many ranges as fit are told: from the longest source address,
+	// the info reply fits in what a probe pays for it.
+	s, err := New(Config{Listen: ":1", Token: testToken, UDPPorts: set(many[:50]...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.info
+	info.Observed = netip.MustParseAddrPort("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
+	if n := len(Encode(testToken, TypeInfoReply, NewNonce(), time.Now(), info.Encode(), 0)); n > InfoRequestLen {
+		t.Errorf("info reply of %d bytes, more than the %d a probe pays", n, InfoRequestLen)
+	}
+}
+
+// TestStartFails: a TCP port already taken makes Start fail, and return,
+// with the UDP sockets it had opened closed again.
+func TestStartFails(t *testing.T) {
+	t.Parallel()
+	ps := freePorts(t, 2)
+	busy, err := net.Listen("tcp4", "127.0.0.1:"+itoa(int(ps[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s, err := New(Config{Listen: "127.0.0.1:" + itoa(int(ps[0])), Token: testToken, TCPPorts: set(ps[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Start() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "tcp 127.0.0.1:"+itoa(int(ps[1]))) {
+			t.Errorf("Start: %v, want the busy TCP port named", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start does not return when a TCP port is taken")
+	}
+	// The control port's UDP socket was closed: it can be bound again.
+	c, err := net.ListenPacket("udp4", "127.0.0.1:"+itoa(int(ps[0])))
+	if err != nil {
+		t.Errorf("the UDP control port stays bound after the failed start: %v", err)
+	} else {
+		c.Close()
 	}
 }
 
@@ -514,6 +587,9 @@ func TestShards(t *testing.T) {
 		}
 	}
 	got := exchange(t, c, ps[0], Encode(testToken, TypeInfo, NewNonce(), time.Now(), RequestBody(ps[0]), InfoRequestLen), 300*time.Millisecond)
+	if len(got) != 1 {
+		t.Fatalf("info from shard 0: %d replies", len(got))
+	}
 	m, _ := Decode(testToken, got[0])
 	info, _ := ParseInfo(m.Body)
 	if !info.UDP.Equal(set(ps...)) || info.Rate != 1000 {

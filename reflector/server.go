@@ -144,6 +144,20 @@ type Server struct {
 
 // New checks cfg and returns a server; Start opens its sockets.
 func New(cfg Config) (*Server, error) {
+	for _, l := range []struct {
+		flag string
+		v    float64
+	}{
+		{"--rate-limit", cfg.Rate}, {"--burst", float64(cfg.Burst)}, {"--max-sources", float64(cfg.MaxSources)},
+		{"--max-delay", float64(cfg.MaxDelay)}, {"--max-pending", float64(cfg.MaxPending)},
+		{"--max-pending-per-source", float64(cfg.MaxPendingPerSource)}, {"--max-ports", float64(cfg.MaxPorts)},
+		{"--max-sessions", float64(cfg.MaxSessions)}, {"max sessions per source", float64(cfg.MaxSessionsPerSource)},
+		{"window", float64(cfg.Window)}, {"max nonces", float64(cfg.MaxNonces)},
+	} {
+		if l.v < 0 {
+			return nil, fmt.Errorf("%s must not be negative", l.flag)
+		}
+	}
 	cfg.defaults()
 	if len(cfg.Token) < MinTokenLen {
 		return nil, fmt.Errorf("the token must have at least %d characters (make one with: openssl rand -hex 16)", MinTokenLen)
@@ -184,6 +198,14 @@ func New(cfg Config) (*Server, error) {
 	s.session = make(chan struct{}, cfg.MaxSessions)
 	s.pendingMax = share(cfg.MaxPending)
 	s.info = Info{Version: Version, UDP: s.udp, TCP: s.TCPPorts(), Rate: cfg.Rate, Burst: cfg.Burst, MaxDelay: cfg.MaxDelay}
+	// The info reply must fit in what a probe pays for it, from any
+	// source address, or the reflector would never tell what it serves.
+	longest := s.info
+	longest.Observed = netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
+	if n := HeaderLen + len(longest.Encode()) + MACLen; n > InfoRequestLen {
+		return nil, fmt.Errorf("--udp-ports and --tcp-ports: %d ranges are too many to tell a probe in one reply; merge them into fewer, wider ranges",
+			len(s.udp.Ranges())+len(s.info.TCP.Ranges()))
+	}
 	return s, nil
 }
 
@@ -209,6 +231,9 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.set = set
+	// Served from now on: Close, also on a failure below, waits for it.
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); set.serve() }()
 	// The control port takes TCP too, so that a probe behind a firewall
 	// that blocks UDP still learns what the reflector serves.
 	for _, r := range tcp.Ranges() {
@@ -222,8 +247,6 @@ func (s *Server) Start() error {
 			s.tcp = append(s.tcp, l)
 		}
 	}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); set.serve() }()
 	for _, l := range s.tcp {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.serveTCP(l) }()

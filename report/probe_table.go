@@ -13,7 +13,7 @@ import (
 // HTML is the --output format of a self-contained HTML report.
 const HTML = "html"
 
-// statusWord writes a status so that failures stand out in a table.
+// probeStatusWord writes a status so that failures stand out in a table.
 func probeStatusWord(s probe.Status) string {
 	switch s {
 	case probe.Fail, probe.Error, probe.Warn:
@@ -95,6 +95,9 @@ func Verdict(r *probe.Report) string {
 	}
 	if r.OK {
 		return "OK: every required check passed (" + c + ")"
+	}
+	if r.Failures == 0 && r.Probed() == 0 {
+		return "FAILED: nothing was probed (" + c + "); see why each was not, and give what it lacks (--reflector, --endpoint, --hosts, DNS)"
 	}
 	var failed []string
 	for _, x := range r.Results {

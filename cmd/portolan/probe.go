@@ -87,7 +87,8 @@ scripts, --output html for one self-contained page to attach to a change
 ticket; -o FILE writes it atomically.
 
 Exit codes: 0 every required flow and constraint checked works; 1 one does
-not (or could not be decided); 2 usage error. Flows not probed do not fail.`,
+not (or could not be decided), or nothing at all could be probed; 2 usage
+error. Flows not probed do not fail a run that probed others.`,
 		Example: `  # What works from here for StarLeaf (names resolved by DNS)
   portolan probe starleaf --param company=acme
 

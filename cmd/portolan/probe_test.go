@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -43,6 +44,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{[]string{"reflect", "--token", "short"}, "at least 12"},
 		{[]string{"reflect", "--token", "0123456789abc", "--udp-ports", "70000"}, "above 65535"},
 		{[]string{"reflect", "--token", "0123456789abc", "--listen", "nowhere"}, "--listen"},
+		{[]string{"reflect", "--token", "0123456789abc", "--max-sessions", "-1"}, "--max-sessions must not be negative"},
 	} {
 		_, errs, code := portolan(tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
@@ -112,20 +114,42 @@ func TestProbeCommandInLab(t *testing.T) {
 	const token = "cli-lab-token-0123456"
 	refl := l.Cloud.Command(bin, "reflect", "--listen", "198.51.100.10:7478", "--udp-ports", "5060-5080,10000-10200",
 		"--tcp-ports", "80,443", "--token", token, "--rate-limit", "20000", "--stats", "0", "--shards", "2")
-	var rerr bytes.Buffer
-	refl.Stderr = &rerr
+	stderr, err := refl.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := refl.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Read its stderr to the end; up tells when both shards listen.
+	var rerr strings.Builder
+	up, logged := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(logged)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			rerr.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "shards up") {
+				close(up)
+			}
+		}
+	}()
 	defer func() {
 		refl.Process.Signal(syscall.SIGTERM)
+		<-logged
 		refl.Wait()
 		if !strings.Contains(rerr.String(), "stopped; received") {
 			t.Errorf("reflect did not report on exit: %s", rerr.String())
 		}
 		t.Logf("reflect: %s", rerr.String())
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-up:
+	case <-logged:
+		t.Fatalf("reflect stopped while starting")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("reflect not up after 30 s")
+	}
 
 	dir := t.TempDir()
 	run := func(args ...string) (string, int) {

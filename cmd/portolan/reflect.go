@@ -87,9 +87,6 @@ did on stderr every --stats interval and at the end.`,
 					return fmt.Errorf("--shard %q: write I/N", shard)
 				}
 			}
-			if cfg.Rate < 0 || cfg.Burst < 0 || cfg.MaxPending < 0 || cfg.MaxSources < 0 || cfg.MaxPorts < 0 || cfg.MaxDelay < 0 {
-				return fmt.Errorf("limits must not be negative")
-			}
 			srv, err := reflector.New(cfg)
 			if err != nil {
 				return err
