@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -323,10 +324,8 @@ func TestMissingFamilyAndNames(t *testing.T) {
 	if f := flow(t, rep, "tunnel-https"); f.Verdict != Allowed {
 		t.Errorf("tunnel-https: %s %s", f.Verdict, f.Summary)
 	}
-	if !rep.OK {
-		// config-https is required and unknown
-	} else {
-		t.Error("a required flow is unknown, yet the report is OK")
+	if rep.OK {
+		t.Error("config-https is required and unknown, yet the report is OK")
 	}
 }
 
@@ -377,8 +376,9 @@ func TestAssuredUDP(t *testing.T) {
 	}
 }
 
-// TestNetdevIsNotGuessed: portolan does not evaluate netdev ingress
-// chains; while one may drop, a flow the rest accepts is unknown.
+// TestNetdevIsNotGuessed: portolan does not evaluate ingress chains (of
+// netdev or inet tables); while one may drop, a flow the rest accepts is
+// unknown.
 func TestNetdevIsNotGuessed(t *testing.T) {
 	rules, skips := plan(t, "starleaf", resolve.Selection{Params: []string{"company=acme"}}, gateway)
 	base := `{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "fw", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}`
@@ -392,5 +392,67 @@ func TestNetdevIsNotGuessed(t *testing.T) {
 	f := flow(t, rep, "tunnel-https")
 	if f.Verdict != Unknown || !strings.Contains(failing(f).Why, "netdev") {
 		t.Errorf("with a netdev chain that drops: %s %s", f.Verdict, f.Summary)
+	}
+	// An inet table's ingress chain (as nft 1.0.6 prints it) is not
+	// evaluated either.
+	inet := `, {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 2, "type": "filter", "hook": "ingress", "prio": 0, "policy": "accept"}},
+		{"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "203.0.113.9"}}, {"drop": null}]}}`
+	rep = run(t, base+inet+"]}", gateway, rules, skips, Options{})
+	f = flow(t, rep, "tunnel-https")
+	if f.Verdict != Unknown || !strings.Contains(failing(f).Why, "inet t in chain (ingress)") {
+		t.Errorf("with an inet ingress chain that drops: %s %s", f.Verdict, f.Summary)
+	}
+}
+
+// TestLoopsAreRefused: jumps and gotos that lead back to a chain they came
+// from are an error naming the rule (the kernel loads no such ruleset),
+// not an evaluation that never ends.
+func TestLoopsAreRefused(t *testing.T) {
+	for _, tt := range []struct{ name, text, want string }{
+		{"goto", strings.Replace(filter("DROP", "-A FORWARD -g sub", "-A sub -p tcp -j sub2", "-A sub2 -g sub"), ":sub -", ":sub2 - [0:0]\n:sub -", 1),
+			"line 10: -A sub2 -g sub leads back to chain ip filter sub"},
+		{"jump to itself", filter("DROP", "-A FORWARD -j sub", "-A sub -p udp -j sub"),
+			"line 8: -A sub -p udp -j sub leads back to chain ip filter sub"},
+		{"through a vmap", `{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "fw", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+			{"chain": {"family": "inet", "table": "t", "name": "a", "handle": 2}},
+			{"rule": {"family": "inet", "table": "t", "chain": "fw", "handle": 3, "expr": [{"jump": {"target": "a"}}]}},
+			{"rule": {"family": "inet", "table": "t", "chain": "a", "handle": 4, "expr": [{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[443, {"goto": {"target": "a"}}]]}}}]}}]}`,
+			"inet t a handle 4 leads back to chain inet t a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := Load("rules", []byte(tt.text), "auto")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = New(rs, gateway)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+// TestWriteTableErrors: a table cut short by a failing writer is an
+// error, wherever it fails.
+func TestWriteTableErrors(t *testing.T) {
+	rules, skips := plan(t, "starleaf", resolve.Selection{Params: []string{"company=acme"}}, gateway)
+	rep := run(t, filter("DROP"), gateway, rules, skips, Options{})
+	var full strings.Builder
+	if err := WriteTable(&full, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 100, full.Len() / 2, full.Len() - 1} {
+		if err := WriteTable(&failWriter{n: n}, rep); err == nil {
+			t.Errorf("failing after %d of %d bytes: no error", n, full.Len())
+		}
 	}
 }

@@ -59,6 +59,15 @@ var (
 	benchSkips []policy.Skip
 )
 
+// TestMain removes what the benchmarks wrote.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
 // benchSetup writes the synthetic rulesets and plans the flows, once.
 func benchSetup(b *testing.B) {
 	b.Helper()
@@ -79,7 +88,9 @@ func benchSetup(b *testing.B) {
 				}
 			}
 		}
-		os.WriteFile(filepath.Join(benchDir, "pins"), []byte(benchPins), 0o644)
+		if benchErr = os.WriteFile(filepath.Join(benchDir, "pins"), []byte(benchPins), 0o644); benchErr != nil {
+			return
+		}
 		benchRules, benchSkips, benchErr = planAll()
 	})
 	if benchErr != nil {

@@ -20,7 +20,7 @@ type program struct {
 	// byID finds a compiled rule by its id (the tag of the holes it makes)
 	byID []*crule
 	// blind lists base chains portolan does not evaluate but that could
-	// drop packets (netdev ingress).
+	// drop packets (ingress and egress, of netdev or inet tables).
 	blind []*ruleset.Chain
 	// natHooks: NAT chains exist for the family, so connection tracking
 	// sets up a NAT binding (null or not) for every connection.
@@ -107,6 +107,9 @@ type constTest struct {
 	neg   bool
 }
 
+// hookOrder lists the hooks portolan follows packets through.
+var hookOrder = []string{"prerouting", "input", "forward", "output", "postrouting"}
+
 // natPrio is the priority NAT chains run at, per hook.
 var natPrio = map[string]int{"prerouting": -100, "output": -100, "input": 100, "postrouting": 100}
 
@@ -152,7 +155,7 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, error) {
 	p := &program{fam: fam, rs: rs, ifaces: ifaces, chains: map[*ruleset.Chain]*cchain{}, hooks: map[string][]entry{}}
 	for _, c := range rs.Chains {
-		if c.Family == "netdev" {
+		if c.Family == "netdev" || (c.Base && !slices.Contains(hookOrder, c.Hook)) {
 			if c.Base && mayDrop(c) {
 				p.blind = append(p.blind, c)
 			}
@@ -179,6 +182,9 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 			cc.rules = append(cc.rules, cr)
 		}
 	}
+	if err := p.checkLoops(); err != nil {
+		return nil, err
+	}
 	// Hooks: base chains by priority, NAT chains together at the NAT
 	// priority. Chains of equal priority run in the order they were made
 	// (input order), as the kernel registers them.
@@ -188,7 +194,7 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 			byHook[c.Hook] = append(byHook[c.Hook], c)
 		}
 	}
-	for _, hook := range []string{"prerouting", "input", "forward", "output", "postrouting"} {
+	for _, hook := range hookOrder {
 		cs := byHook[hook]
 		slices.SortStableFunc(cs, func(a, b *ruleset.Chain) int { return cmp.Compare(a.Prio, b.Prio) })
 		var es []entry
@@ -224,6 +230,52 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 		p.hooks[hook] = es
 	}
 	return p, nil
+}
+
+// checkLoops refuses a ruleset whose jumps and gotos lead back to a chain
+// they came from: the kernel does not load one, and following it would
+// never end.
+func (p *program) checkLoops() error {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	mark := map[*cchain]int{}
+	var visit func(c *cchain) error
+	visit = func(c *cchain) error {
+		mark[c] = open
+		for _, r := range c.rules {
+			targets := []*cchain{r.target}
+			for _, e := range r.vmap {
+				targets = append(targets, e.target)
+			}
+			for _, t := range targets {
+				if t == nil {
+					continue
+				}
+				switch mark[t] {
+				case open:
+					return fmt.Errorf("%s leads back to chain %s: a loop, which the kernel refuses to load", r.src, t.src)
+				case unseen:
+					if err := visit(t); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		mark[c] = done
+		return nil
+	}
+	// In input order, so that the loop named is the same every run.
+	for _, c := range p.rs.Chains {
+		if cc := p.chains[c]; cc != nil && mark[cc] == unseen {
+			if err := visit(cc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // mayDrop reports whether a chain can drop a packet.

@@ -3,6 +3,7 @@ package audit
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/audit/space"
@@ -437,7 +438,7 @@ func (e *evaluator) decide(regs []space.Region, st *state, res result, r *rulese
 func (e *evaluator) finish(regs []space.Region, st *state) []outcome {
 	if len(e.p.blind) > 0 {
 		return e.decide(regs, st, unknown, nil, e.p.blind[0],
-			"the "+e.p.blind[0].String()+" chain (netdev) is not evaluated and may drop it")
+			"the "+e.p.blind[0].String()+" chain ("+e.p.blind[0].Hook+") is not evaluated and may drop it")
 	}
 	return e.decide(regs, st, accepted, nil, nil, "")
 }
@@ -482,7 +483,7 @@ func (e *evaluator) route(regs []space.Region, st *state) ([]space.Region, []out
 		keep.DPort = model.NewPortSet(model.PortRange{Lo: n.port, Hi: n.port})
 		ok, bad := split(keep)
 		return ok, e.decide(bad, st, diverted, n.dnatRule, nil,
-			"forwarded to port "+itoa(int(n.port))+", not the port it came to")
+			"forwarded to port "+strconv.Itoa(int(n.port))+", not the port it came to")
 	}
 	if n == nil || !n.dnat {
 		return regs, nil
@@ -496,20 +497,6 @@ func (e *evaluator) route(regs []space.Region, st *state) ([]space.Region, []out
 	}
 	ok, bad := split(keep)
 	return ok, e.decide(bad, st, diverted, n.dnatRule, nil, "redirected by DNAT to "+n.to.String())
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // apply carries out rule r's verdict on the packets it matched.

@@ -1,21 +1,13 @@
 package audit
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/portolan/portolan/internal/netlab"
-	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 )
@@ -45,93 +37,10 @@ func listenLAN(t *testing.T, ns *netlab.NS) *lanListeners {
 	for _, a := range append(append([]string{}, lan4...), lan6...) {
 		for _, p := range ports {
 			ap := netip.AddrPortFrom(netip.MustParseAddr(a), uint16(p)).String()
-			pc, err := ns.ListenPacket("udp", ap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := ns.Listen("tcp", ap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pc.Close(); ln.Close() })
-			go func() {
-				buf := make([]byte, 256)
-				for {
-					n, from, err := pc.ReadFrom(buf)
-					if err != nil {
-						return
-					}
-					l.note(string(buf[:n]), ap)
-					pc.WriteTo(buf[:n], from)
-				}
-			}()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						c.(*net.TCPConn).SetLinger(0)
-						defer c.Close()
-						c.SetReadDeadline(time.Now().Add(3 * time.Second))
-						if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-							l.note(strings.TrimSpace(line), ap)
-						}
-					}()
-				}
-			}()
+			serve(t, ns, ap, func(id string) { l.note(id, ap) })
 		}
 	}
 	return l
-}
-
-// sendFromCloud sends a probe from the cloud to the router's WAN address.
-func sendFromCloud(ns *netlab.NS, p probe) seen {
-	var s seen
-	dst := netip.AddrPortFrom(p.dst, p.dpt).String()
-	if p.proto == "udp" {
-		var c net.Conn
-		err := ns.Do(func() (err error) {
-			d := net.Dialer{LocalAddr: &net.UDPAddr{IP: p.src.AsSlice(), Port: int(p.sport)}, Control: reuse}
-			c, err = d.Dial("udp", dst)
-			return err
-		})
-		if err != nil {
-			s.err = err.Error()
-			return s
-		}
-		defer c.Close()
-		c.Write([]byte(p.id + "#1"))
-		c.SetReadDeadline(time.Now().Add(800 * time.Millisecond))
-		buf := make([]byte, 256)
-		if n, err := c.Read(buf); err == nil && string(buf[:n]) == p.id+"#1" {
-			s.reply = true
-			c.Write([]byte(p.id + "#2"))
-		}
-		return s
-	}
-	var c net.Conn
-	err := ns.Do(func() (err error) {
-		d := net.Dialer{Timeout: 1500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: p.src.AsSlice(), Port: int(p.sport)}, Control: reuse}
-		c, err = d.Dial("tcp", dst)
-		return err
-	})
-	if errors.Is(err, syscall.ECONNRESET) {
-		// The handshake completed and the next packet drew a reset
-		// (reject with tcp reset) before connect reported it.
-		s.reply = true
-		return s
-	}
-	if err != nil {
-		return s
-	}
-	s.reply = true
-	c.Write([]byte(p.id + "\n"))
-	time.Sleep(200 * time.Millisecond)
-	c.(*net.TCPConn).SetLinger(0)
-	c.Close()
-	return s
 }
 
 // TestKernelAgreesDNAT checks port forwards: random DNAT rules (to LAN
@@ -148,25 +57,8 @@ func TestKernelAgreesDNAT(t *testing.T) {
 	for i, seed := range kernelSeeds(t, "testdata/kernel-seeds-dnat.txt", 8) {
 		label := fmt.Sprintf("dnat seed %d", seed)
 		lab.reset(t)
-		if _, err := lab.Router.Run("nft", "flush", "ruleset"); err != nil {
-			t.Fatal(err)
-		}
 		text := genNftDNAT(seed, 60)
-		if err := lab.Router.Nft(traceTable + text); err != nil {
-			t.Fatalf("%s: %v", label, err)
-		}
-		js, err := lab.Router.Run("nft", "-j", "list", "ruleset")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := Load("router.json", []byte(js), "auto")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := New(rs, site)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := lab.loadNft(t, label, traceTable+text, site)
 		probes := genProbes(seed+2<<32, 160)
 		for j := range probes {
 			p := &probes[j]
@@ -196,36 +88,13 @@ func TestKernelAgreesDNAT(t *testing.T) {
 				whole[fmt.Sprint(fam, proto)] = os
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		mon := lab.Router.CommandContext(ctx, "nft", "-a", "monitor", "trace")
-		var buf bytes.Buffer
-		mon.Stdout = &buf
-		if err := mon.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond)
-		res := make([]seen, len(probes))
-		var wg sync.WaitGroup
-		for j, p := range probes {
-			wg.Add(1)
-			go func() { defer wg.Done(); res[j] = sendFromCloud(lab.Cloud, p) }()
-		}
-		wg.Wait()
-		time.Sleep(500 * time.Millisecond)
-		cancel()
-		mon.Wait()
-		byTuple := map[string]*tracedPacket{}
-		for _, tp := range parseTrace(buf.String()) {
-			if _, ok := byTuple[tp.tuple]; !ok {
-				byTuple[tp.tuple] = tp
-			}
-		}
+		res, tr := traceRun(t, lab.Router, len(probes), func(j int) seen { return send(lab.Cloud, probes[j]) })
+		traces := byTuple(tr)
 		bad := 0
 		for j, p := range probes {
-			r := policy.Rule{Hook: policy.Prerouting, Flow: &resolve.Concrete{Flow: resolve.Flow{Proto: p.proto}},
-				Match: policy.Match{Family: p.fam, Proto: p.proto, IIf: site.WANIf,
-					Src: []netip.Prefix{netip.PrefixFrom(p.src, p.src.BitLen())}, Dst: []netip.Prefix{netip.PrefixFrom(p.dst, p.dst.BitLen())},
-					SrcPorts: model.NewPortSet(model.PortRange{Lo: p.sport, Hi: p.sport}), DstPorts: model.NewPortSet(model.PortRange{Lo: p.dpt, Hi: p.dpt})}}
+			m := probeMatch(p)
+			m.IIf = site.WANIf
+			r := policy.Rule{Hook: policy.Prerouting, Flow: &resolve.Concrete{Flow: resolve.Flow{Proto: p.proto}}, Match: m}
 			fw := policy.Rule{Hook: policy.Forward, Match: policy.Match{OIf: site.LANIf}}
 			os, _ := a.evalPath(r, &fw, Options{}, nil, true)
 			os = nonEmpty(os)
@@ -248,9 +117,7 @@ func TestKernelAgreesDNAT(t *testing.T) {
 				t.Errorf("%s %s: unknown: %s", label, p.tuple(), o.why)
 				continue
 			}
-			first := !(o.kind == origNew && o.res != accepted)
-			reply := first && !(o.kind == replyEst && o.res != accepted)
-			later := o.res == accepted
+			first, reply, later := o.passes()
 			want := ""
 			if o.nat != nil && o.nat.dnat {
 				port := p.dpt
@@ -278,7 +145,7 @@ func TestKernelAgreesDNAT(t *testing.T) {
 				diffs = append(diffs, fmt.Sprintf("later: kernel delivered %v at %q, portolan %v at %q", ok, at, later, want))
 			}
 			total++
-			if tp := byTuple[p.tuple()]; tp != nil {
+			if tp := traces[p.tuple()]; tp != nil {
 				traced++
 				if got, w := eventsString(tp.events), eventsString(portolanTrail(o, nftHandle)); got != w {
 					diffs = append(diffs, fmt.Sprintf("first packet's decisions:\n      kernel   %s\n      portolan %s", got, w))

@@ -60,12 +60,19 @@ func (k *kernelLab) listen(t *testing.T, port int) {
 	if err := k.Cloud.Nft(fmt.Sprintf("table inet redir {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  meta l4proto { tcp, udp } redirect to :%d\n }\n}\n", port)); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := k.Cloud.ListenPacket("udp", fmt.Sprintf(":%d", port))
+	serve(t, k.Cloud, fmt.Sprintf(":%d", port), k.note)
+}
+
+// serve listens on addr in ns, UDP and TCP, until the test ends: it
+// passes every probe id it gets to note and echoes datagrams back.
+func serve(t *testing.T, ns *netlab.NS, addr string, note func(id string)) {
+	pc, err := ns.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := k.Cloud.Listen("tcp", fmt.Sprintf(":%d", port))
+	ln, err := ns.Listen("tcp", addr)
 	if err != nil {
+		pc.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close(); ln.Close() })
@@ -76,7 +83,7 @@ func (k *kernelLab) listen(t *testing.T, port int) {
 			if err != nil {
 				return
 			}
-			k.note(string(buf[:n]))
+			note(string(buf[:n]))
 			pc.WriteTo(buf[:n], from)
 		}
 	}()
@@ -91,7 +98,7 @@ func (k *kernelLab) listen(t *testing.T, port int) {
 				defer c.Close()
 				c.SetReadDeadline(time.Now().Add(3 * time.Second))
 				if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					k.note(strings.TrimSpace(line))
+					note(strings.TrimSpace(line))
 				}
 			}()
 		}
@@ -108,6 +115,31 @@ func (k *kernelLab) received(id string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.got[id]
+}
+
+// loadNft replaces the router's ruleset with text and compiles for site
+// what nft -j list ruleset gives back.
+func (k *kernelLab) loadNft(t *testing.T, label, text string, site policy.Site) *Auditor {
+	t.Helper()
+	if _, err := k.Router.Run("nft", "flush", "ruleset"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Router.Nft(text); err != nil {
+		t.Fatalf("%s: loading: %v", label, err)
+	}
+	js, err := k.Router.Run("nft", "-j", "list", "ruleset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Load("router.json", []byte(js), "auto")
+	if err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	a, err := New(rs, site)
+	if err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	return a
 }
 
 // reset forgets connections on both sides of the router.
@@ -152,14 +184,21 @@ func reuse(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// run sends one probe. UDP: a datagram, which the cloud echoes; on the
-// echo a second one. TCP: a connect, then the id as data.
-func (k *kernelLab) run(p probe) seen {
+// probeWait is how long a probe waits for an answer before it counts as
+// dropped: long, so that a busy machine does not turn a late answer into a
+// drop, and the same for UDP and TCP, so that the wait costs a batch of
+// probes no more than its slowest TCP connect.
+const probeWait = 1500 * time.Millisecond
+
+// send sends one probe from namespace ns. UDP: a datagram, which the
+// other end echoes; on the echo a second one. TCP: a connect, then the id
+// as data.
+func send(ns *netlab.NS, p probe) seen {
 	var s seen
 	dst := netip.AddrPortFrom(p.dst, p.dpt).String()
 	if p.proto == "udp" {
 		var c net.Conn
-		err := k.LAN.Do(func() (err error) {
+		err := ns.Do(func() (err error) {
 			d := net.Dialer{LocalAddr: &net.UDPAddr{IP: p.src.AsSlice(), Port: int(p.sport)}, Control: reuse}
 			c, err = d.Dial("udp", dst)
 			return err
@@ -170,7 +209,7 @@ func (k *kernelLab) run(p probe) seen {
 		}
 		defer c.Close()
 		c.Write([]byte(p.id + "#1"))
-		c.SetReadDeadline(time.Now().Add(800 * time.Millisecond))
+		c.SetReadDeadline(time.Now().Add(probeWait))
 		buf := make([]byte, 256)
 		for {
 			n, err := c.Read(buf)
@@ -186,8 +225,8 @@ func (k *kernelLab) run(p probe) seen {
 		return s
 	}
 	var c net.Conn
-	err := k.LAN.Do(func() (err error) {
-		d := net.Dialer{Timeout: 1500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: p.src.AsSlice(), Port: int(p.sport)}, Control: reuse}
+	err := ns.Do(func() (err error) {
+		d := net.Dialer{Timeout: probeWait, LocalAddr: &net.TCPAddr{IP: p.src.AsSlice(), Port: int(p.sport)}, Control: reuse}
 		c, err = d.Dial("tcp", dst)
 		return err
 	})
@@ -309,10 +348,23 @@ func lookup(t *testing.T, a *Auditor, parts map[string][]outcome, p probe, lanIf
 	}
 	o := hit[0]
 	e := expect{o: o}
-	e.first = !(o.kind == origNew && o.res != accepted)
-	e.reply = e.first && !(o.kind == replyEst && o.res != accepted)
-	e.later = o.res == accepted
+	e.first, e.reply, e.later = o.passes()
 	return e, o.res != unknown
+}
+
+// passes says which packets of a connection in outcome o get through:
+// the first, the first reply, the ones after.
+func (o outcome) passes() (first, reply, later bool) {
+	first = !(o.kind == origNew && o.res != accepted)
+	reply = first && !(o.kind == replyEst && o.res != accepted)
+	return first, reply, o.res == accepted
+}
+
+// probeMatch is the match of exactly the probe's packet.
+func probeMatch(p probe) policy.Match {
+	return policy.Match{Family: p.fam, Proto: p.proto,
+		Src: []netip.Prefix{netip.PrefixFrom(p.src, p.src.BitLen())}, Dst: []netip.Prefix{netip.PrefixFrom(p.dst, p.dst.BitLen())},
+		SrcPorts: model.NewPortSet(model.PortRange{Lo: p.sport, Hi: p.sport}), DstPorts: model.NewPortSet(model.PortRange{Lo: p.dpt, Hi: p.dpt})}
 }
 
 // portolanTrail writes the first packet's decisions as the trace would;
@@ -390,10 +442,12 @@ func kernelSeeds(t *testing.T, file string, n int) []uint64 {
 	return out
 }
 
-// traceRun runs probes while nft monitor trace listens in the router.
-func traceRun(t *testing.T, k *kernelLab, probes []probe) ([]seen, []*tracedPacket) {
+// traceRun sends n probes with send, many at once, while nft monitor
+// trace listens in ns; it returns what each probe saw and the packets the
+// trace followed.
+func traceRun(t *testing.T, ns *netlab.NS, n int, send func(i int) seen) ([]seen, []*tracedPacket) {
 	ctx, cancel := context.WithCancel(context.Background())
-	mon := k.Router.CommandContext(ctx, "nft", "-a", "monitor", "trace")
+	mon := ns.CommandContext(ctx, "nft", "-a", "monitor", "trace")
 	var buf bytes.Buffer
 	mon.Stdout = &buf
 	if err := mon.Start(); err != nil {
@@ -401,22 +455,40 @@ func traceRun(t *testing.T, k *kernelLab, probes []probe) ([]seen, []*tracedPack
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	res := make([]seen, len(probes))
+	res := make([]seen, n)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 128)
-	for i, p := range probes {
+	sem := make(chan struct{}, 192)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res[i] = k.run(p)
+			res[i] = send(i)
 		}()
 	}
 	wg.Wait()
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	mon.Wait()
+	return res, parseTrace(buf.String())
+}
+
+// byTuple indexes traced packets by tuple, the first of each.
+func byTuple(tr []*tracedPacket) map[string]*tracedPacket {
+	out := map[string]*tracedPacket{}
+	for _, tp := range tr {
+		if _, ok := out[tp.tuple]; !ok {
+			out[tp.tuple] = tp
+		}
+	}
+	return out
+}
+
+// probeAll sends probes from the LAN to the cloud under trace; the
+// cloud's listeners say which first and later packets arrived.
+func (k *kernelLab) probeAll(t *testing.T, probes []probe) ([]seen, []*tracedPacket) {
+	res, tr := traceRun(t, k.Router, len(probes), func(i int) seen { return send(k.LAN, probes[i]) })
 	for i, p := range probes {
 		if p.proto == "udp" {
 			res[i].first = k.received(p.id + "#1")
@@ -425,7 +497,7 @@ func traceRun(t *testing.T, k *kernelLab, probes []probe) ([]seen, []*tracedPack
 			res[i].later = k.received(p.id)
 		}
 	}
-	return res, parseTrace(buf.String())
+	return res, tr
 }
 
 // compare checks the kernel's verdicts against portolan's, probe by probe;
@@ -434,12 +506,7 @@ func traceRun(t *testing.T, k *kernelLab, probes []probe) ([]seen, []*tracedPack
 // monitor trace can lose or mix events when many packets cross at once.
 func compare(t *testing.T, k *kernelLab, label string, a *Auditor, parts map[string][]outcome, probes []probe, res []seen, traced []*tracedPacket, site policy.Site, handle func(*ruleset.Rule) int64, fix func([]*tracedPacket)) (int, int) {
 	t.Helper()
-	byTuple := map[string]*tracedPacket{}
-	for _, tp := range traced {
-		if _, ok := byTuple[tp.tuple]; !ok {
-			byTuple[tp.tuple] = tp
-		}
-	}
+	traces := byTuple(traced)
 	bad, n, nt := 0, 0, 0
 	for i, p := range probes {
 		e, known := lookup(t, a, parts, p, site.LANIf, site.WANIf)
@@ -448,17 +515,16 @@ func compare(t *testing.T, k *kernelLab, label string, a *Auditor, parts map[str
 			continue
 		}
 		// The same packet alone gives the same answer as the whole space.
-		single := policy.Rule{Hook: policy.Forward, Flow: &resolve.Concrete{Flow: resolve.Flow{Proto: p.proto}},
-			Match: policy.Match{Family: p.fam, Proto: p.proto, IIf: site.LANIf, OIf: site.WANIf,
-				Src: []netip.Prefix{netip.PrefixFrom(p.src, p.src.BitLen())}, Dst: []netip.Prefix{netip.PrefixFrom(p.dst, p.dst.BitLen())},
-				SrcPorts: model.NewPortSet(model.PortRange{Lo: p.sport, Hi: p.sport}), DstPorts: model.NewPortSet(model.PortRange{Lo: p.dpt, Hi: p.dpt})}}
+		m := probeMatch(p)
+		m.IIf, m.OIf = site.LANIf, site.WANIf
+		single := policy.Rule{Hook: policy.Forward, Flow: &resolve.Concrete{Flow: resolve.Flow{Proto: p.proto}}, Match: m}
 		os, _ := a.evalRule(single, nil, Options{}, nil)
 		os = nonEmpty(os)
 		if len(os) != 1 || os[0].res != e.o.res || os[0].kind != e.o.kind || os[0].rule != e.o.rule || os[0].chain != e.o.chain {
 			t.Errorf("%s %s: the packet alone ends otherwise than in the whole space: %v", label, p.tuple(), os)
 		}
 		got := res[i]
-		if p.proto == "tcp" && !got.reply && byTuple[replyTuple(p)].passed() {
+		if p.proto == "tcp" && !got.reply && traces[replyTuple(p)].passed() {
 			// connect failed, yet the router let the SYN-ACK through: the
 			// next packet's reject reached the socket first.
 			got.reply = true
@@ -475,13 +541,13 @@ func compare(t *testing.T, k *kernelLab, label string, a *Auditor, parts map[str
 			diffs = append(diffs, fmt.Sprintf("later: kernel %v, portolan %v", got.later, e.later))
 		}
 		want := portolanTrail(e.o, handle)
-		if tp := byTuple[p.tuple()]; tp != nil {
+		if tp := traces[p.tuple()]; tp != nil {
 			nt++
 			if eventsString(tp.events) != eventsString(want) && len(diffs) == 0 {
 				k.reset(t)
 				again := p
 				again.id += "-again"
-				_, tr := traceRun(t, k, []probe{again})
+				_, tr := k.probeAll(t, []probe{again})
 				fix(tr)
 				t.Logf("%s %s: the trace said %s; sent again alone", label, p.tuple(), eventsString(tp.events))
 				tp = nil
@@ -497,7 +563,7 @@ func compare(t *testing.T, k *kernelLab, label string, a *Auditor, parts map[str
 			}
 		}
 		if len(diffs) > 0 {
-			if tp := byTuple[replyTuple(p)]; tp != nil {
+			if tp := traces[replyTuple(p)]; tp != nil {
 				diffs = append(diffs, "kernel on the reply: "+eventsString(tp.events))
 			}
 			bad++
@@ -526,28 +592,11 @@ func TestKernelAgreesNft(t *testing.T) {
 		label := fmt.Sprintf("nft seed %d", seed)
 		k.reset(t)
 		k.listen(t, 10+i%80)
-		if _, err := k.Router.Run("nft", "flush", "ruleset"); err != nil {
-			t.Fatal(err)
-		}
 		text := genNft(seed, 300)
-		if err := k.Router.Nft(traceTable + text); err != nil {
-			t.Fatalf("%s: loading: %v", label, err)
-		}
-		js, err := k.Router.Run("nft", "-j", "list", "ruleset")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := Load("router.json", []byte(js), "auto")
-		if err != nil {
-			t.Fatalf("%s: %v", label, err)
-		}
-		a, err := New(rs, site)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := k.loadNft(t, label, traceTable+text, site)
 		parts := partition(t, a, site)
 		probes := genProbes(seed, 180)
-		res, tr := traceRun(t, k, probes)
+		res, tr := k.probeAll(t, probes)
 		n, nt := compare(t, k, label, a, parts, probes, res, tr, site, nftHandle, func([]*tracedPacket) {})
 		total += n
 		traced += nt
@@ -652,7 +701,7 @@ func TestKernelAgreesIptables(t *testing.T) {
 		}
 		parts := partition(t, a, site)
 		probes := genProbes(seed+1<<32, 180)
-		res, tr := traceRun(t, k, probes)
+		res, tr := k.probeAll(t, probes)
 		fix(tr)
 		n, nt := compare(t, k, label, a, parts, probes, res, tr, site, iptIndex, fix)
 		total += n
@@ -698,21 +747,7 @@ func TestKernelMergedInequality(t *testing.T) {
 	k := newKernelLab(t)
 	k.listen(t, 9)
 	site := policy.Site{Mode: policy.Gateway, LANIf: netlab.RouterLANIf, WANIf: netlab.RouterWANIf}
-	if err := k.Router.Nft("table inet t {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  tcp sport != 1024 tcp dport != 22 drop\n }\n}\n"); err != nil {
-		t.Fatal(err)
-	}
-	js, err := k.Router.Run("nft", "-j", "list", "ruleset")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := Load("router.json", []byte(js), "auto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(rs, site)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := k.loadNft(t, "merged", "table inet t {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  tcp sport != 1024 tcp dport != 22 drop\n }\n}\n", site)
 	parts := partition(t, a, site)
 	src, dst := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("198.51.100.10")
 	probes := []probe{
@@ -722,7 +757,7 @@ func TestKernelMergedInequality(t *testing.T) {
 		{id: "m4", fam: 4, proto: "tcp", src: src, dst: dst, sport: 1024, dpt: 80},  // the other
 		{id: "m5", fam: 4, proto: "udp", src: src, dst: dst, sport: 30003, dpt: 80}, // not tcp
 	}
-	res, _ := traceRun(t, k, probes)
+	res, _ := k.probeAll(t, probes)
 	for i, p := range probes {
 		var hit *outcome
 		pc := pointCube(a, p, site.LANIf, site.WANIf)

@@ -9,7 +9,8 @@ import (
 
 // WriteTable writes a report for people: one line per flow, then the
 // failing flows' parts with witness packets, then the services.
-func WriteTable(w io.Writer, rep *Report) error {
+func WriteTable(out io.Writer, rep *Report) error {
+	w := &errWriter{w: out}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tFLOW\tNEED\tPROTO\tPORTS\tVERDICT\tWHY")
 	for _, f := range rep.Flows {
@@ -69,7 +70,23 @@ func WriteTable(w io.Writer, rep *Report) error {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	return nil
+	return w.err
+}
+
+// errWriter keeps the first error of its writes, so that a report cut
+// short fails rather than passes for whole.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func describe(p Part) string {

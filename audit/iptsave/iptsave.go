@@ -288,11 +288,6 @@ func tokens(s string) ([]string, error) {
 	return out, nil
 }
 
-var protoNum = map[string]uint32{
-	"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "dccp": 33, "ipv6-icmp": 58, "icmpv6": 58, "gre": 47,
-	"esp": 50, "ah": 51, "sctp": 132, "udplite": 136, "ipip": 4, "ospf": 89, "vrrp": 112,
-}
-
 var ctStates = map[string]uint32{
 	"INVALID": ruleset.CtInvalid, "ESTABLISHED": ruleset.CtEstablished, "RELATED": ruleset.CtRelated,
 	"NEW": ruleset.CtNew, "UNTRACKED": ruleset.CtUntracked,
@@ -416,7 +411,7 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 				}
 				continue
 			}
-			n, ok := protoNum[v]
+			n, ok := ruleset.ProtoNumbers[v]
 			if !ok {
 				x, err := strconv.ParseUint(v, 10, 8)
 				if err != nil {
@@ -703,7 +698,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			if err != nil {
 				return 0, err
 			}
-			n, ok := protoNum[strings.ToLower(v)]
+			n, ok := ruleset.ProtoNumbers[strings.ToLower(v)]
 			if !ok {
 				r.Unknown = append(r.Unknown, "--ctproto "+v)
 				return 1, nil

@@ -261,17 +261,22 @@ func (d *decoder) str() (string, error) {
 		case 't':
 			buf = append(buf, '\t')
 		case 'u':
-			r, ok := d.hex4()
+			r, ok := d.hex4(d.pos)
 			if !ok {
 				return "", d.fail("a bad \\u escape")
 			}
+			d.pos += 4
 			if utf16.IsSurrogate(r) {
-				if d.lit("\\u") {
-					if r2, ok := d.hex4(); ok {
-						r = utf16.DecodeRune(r, r2)
-					} else {
-						return "", d.fail("a bad \\u escape")
-					}
+				// A valid pair takes the next escape along; otherwise the
+				// surrogate alone becomes U+FFFD and the next escape is read
+				// on its own, as encoding/json does.
+				r2, ok := rune(0), false
+				if len(d.data)-d.pos >= 2 && d.data[d.pos] == '\\' && d.data[d.pos+1] == 'u' {
+					r2, ok = d.hex4(d.pos + 2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					d.pos += 6
 				} else {
 					r = utf8.RuneError
 				}
@@ -284,15 +289,15 @@ func (d *decoder) str() (string, error) {
 	return "", d.fail("unexpected end of input in a string")
 }
 
-func (d *decoder) hex4() (rune, bool) {
-	if len(d.data)-d.pos < 4 {
+// hex4 reads the four hex digits of a \u escape at offset at.
+func (d *decoder) hex4(at int) (rune, bool) {
+	if len(d.data)-at < 4 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(d.data[d.pos:d.pos+4]), 16, 32)
+	n, err := strconv.ParseUint(string(d.data[at:at+4]), 16, 32)
 	if err != nil {
 		return 0, false
 	}
-	d.pos += 4
 	return rune(n), true
 }
 

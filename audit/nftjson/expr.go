@@ -41,12 +41,6 @@ type left struct {
 	unknown string // what is not understood, "" when all is
 }
 
-var protoNum = map[string]uint32{
-	"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "dccp": 33, "ipv6-icmp": 58, "icmpv6": 58, "gre": 47,
-	"esp": 50, "ah": 51, "sctp": 132, "udplite": 136, "comp": 108, "ipip": 4, "ipv6": 41, "ospf": 89,
-	"vrrp": 112, "pim": 103, "l2tp": 115, "icmp6": 58, "ipv6-frag": 44, "hopopt": 0, "mptcp": 262,
-}
-
 var ctStateBits = map[string]uint32{
 	"invalid": ruleset.CtInvalid, "established": ruleset.CtEstablished, "related": ruleset.CtRelated,
 	"new": ruleset.CtNew, "untracked": ruleset.CtUntracked,
@@ -202,7 +196,7 @@ func (p *parser) payload(path string, v any) (left, error) {
 		}
 	default:
 		n, isTransport := transport[proto]
-		pn, known := protoNum[proto]
+		pn, known := ruleset.ProtoNumbers[proto]
 		switch {
 		case isTransport:
 			l.deps = []ruleset.Term{one(ruleset.L4Proto, n)}
@@ -420,7 +414,7 @@ func (p *parser) scalar(o operand, v any) (ruleset.Value, string) {
 		return ruleset.NameValue(s, false), ""
 	case kProto:
 		if s, ok := v.(string); ok {
-			n, known := protoNum[s]
+			n, known := ruleset.ProtoNumbers[s]
 			if !known {
 				return bad()
 			}
@@ -431,46 +425,12 @@ func (p *parser) scalar(o operand, v any) (ruleset.Value, string) {
 			return bad()
 		}
 		return ruleset.NumValue(uint32(n)), ""
-	case kNfProto:
-		switch v {
-		case "ipv4":
-			return ruleset.NumValue(4), ""
-		case "ipv6":
-			return ruleset.NumValue(6), ""
+	case kNfProto, kEther:
+		f, ok := family(v, o.kind)
+		if !ok {
+			return bad()
 		}
-		if n, ok := intOf(v); ok {
-			switch n {
-			case 2:
-				return ruleset.NumValue(4), ""
-			case 10:
-				return ruleset.NumValue(6), ""
-			}
-			return ruleset.NumValue(0), ""
-		}
-		if _, ok := v.(string); ok {
-			return ruleset.NumValue(0), "" // another family: matches no IP packet
-		}
-		return bad()
-	case kEther:
-		switch v {
-		case "ip":
-			return ruleset.NumValue(4), ""
-		case "ip6":
-			return ruleset.NumValue(6), ""
-		}
-		if n, ok := intOf(v); ok {
-			switch n {
-			case 0x0800:
-				return ruleset.NumValue(4), ""
-			case 0x86dd:
-				return ruleset.NumValue(6), ""
-			}
-			return ruleset.NumValue(0), ""
-		}
-		if _, ok := v.(string); ok {
-			return ruleset.NumValue(0), ""
-		}
-		return bad()
+		return ruleset.NumValue(f), ""
 	case kCtDir:
 		switch v {
 		case "original":
@@ -490,6 +450,25 @@ func (p *parser) scalar(o operand, v any) (ruleset.Value, string) {
 		return ruleset.NumValue(b), ""
 	}
 	return bad()
+}
+
+// family reads the value of meta nfproto ("ipv4", "ipv6", 2, 10) or of an
+// ether type (meta protocol: "ip", "ip6", 0x0800, 0x86dd) as 4 or 6; any
+// other name or number is 0, a family that matches no IP packet.
+func family(v any, k kind) (uint32, bool) {
+	names, nums := [2]string{"ipv4", "ipv6"}, [2]int64{2, 10}
+	if k == kEther {
+		names, nums = [2]string{"ip", "ip6"}, [2]int64{0x0800, 0x86dd}
+	}
+	n, isNum := intOf(v)
+	s, isStr := v.(string)
+	switch {
+	case isStr && s == names[0], isNum && n == nums[0]:
+		return 4, true
+	case isStr && s == names[1], isNum && n == nums[1]:
+		return 6, true
+	}
+	return 0, isStr || isNum
 }
 
 // tuple reads one element for the operands: a scalar for one operand, a

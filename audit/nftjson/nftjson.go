@@ -523,7 +523,7 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 			return p.vmap(sp, fam, table, r, v)
 		case "dnat", "snat", "masquerade", "redirect":
 			setVerdict(r, natVerdict(k, v))
-		case "counter", "log", "flow", "ct count", "last":
+		case "counter", "log", "flow", "ct count", "last", "ct helper", "ct timeout", "ct expectation":
 			// no effect on where the packet goes
 		case "mangle":
 			if why := mangleEffect(v); why != "" {
@@ -554,7 +554,8 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 }
 
 // mangleEffect says why a mangle statement changes what later rules see, or
-// "" when it does not (marks, trace, priorities, dscp).
+// "" when it does not (marks, trace, priorities, dscp, TCP options such as
+// the MSS clamp of "tcp option maxseg size set rt mtu").
 func mangleEffect(v any) string {
 	m, _ := v.(obj)
 	k, _ := m.get("key").(obj)
@@ -582,6 +583,9 @@ func mangleEffect(v any) string {
 			return ""
 		}
 		return fmt.Sprintf("%s %s set (rewrites the packet)", proto, field)
+	}
+	if _, ok := k.has("tcp option"); ok {
+		return ""
 	}
 	return "mangle of a field portolan does not follow"
 }

@@ -1,6 +1,7 @@
 package nftjson
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
@@ -266,5 +267,50 @@ func TestLooks(t *testing.T) {
 	data, _ := os.ReadFile("testdata/constructs.json")
 	if !Looks(data) || Looks([]byte("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")) || Looks([]byte(`{"other": 1}`)) {
 		t.Error("Looks")
+	}
+}
+
+// Statements that do not change where a packet goes leave the rule's
+// verdict alone; the JSON is what nft 1.0.6 prints for "tcp flags syn tcp
+// option maxseg size set rt mtu" (the MSS clamp of most routers), "ct
+// helper set" and "ct timeout set".
+func TestParseHarmlessStatements(t *testing.T) {
+	in := `{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "c", "hook": "forward", "prio": 0, "policy": "accept", "type": "filter"}},
+	{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3, "expr": [{"match": {"op": "in", "left": {"payload": {"protocol": "tcp", "field": "flags"}}, "right": "syn"}}, {"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": {"rt": {"key": "mtu"}}}}]}},
+	{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 21}}, {"ct helper": "ftp-standard"}]}},
+	{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 5060}}, {"ct timeout": "ct-udp"}]}},
+	{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 6, "expr": [{"mangle": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "value": 8080}}]}}]}`
+	rs, err := Parse("x.json", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rs.Lookup("inet", "t", "c")
+	for _, r := range c.Rules[:3] {
+		if r.Verdict.Kind != ruleset.Continue || len(r.Unknown) != 0 {
+			t.Errorf("handle %d: %v %v, want no verdict and nothing unknown", r.Pos.Handle, r.Verdict, r.Unknown)
+		}
+	}
+	if r := c.Rules[3]; r.Verdict.Kind != ruleset.Unknown || !strings.Contains(r.Verdict.Why, "tcp dport set") {
+		t.Errorf("a rewrite of the port: %v", r.Verdict)
+	}
+}
+
+// TestFamily: meta nfproto and meta protocol as nft -j prints them, by
+// name or, for values it has no name for, by number (NFPROTO_*, ETH_P_*).
+func TestFamily(t *testing.T) {
+	for _, tt := range []struct {
+		v    any
+		k    kind
+		want uint32
+		ok   bool
+	}{
+		{"ipv4", kNfProto, 4, true}, {"ipv6", kNfProto, 6, true}, {json.Number("2"), kNfProto, 4, true},
+		{json.Number("10"), kNfProto, 6, true}, {"arp", kNfProto, 0, true}, {json.Number("7"), kNfProto, 0, true},
+		{"ip", kNfProto, 0, true}, {"ip", kEther, 4, true}, {"ip6", kEther, 6, true}, {json.Number("2048"), kEther, 4, true},
+		{json.Number("34525"), kEther, 6, true}, {"arp", kEther, 0, true}, {true, kEther, 0, false}, {obj{}, kNfProto, 0, false},
+	} {
+		if got, ok := family(tt.v, tt.k); got != tt.want || ok != tt.ok {
+			t.Errorf("family(%v, %d) = %d, %v; want %d, %v", tt.v, tt.k, got, ok, tt.want, tt.ok)
+		}
 	}
 }

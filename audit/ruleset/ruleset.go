@@ -194,6 +194,13 @@ const (
 	ProtoUDP = 17
 )
 
+// ProtoNumbers are the numbers of the IP protocols nft and iptables name.
+var ProtoNumbers = map[string]uint32{
+	"hopopt": 0, "icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "udp": 17, "dccp": 33, "ipv6": 41,
+	"ipv6-frag": 44, "gre": 47, "esp": 50, "ah": 51, "icmpv6": 58, "ipv6-icmp": 58, "icmp6": 58,
+	"ospf": 89, "pim": 103, "comp": 108, "vrrp": 112, "l2tp": 115, "sctp": 132, "udplite": 136,
+}
+
 // Term is one condition: the packet's value of Fields (several for a
 // concatenation such as ip saddr . tcp dport) lies in one of the tuples of
 // Set, or, with Neg, in none. For a field with one value per packet kind,

@@ -269,20 +269,24 @@ func (a Addrs) Pick(fam int) netip.Addr {
 	if len(a.rs) == 0 {
 		return netip.Addr{}
 	}
+	return a.pick(fam).Addr(fam)
+}
+
+// pick is Pick as a number, for a set that is not empty.
+func (a Addrs) pick(fam int) U128 {
 	ex := example4
 	if fam == 6 {
 		ex = example6
 	}
 	if a.Size() > 1<<24 && a.Contains(ex) {
-		return ex.Addr(fam)
+		return ex
 	}
 	r := a.rs[0]
-	x := r.Lo
 	// Skip a network's zero address when the range holds more than it.
 	if r.Lo.Next() != r.Hi && r.Lo != r.Hi && r.Lo.Lo&3 == 0 {
-		x = x.Next()
+		return r.Lo.Next()
 	}
-	return x.Addr(fam)
+	return r.Lo
 }
 
 // Size is the number of addresses, saturated at 2^64.

@@ -428,25 +428,17 @@ func (c Cube) beside(p, h Cube, d Dim) (Cube, bool) {
 	return q, true
 }
 
+// pickSet is the set of the address Pick chooses (the family told by the
+// set's highest address).
 func (a Addrs) pickSet() Addrs {
 	if len(a.rs) == 0 {
 		return a
 	}
-	x := a.rs[0].Lo
-	if a.rs[0].Lo.Next() != a.rs[0].Hi && a.rs[0].Lo != a.rs[0].Hi && a.rs[0].Lo.Lo&3 == 0 {
-		x = x.Next()
-	}
 	fam := 6
-	if a.rs[len(a.rs)-1].Hi.Hi == 0 && a.rs[len(a.rs)-1].Hi.Lo <= 0xffffffff {
+	if top := a.rs[len(a.rs)-1].Hi; top.Hi == 0 && top.Lo <= 0xffffffff {
 		fam = 4
 	}
-	ex := example4
-	if fam == 6 {
-		ex = example6
-	}
-	if a.Size() > 1<<24 && a.Contains(ex) {
-		x = ex
-	}
+	x := a.pick(fam)
 	return Addrs{[]Range{{x, x}}}
 }
 

@@ -12,9 +12,7 @@ import (
 
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/internal/atomicfile"
-	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/report"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 )
 
@@ -24,22 +22,16 @@ func init() { extraCommands = append(extraCommands, newAuditCmd) }
 // about 40 MB).
 const maxRuleset = 1 << 30
 
+// auditFlags are audit's flags: what to take in, for which site and how
+// names resolve, read as rules reads them (planFlags), and the ruleset to
+// check.
 type auditFlags struct {
-	sel          selectFlags
-	ruleset      string
-	format       string
-	mode         string
-	lanIf, wanIf string
-	lan          []string
-	wanAddr      []string
-	alternatives string
-	requiredOnly bool
-	optional     bool
-	hosts        string
-	dns          []string
-	noResolve    bool
-	output       string
-	outFile      string
+	plan    planFlags
+	ruleset string
+	format  string
+	wanAddr []string
+	output  string
+	outFile string
 }
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -90,70 +82,24 @@ partial, blocked or unknown; 2 a usage error or an unreadable ruleset.`,
 		},
 	}
 	fs := cmd.Flags()
-	f.sel.register(fs)
+	p := &f.plan
+	p.sel.register(fs)
 	fs.StringVar(&f.ruleset, "ruleset", "", `the ruleset to check: a file, or - for stdin (required)`)
 	fs.StringVar(&f.format, "format", "auto", "nft-json (nft -j list ruleset), iptables-save, or auto to detect")
-	fs.StringVar(&f.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
-	fs.StringVar(&f.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
-	fs.StringVar(&f.wanIf, "wan-if", "", "gateway: the router's interface towards the internet (default: any)")
-	fs.StringSliceVar(&f.lan, "lan", nil, "the site's networks, CIDR, comma-separated or repeated: the source of outbound flows in gateway mode, what \"lan\" means in host mode")
+	fs.StringVar(&p.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
+	fs.StringVar(&p.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
+	fs.StringVar(&p.wanIf, "wan-if", "", "gateway: the router's interface towards the internet (default: any)")
+	fs.StringSliceVar(&p.lan, "lan", nil, "the site's networks, CIDR, comma-separated or repeated: the source of outbound flows in gateway mode, what \"lan\" means in host mode")
 	fs.StringSliceVar(&f.wanAddr, "wan-addr", nil, "gateway: the address(es) inbound flows arrive at before DNAT (default: any)")
-	fs.StringVar(&f.alternatives, "alternatives", "preferred", "one-of groups (StarLeaf's UDP ports): check the preferred port, or all")
-	fs.BoolVar(&f.requiredOnly, "required-only", false, "leave recommended flows out")
-	fs.BoolVar(&f.optional, "optional", false, "take optional flows in (they are left out by default)")
-	fs.StringVar(&f.hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
-	fs.StringArrayVar(&f.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
-	fs.BoolVar(&f.noResolve, "no-resolve", false, "ask no DNS: names not pinned by --hosts stay without addresses and are not checked")
+	fs.StringVar(&p.alternatives, "alternatives", "preferred", "one-of groups (StarLeaf's UDP ports): check the preferred port, or all")
+	fs.BoolVar(&p.requiredOnly, "required-only", false, "leave recommended flows out")
+	fs.BoolVar(&p.optional, "optional", false, "take optional flows in (they are left out by default)")
+	fs.StringVar(&p.hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
+	fs.StringArrayVar(&p.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
+	fs.BoolVar(&p.noResolve, "no-resolve", false, "ask no DNS: names not pinned by --hosts stay without addresses and are not checked")
 	fs.StringVar(&f.output, "output", report.Table, "table or json")
 	fs.StringVarP(&f.outFile, "output-file", "o", "", "write the report to FILE (atomically) instead of stdout")
 	return cmd
-}
-
-func (f *auditFlags) site() (policy.Site, error) {
-	s := policy.Site{Mode: policy.Mode(f.mode), LANIf: f.lanIf, WANIf: f.wanIf}
-	for _, v := range []struct{ flag, val string }{{"--lan-if", f.lanIf}, {"--wan-if", f.wanIf}} {
-		if v.val != "" && (len(v.val) > 15 || strings.ContainsAny(v.val, " \t\"'/")) {
-			return s, fmt.Errorf("%s %q: not an interface name", v.flag, v.val)
-		}
-	}
-	for _, l := range f.lan {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(l)
-		if err != nil {
-			a, aerr := netip.ParseAddr(l)
-			if aerr != nil {
-				return s, fmt.Errorf("--lan %q: not a CIDR block such as 192.0.2.0/24", l)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		s.LAN = append(s.LAN, p)
-	}
-	return s, s.Validate()
-}
-
-func (f *auditFlags) resolver() (resolve.Resolver, error) {
-	var chain resolve.Chain
-	if f.hosts != "" {
-		h, err := resolve.LoadHosts(f.hosts)
-		if err != nil {
-			return nil, fmt.Errorf("--hosts: %v", err)
-		}
-		chain = append(chain, h)
-	}
-	if f.noResolve {
-		if len(chain) == 0 {
-			return resolve.NoResolve{}, nil
-		}
-		return chain, nil
-	}
-	d, err := resolve.NewDNS(f.dns...)
-	if err != nil {
-		return nil, err
-	}
-	return append(chain, d), nil
 }
 
 func readRuleset(name string, stdin io.Reader) ([]byte, error) {
@@ -191,21 +137,13 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	default:
 		return fmt.Errorf("--format %q: nft-json, iptables-save or auto", f.format)
 	}
-	site, err := f.site()
+	site, err := f.plan.site()
 	if err != nil {
 		return err
 	}
-	var opt target.Options
-	opt.RequiredOnly, opt.Optional = f.requiredOnly, f.optional
-	switch f.alternatives {
-	case "preferred":
-	case "all":
-		opt.AllAlternatives = true
-	default:
-		return fmt.Errorf("--alternatives %q: preferred or all", f.alternatives)
-	}
-	if f.requiredOnly && f.optional {
-		return fmt.Errorf("--required-only and --optional exclude each other")
+	opt, err := f.plan.options()
+	if err != nil {
+		return err
 	}
 	var wan []netip.Addr
 	for _, w := range f.wanAddr {
@@ -230,13 +168,13 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	}
 	aud, err := audit.New(rs, site)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %v", name, err)
 	}
-	choices, err := g.choose(args, &f.sel)
+	choices, err := g.choose(args, &f.plan.sel)
 	if err != nil {
 		return err
 	}
-	r, err := f.resolver()
+	r, _, err := f.plan.resolver(true)
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,9 @@ func TestAuditOfGeneratedRules(t *testing.T) {
 		for _, target := range []string{"nftables", "iptables"} {
 			args := tc.args
 			t.Run(tc.name+"/"+target, func(t *testing.T) {
-				lab.Router.Run("nft", "flush", "ruleset")
+				if _, err := lab.Router.Run("nft", "flush", "ruleset"); err != nil {
+					t.Fatal(err)
+				}
 				var dump []byte
 				if target == "nftables" {
 					text, errs, code := portolan(append([]string{"rules", "--target", "nftables"}, args...)...)
@@ -192,7 +194,7 @@ func TestAuditOfGeneratedRules(t *testing.T) {
 					}
 				}
 				file := filepath.Join(dir, target+".dump")
-				os.WriteFile(file, dump, 0o644)
+				writeDump(t, file, dump)
 				rep, code := auditJSON(t, file, args)
 				if code != 0 || !rep.OK || len(notAllowed(rep)) > 0 {
 					t.Fatalf("the generated rules do not audit as allowed: exit %d, not allowed: %v", code, notAllowed(rep))
@@ -213,7 +215,7 @@ func TestAuditOfGeneratedRules(t *testing.T) {
 						t.Fatalf("%s: %v", k, err)
 					}
 					f := filepath.Join(dir, "cut")
-					os.WriteFile(f, text, 0o644)
+					writeDump(t, f, text)
 					got, _ := auditJSON(t, f, args)
 					want := append([]string(nil), srv[k]...)
 					sort.Strings(want)
@@ -255,7 +257,7 @@ func TestAuditOfGeneratedRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				f := filepath.Join(dir, "cut")
-				os.WriteFile(f, cutEst, 0o644)
+				writeDump(t, f, cutEst)
 				got, _ := auditJSON(t, f, args)
 				outbound := 0
 				for _, fl := range got.Flows {
@@ -280,6 +282,13 @@ func TestAuditOfGeneratedRules(t *testing.T) {
 					tc.name, target, allowed, cut, failed, outbound)
 			})
 		}
+	}
+}
+
+func writeDump(t *testing.T, file string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -115,6 +115,7 @@ func TestAuditInputErrors(t *testing.T) {
 	_, broken, _ := auditFiles(t, "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p tcp -m tcp --dport 99999 -j ACCEPT\nCOMMIT\n")
 	_, badJSON, _ := auditFiles(t, `{"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 7, "expr": []}}]}`)
 	_, neither, _ := auditFiles(t, "hello\n")
+	_, loop, _ := auditFiles(t, "*filter\n:FORWARD DROP [0:0]\n:a - [0:0]\n-A FORWARD -j a\n-A a -g a\nCOMMIT\n")
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -126,6 +127,7 @@ func TestAuditInputErrors(t *testing.T) {
 		{"bad json", auditArgs(badJSON, pins), `ruleset.txt: nftables[0].rule.chain (rule handle 7): chain inet t c is not declared`},
 		{"neither format", auditArgs(neither, pins), "neither nft JSON (nft -j list ruleset) nor iptables-save output; pass --format"},
 		{"wrong format", auditArgs(broken, pins, "--format", "nft-json"), "ruleset.txt:1:"},
+		{"loop", auditArgs(loop, pins), "ruleset.txt: line 5: -A a -g a leads back to chain ip filter a"},
 		{"unknown format", auditArgs(broken, pins, "--format", "pf"), `--format "pf": nft-json, iptables-save or auto`},
 		{"bad output", auditArgs(broken, pins, "--output", "yaml"), `--output "yaml": one of table, json`},
 		{"bad mode", auditArgs(broken, pins, "--mode", "router"), `--mode "router": gateway or host`},
@@ -150,6 +152,7 @@ func TestAuditStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	old := os.Stdin
 	os.Stdin = r
 	defer func() { os.Stdin = old }()
