@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portolan/portolan/internal/netlab"
+	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/probe/probetest"
 	"github.com/portolan/portolan/resolve"
 )
@@ -92,7 +93,7 @@ func BenchmarkUDPRange(b *testing.B) {
 		{"nmap-min-rate-20000", []string{"-T4", "--max-retries", "0", "--min-rate", "20000", "--host-timeout", "60s"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			probetest.Need(b, "nmap")
+			peers.Need(b, "nmap")
 			var states map[string]int
 			timedOut := false
 			for b.Loop() {

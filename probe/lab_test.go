@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portolan/portolan/internal/netlab"
+	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/probe/probetest"
 	"github.com/portolan/portolan/reflector"
@@ -270,7 +271,7 @@ func TestNATTimeout(t *testing.T) {
 func TestFallback(t *testing.T) {
 	t.Parallel()
 	l := netlab.New(t)
-	ca := probetest.NewCA(t, "Portolan Origin CA")
+	ca := peers.NewCA(t, "Portolan Origin CA")
 	probetest.TLSServer(t, l.Cloud, "198.51.100.10:443", ca.Issue(t, []string{"acme.call.sl", "config.starleaf.com"}), tls.VersionTLS12, tls.VersionTLS13)
 	labReflector(t, l, "123,500,1194,3478,24704", "", nil)
 	if err := l.Router.Nft(masquerade); err != nil {

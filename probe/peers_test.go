@@ -11,6 +11,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/portolan/portolan/internal/netlab"
+	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/probe/probetest"
 	"github.com/portolan/portolan/resolve"
 )
@@ -99,8 +100,8 @@ func TestSTUNMismatch(t *testing.T) {
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	l := netlab.New(t)
-	origin := probetest.NewCA(t, "Portolan Origin CA")
-	stranger := probetest.NewCA(t, "Zscaler Intermediate Root CA")
+	origin := peers.NewCA(t, "Portolan Origin CA")
+	stranger := peers.NewCA(t, "Zscaler Intermediate Root CA")
 	extra := []netip.Addr{netip.MustParseAddr("203.0.113.11"), netip.MustParseAddr("203.0.113.12"), netip.MustParseAddr("203.0.113.13")}
 	for _, a := range extra {
 		if err := l.AddCloudAddr(a); err != nil {
@@ -156,10 +157,10 @@ func TestTLS(t *testing.T) {
 
 // proxyLab is a lab with an origin server in the cloud serving the names
 // of Onsight and Pexip on 443 with a certificate from its own CA.
-func proxyLab(t *testing.T) (*netlab.Lab, *probetest.CA) {
+func proxyLab(t *testing.T) (*netlab.Lab, *peers.CA) {
 	t.Helper()
 	l := netlab.New(t)
-	origin := probetest.NewCA(t, "Portolan Origin CA")
+	origin := peers.NewCA(t, "Portolan Origin CA")
 	probetest.TLSServer(t, l.Cloud, "198.51.100.10:443", origin.Issue(t, []string{"app.librestream.com", "meet.pexip.test"}), tls.VersionTLS12, tls.VersionTLS13)
 	return l, origin
 }
@@ -172,12 +173,12 @@ const proxyPins = "198.51.100.10 app.librestream.com meet.pexip.test\n"
 // which can do Basic only, and beyond what the probe can test for Onsight.
 func TestProxyAuth(t *testing.T) {
 	t.Parallel()
-	probetest.Need(t, "squid", "htpasswd")
+	peers.Need(t, "squid", "htpasswd")
 	for _, auth := range []string{"basic", "ntlm", "digest"} {
 		t.Run(auth, func(t *testing.T) {
 			t.Parallel()
 			l, origin := proxyLab(t)
-			url := probetest.Squid(t, l.Cloud, probetest.SquidConfig{
+			url := peers.Squid(t, l.Cloud, peers.SquidConfig{
 				Listen: netip.MustParseAddrPort("198.51.100.10:3128"),
 				Auth:   auth, User: "probe", Password: "probepass", Hosts: proxyPins,
 			})
@@ -232,7 +233,7 @@ func TestProxyAuth(t *testing.T) {
 // CONNECT through squid is not flagged.
 func TestSSLInspection(t *testing.T) {
 	t.Parallel()
-	probetest.Need(t, "squid", "/usr/lib/squid/security_file_certgen")
+	peers.Need(t, "squid", "/usr/lib/squid/security_file_certgen")
 	for _, bump := range []bool{true, false} {
 		name := "plain"
 		if bump {
@@ -241,8 +242,8 @@ func TestSSLInspection(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			l, origin := proxyLab(t)
-			inspector := probetest.NewCA(t, "Portolan Inspection CA")
-			url := probetest.Squid(t, l.Cloud, probetest.SquidConfig{
+			inspector := peers.NewCA(t, "Portolan Inspection CA")
+			url := peers.Squid(t, l.Cloud, peers.SquidConfig{
 				Listen: netip.MustParseAddrPort("198.51.100.10:3128"), Hosts: proxyPins,
 				Bump: bump, BumpCA: inspector, OriginCA: origin,
 			})

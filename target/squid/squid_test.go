@@ -4,49 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
-	"github.com/portolan/portolan/internal/testenv"
+	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/squid"
 	"github.com/portolan/portolan/target/targettest"
 )
-
-func squidBin(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("squid")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/squid"); err != nil {
-			testenv.SkipOrFail(t, "squid is not installed (apt-get install squid-openssl)")
-		}
-		p = "/usr/sbin/squid"
-	}
-	return p
-}
 
 func write(t testing.TB, in *target.Input) (string, target.Result) {
 	t.Helper()
@@ -62,23 +38,20 @@ func write(t testing.TB, in *target.Input) (string, target.Result) {
 // service and feature selection, included in a minimal squid.conf; an
 // ERROR or WARNING fails the test as much as a non-zero exit.
 func TestParse(t *testing.T) {
-	bin := squidBin(t)
+	peers.Need(t, "squid")
 	dir := t.TempDir()
-	_, caKey, caDER := cert(t, "portolan inspection CA", true, nil, nil, nil, nil)
-	pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", caDER)
-	keyDER, _ := x509.MarshalECPrivateKey(caKey)
-	pemFile(t, filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", keyDER)
+	ca := peers.NewCA(t, "portolan inspection CA")
+	peers.WriteFile(t, dir, "ca.pem", ca.PEM)
+	peers.WriteFile(t, dir, "ca.key", ca.KeyPEM)
 	n := 0
 	for _, m := range targettest.SyntaxMatrix(t) {
 		if !strings.HasSuffix(m.Name, "/gateway") {
 			continue
 		}
 		frag, _ := write(t, m.In)
-		fp := filepath.Join(dir, "portolan.conf")
-		conf := filepath.Join(dir, "squid.conf")
-		os.WriteFile(fp, []byte(frag), 0o644)
-		os.WriteFile(conf, []byte(fmt.Sprintf("http_port 127.0.0.1:3128 ssl-bump tls-cert=%[2]s/ca.pem tls-key=%[2]s/ca.key generate-host-certificates=off\ninclude %[1]s\nhttp_access deny all\nssl_bump bump all\npid_filename %[2]s/squid.pid\ncache_log %[2]s/cache.log\npinger_enable off\n", fp, dir)), 0o644)
-		out, err := exec.Command(bin, "-k", "parse", "-f", conf).CombinedOutput()
+		fp := peers.WriteFile(t, dir, "portolan.conf", []byte(frag))
+		conf := peers.WriteFile(t, dir, "squid.conf", []byte(fmt.Sprintf("http_port 127.0.0.1:3128 ssl-bump tls-cert=%[2]s/ca.pem tls-key=%[2]s/ca.key generate-host-certificates=off\ninclude %[1]s\nhttp_access deny all\nssl_bump bump all\npid_filename %[2]s/squid.pid\ncache_log %[2]s/cache.log\npinger_enable off\n", fp, dir)))
+		out, err := exec.Command("squid", "-k", "parse", "-f", conf).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s: squid -k parse: %v\n%s\n%s", m.Name, err, lastLines(out), frag)
 			continue
@@ -129,73 +102,16 @@ func input(t testing.TB, slugs []string, sel resolve.Selection) *target.Input {
 	return in
 }
 
-// cert makes a certificate for names and addresses, signed by parent (or
-// self-signed when parent is nil).
-func cert(t testing.TB, cn string, ca bool, names []string, ips []netip.Addr, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: names, IsCA: ca, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, a := range ips {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, a.AsSlice())
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key, der
-}
-
-func pemFile(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestLiveProxy runs squid with ssl-bump on the lab's router and the
 // fragment for Onsight, StarLeaf and Pexip included: allowed names and
 // networks connect, others get 403; Onsight's *.librestream.com and
 // Pexip's service network are spliced (the client sees the origin's
 // certificate), StarLeaf's names are bumped (it sees the inspection CA's).
 func TestLiveProxy(t *testing.T) {
-	bin := squidBin(t)
-	if _, err := os.Stat("/usr/lib/squid/security_file_certgen"); err != nil {
-		testenv.SkipOrFail(t, "squid has no ssl-bump here (apt-get install squid-openssl)")
-	}
-	proxyUser, err := user.Lookup("proxy")
-	if err != nil {
-		testenv.SkipOrFail(t, "no proxy user for squid: %v", err)
-	}
-	uid, _ := strconv.Atoi(proxyUser.Uid)
-	gid, _ := strconv.Atoi(proxyUser.Gid)
+	peers.Need(t, "squid", "/usr/lib/squid/security_file_certgen")
 	l := netlab.New(t)
-
-	// squid drops to the proxy user: its files live in a directory it can read.
-	dir, err := os.MkdirTemp("", "portolan-squid-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	run := filepath.Join(dir, "run")
-	os.Mkdir(run, 0o755)
-
-	_, caKey, caDER := cert(t, "portolan inspection CA", true, nil, nil, nil, nil)
-	pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", caDER)
-	keyDER, _ := x509.MarshalECPrivateKey(caKey)
-	pemFile(t, filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", keyDER)
+	inspection := peers.NewCA(t, "portolan inspection CA")
+	originCA := peers.NewCA(t, "portolan origin")
 
 	origins := map[string]netip.Addr{
 		"config.starleaf.com": netip.MustParseAddr("203.0.113.30"),
@@ -213,9 +129,7 @@ func TestLiveProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644)
-	_, originKey, originDER := cert(t, "portolan origin", false, names, ips, nil, nil)
-	originTLS := tls.Certificate{Certificate: [][]byte{originDER}, PrivateKey: originKey}
+	originTLS := originCA.Issue(t, names, ips...)
 	for _, port := range []string{"443", "8443"} {
 		ln, err := l.Cloud.Listen("tcp", ":"+port)
 		if err != nil {
@@ -228,69 +142,11 @@ func TestLiveProxy(t *testing.T) {
 
 	in := input(t, []string{"onsight", "starleaf", "pexip"}, resolve.Selection{Params: []string{"company=acme", "service_network=198.51.100.0/24"}})
 	frag, _ := write(t, in)
-	os.WriteFile(filepath.Join(dir, "portolan.conf"), []byte(frag), 0o644)
-	conf := fmt.Sprintf(`http_port 192.0.2.1:3128 ssl-bump tls-cert=%[1]s/ca.pem tls-key=%[1]s/ca.key generate-host-certificates=on dynamic_cert_mem_cache_size=4MB
-sslcrtd_program /usr/lib/squid/security_file_certgen -s %[1]s/ssl_db -M 4MB
-sslcrtd_children 2 startup=1 idle=1
-tls_outgoing_options flags=DONT_VERIFY_PEER
-hosts_file %[1]s/hosts
-dns_nameservers 127.0.0.1
-acl SSL_ports port 443 8443
-acl CONNECT method CONNECT
-http_access deny CONNECT !SSL_ports
-include %[1]s/portolan.conf
-http_access deny all
-ssl_bump bump all
-pid_filename %[1]s/run/squid.pid
-cache_log %[1]s/run/cache.log
-access_log stdio:%[1]s/run/access.log
-cache deny all
-coredump_dir %[1]s/run
-pinger_enable off
-shutdown_lifetime 1 seconds
-`, dir)
-	os.WriteFile(filepath.Join(dir, "squid.conf"), []byte(conf), 0o644)
-	if out, err := exec.Command("/usr/lib/squid/security_file_certgen", "-c", "-s", filepath.Join(dir, "ssl_db"), "-M", "4MB").CombinedOutput(); err != nil {
-		t.Fatalf("security_file_certgen: %v %s", err, out)
-	}
-	filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, gid) })
-
-	cmd := l.Router.Command(bin, "-N", "-f", filepath.Join(dir, "squid.conf"))
-	var logb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+	const proxy = "192.0.2.1:3128"
+	peers.Squid(t, l.Router, peers.SquidConfig{
+		Listen: netip.MustParseAddrPort(proxy), Hosts: hosts.String(), Ports: []int{8443},
+		Bump: true, BumpCA: inspection, OriginCA: originCA, Include: frag,
 	})
-	proxy := "192.0.2.1:3128"
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := l.LAN.Dial("tcp", proxy, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(run, "cache.log"))
-			t.Fatalf("squid exited: %s\n%s", logb.String(), lastLines(log))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("squid does not listen on %s", proxy)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 
 	// connect asks the proxy for host:port and returns the status code and,
 	// after a 200, the issuer of the certificate the client sees and the
@@ -346,10 +202,6 @@ shutdown_lifetime 1 seconds
 		case !tt.allowed && (reached || !denied):
 			t.Errorf("CONNECT %s: %d, not denied: %.200q", tt.hostport, code, body)
 		}
-	}
-	if t.Failed() {
-		log, _ := os.ReadFile(filepath.Join(run, "cache.log"))
-		t.Logf("squid cache.log:\n%s", lastLines(log))
 	}
 }
 
