@@ -7,43 +7,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go4.org/netipx"
 
 	"github.com/portolan/portolan/catalog"
-	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/targettest"
 )
-
-func prepare(t *testing.T, slugs []string, sel resolve.Selection, pins string, site policy.Site, opt target.Options) *target.Input {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select(slugs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r resolve.Resolver = resolve.NoResolve{}
-	if pins != "" {
-		if r, err = resolve.ParseHosts("pins", strings.NewReader(pins)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	in, err := target.Prepare(context.Background(), target.Config{Choices: cs, Resolver: r, AllowUnresolved: pins == "", Site: site, Options: opt, Generated: time.Unix(0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
 
 // TestRemoteAddsUp checks, over the whole syntax matrix, that the named
 // sets of every rule say exactly what the plan says, that sets of the
@@ -105,7 +76,7 @@ func TestRemoteAddsUp(t *testing.T) {
 }
 
 func TestRemoteSplitsByHostSet(t *testing.T) {
-	in := prepare(t, []string{"onsight"}, resolve.Selection{Features: []string{"legacy"}}, "203.0.113.9 sip.librestream.com\n2001:db8::9 sip.librestream.com\n", targettest.Site, target.Options{})
+	in := targettest.Prepare(t, []string{"onsight"}, resolve.Selection{Features: []string{"legacy"}}, "203.0.113.9 sip.librestream.com\n2001:db8::9 sip.librestream.com\n", targettest.Site, target.Options{})
 	got := map[string]string{}
 	for i := range in.Rules {
 		r := &in.Rules[i]

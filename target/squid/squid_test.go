@@ -3,7 +3,6 @@ package squid_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
 	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/resolve"
@@ -83,23 +81,7 @@ func TestDomains(t *testing.T) {
 
 func input(t testing.TB, slugs []string, sel resolve.Selection) *target.Input {
 	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select(slugs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := target.Prepare(context.Background(), target.Config{Choices: cs, Resolver: resolve.NoResolve{}, AllowUnresolved: true, Site: targettest.Site})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return targettest.Prepare(t, slugs, sel, "", targettest.Site, target.Options{})
 }
 
 // TestLiveProxy runs squid with ssl-bump on the lab's router and the

@@ -470,3 +470,33 @@ func FlushNeighbours(t testing.TB, l *netlab.Lab) {
 		}
 	}
 }
+
+// Prepare builds the input of the embedded catalog's services for a site:
+// names pinned by pins (hosts(5) text), or left unresolved when it is
+// empty; the generation time fixed so that outputs compare.
+func Prepare(t testing.TB, slugs []string, sel resolve.Selection, pins string, site policy.Site, opt target.Options) *target.Input {
+	t.Helper()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := cat.Select(slugs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := resolve.Choose(svcs, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r resolve.Resolver = resolve.NoResolve{}
+	if pins != "" {
+		if r, err = resolve.ParseHosts("pins", strings.NewReader(pins)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := target.Prepare(context.Background(), target.Config{Choices: cs, Resolver: r, AllowUnresolved: pins == "", Site: site, Options: opt, Generated: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
