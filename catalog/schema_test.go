@@ -99,3 +99,43 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		})
 	}
 }
+
+// TestPortGrammarAgrees checks that the loader and the JSON Schema accept
+// the same port strings: one grammar for both.
+func TestPortGrammarAgrees(t *testing.T) {
+	s := compileSchema(t)
+	tests := []struct {
+		port string
+		ok   bool
+	}{
+		{"443", true},
+		{"5590-5600", true},
+		{"65535", true},
+		{"{media}", false}, // no such param: the loader refuses, the schema cannot know
+		{"5590 - 5600", false},
+		{"5590- 5600", false},
+		{" 443", false},
+		{"0443", false},
+		{"0", false},
+		{"+443", false},
+		{"443-", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.port, func(t *testing.T) {
+			src := strings.Replace(minimal, "    ports: [443]\n", "    ports: [\""+tt.port+"\"]\n", 1)
+			_, err := Load("x.yaml", []byte(src))
+			if (err == nil) != tt.ok {
+				t.Errorf("loader: err = %v, want ok=%v", err, tt.ok)
+			}
+			if tt.port == "{media}" {
+				return
+			}
+			if serr := s.Validate(yamlInstance(t, []byte(src))); (serr == nil) != tt.ok {
+				t.Errorf("schema: err = %v, want ok=%v", serr, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "flows[0].ports[0]") {
+				t.Errorf("error does not name the field: %v", err)
+			}
+		})
+	}
+}

@@ -26,6 +26,13 @@ func TestParsePortRange(t *testing.T) {
 		{"+5", PortRange{}, "not a number"},
 		{"1e3", PortRange{}, "not a number"},
 		{"", PortRange{}, "empty port"},
+		// One grammar with the JSON Schema: no spaces, no leading zeros.
+		{"5590 - 5600", PortRange{}, "has a space"},
+		{"5590 -5600", PortRange{}, "has a space"},
+		{" 443", PortRange{}, "has a space"},
+		{"443\t", PortRange{}, "has a space"},
+		{"0443", PortRange{}, "leading zero"},
+		{"10000-020000", PortRange{}, "leading zero"},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortRange(tt.in)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // PortRange is an inclusive range of ports, Lo ≤ Hi, both in 1..65535.
@@ -24,9 +25,14 @@ func (r PortRange) Len() int { return int(r.Hi) - int(r.Lo) + 1 }
 // Contains reports whether p is in the range.
 func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 
-// ParsePortRange parses "443" or "10000-20000". Port 0, ports above 65535
-// and reversed ranges are errors.
+// ParsePortRange parses "443" or "10000-20000": the one port grammar of
+// profiles, params and the JSON Schema (its "port" pattern). Digits only,
+// no sign, no leading zero, no space; port 0, ports above 65535 and
+// reversed ranges are errors.
 func ParsePortRange(s string) (PortRange, error) {
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return PortRange{}, fmt.Errorf("port range %q has a space; write ports and ranges as 443 or 10000-20000", s)
+	}
 	lo, hi, isRange := strings.Cut(s, "-")
 	a, err := parsePort(lo)
 	if err != nil {
@@ -46,7 +52,6 @@ func ParsePortRange(s string) (PortRange, error) {
 }
 
 func parsePort(s string) (uint16, error) {
-	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, fmt.Errorf("empty port")
 	}
@@ -54,6 +59,9 @@ func parsePort(s string) (uint16, error) {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("port %q is not a number", s)
 		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, fmt.Errorf("port %q has a leading zero", s)
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n > 65535 {
@@ -66,7 +74,8 @@ func parsePort(s string) (uint16, error) {
 }
 
 // ParsePortList parses a comma-separated list of ports and ranges, as a
-// ports param is written ("36000-59999,60010").
+// ports param is written ("36000-59999,60010"); spaces may stand around
+// the commas, not inside a range.
 func ParsePortList(s string) ([]PortRange, error) {
 	var out []PortRange
 	for _, part := range strings.Split(s, ",") {
