@@ -13,7 +13,9 @@ import (
 
 var (
 	slugRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	langRE = regexp.MustCompile(`^[a-z]{2}$`)
+	// serviceSlugRE also takes a leading digit: vendors are called 8x8.
+	serviceSlugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	langRE        = regexp.MustCompile(`^[a-z]{2}$`)
 )
 
 // TLSVersions are the versions a tls-min constraint may name.
@@ -88,8 +90,8 @@ func (v *validator) required(path, value string) bool {
 
 func (v *validator) info() {
 	in := v.svc.Info
-	if v.required("service.slug", in.Slug) && !slugRE.MatchString(in.Slug) {
-		v.errf("service.slug", "slug %q must be lower-case letters, digits and hyphens, starting with a letter", in.Slug)
+	if v.required("service.slug", in.Slug) && !serviceSlugRE.MatchString(in.Slug) {
+		v.errf("service.slug", "slug %q must be lower-case letters, digits and hyphens, starting with a letter or digit", in.Slug)
 	}
 	v.required("service.name", in.Name)
 	v.required("service.vendor", in.Vendor)

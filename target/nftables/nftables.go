@@ -74,7 +74,17 @@ func LayoutOf(o target.Options) (Layout, error) {
 }
 
 // SetName is the name of the named set of s in this layout.
-func (l Layout) SetName(s *target.AddrSet) string { return l.Prefix + s.Key() }
+func (l Layout) SetName(s *target.AddrSet) string { return l.name(s.Key()) }
+
+// name prefixes an object's name; nft identifiers start with a letter or
+// "_", so a service slug such as 8x8 gets a "_" in the standalone layout.
+func (l Layout) name(s string) string {
+	s = l.Prefix + s
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		s = "_" + s
+	}
+	return s
+}
 
 // Takes reports whether the layout's table holds rules of family fam.
 func (l Layout) Takes(fam int) bool {
@@ -298,7 +308,7 @@ func (g *gen) timeouts() error {
 		return err
 	}
 	for _, t := range ts {
-		name := g.lay.Prefix + t.C.Service + "_" + t.C.ID
+		name := g.lay.name(t.C.Service + "_" + t.C.ID)
 		if len(t.C.Proto) > 1 {
 			name += "_" + t.Proto
 		}
