@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 )
@@ -216,51 +215,5 @@ func TestOpenOverlay(t *testing.T) {
 	}
 	if _, err := Open(t.TempDir()); err == nil {
 		t.Error("Open(empty dir) succeeded")
-	}
-}
-
-// TestLoadTestdataModel loads the test profiles that exercise the fields
-// of issue 8 items 23-29; each must load and satisfy the JSON Schema.
-func TestLoadTestdataModel(t *testing.T) {
-	files, err := ProfileFiles("testdata/model")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test profiles: %v", err)
-	}
-	s := compileSchema(t)
-	for _, f := range files {
-		svc, err := LoadFile(f)
-		if err != nil {
-			t.Errorf("%s: %v", f, err)
-			continue
-		}
-		data, _ := os.ReadFile(f)
-		if err := s.Validate(yamlInstance(t, data)); err != nil {
-			t.Errorf("%s: schema: %v", f, err)
-		}
-		if _, err := Open("testdata/model"); err != nil {
-			t.Errorf("Open: %v", err)
-		}
-		_ = svc
-	}
-}
-
-// TestSlugs checks which service slugs load: a leading digit is fine (8x8).
-func TestSlugs(t *testing.T) {
-	s := compileSchema(t)
-	for _, tt := range []struct {
-		slug string
-		ok   bool
-	}{
-		{"demo", true}, {"8x8", true}, {"3cx", true}, {"x-1", true},
-		{"Demo", false}, {"-demo", false}, {"8x8_", false}, {"8 x 8", false},
-	} {
-		src := strings.Replace(minimal, "slug: demo", "slug: \""+tt.slug+"\"", 1)
-		_, err := Load("x.yaml", []byte(src))
-		if (err == nil) != tt.ok {
-			t.Errorf("slug %q: loader err = %v, want ok=%v", tt.slug, err, tt.ok)
-		}
-		if serr := s.Validate(yamlInstance(t, []byte(src))); (serr == nil) != tt.ok {
-			t.Errorf("slug %q: schema err = %v, want ok=%v", tt.slug, serr, tt.ok)
-		}
 	}
 }

@@ -507,7 +507,7 @@ func (v *validator) constraints() {
 			need("hosts", len(c.Hosts) > 0)
 		case model.KindProxyAuth:
 			need("allowed", len(c.Allowed) > 0)
-		case model.KindDynamicSrcPorts:
+		case model.KindDynamicSrcPorts, model.KindPortPreservingNAT:
 			need("proto", len(c.Proto) > 0)
 			need("ports", len(c.Ports) > 0)
 		case model.KindNoInbound, model.KindSetting, model.KindNotice:

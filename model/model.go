@@ -207,6 +207,10 @@ const (
 	// KindDynamicSrcPorts: clients send from Ports but may use others;
 	// never filter on source port.
 	KindDynamicSrcPorts ConstraintKind = "dynamic-src-ports"
+	// KindPortPreservingNAT: the site's NAT must keep the local source
+	// ports Ports (Proto) unchanged on the way out, a static port mapping
+	// (SIP trunks that register from a fixed port ask for it).
+	KindPortPreservingNAT ConstraintKind = "port-preserving-nat"
 	// KindSetting: a setting outside the network (client policy…).
 	KindSetting ConstraintKind = "setting"
 	// KindNotice: advice the model cannot otherwise say.
@@ -216,7 +220,7 @@ const (
 // ConstraintKinds lists every kind, in the order they are documented.
 var ConstraintKinds = []ConstraintKind{
 	KindALGOff, KindNATTimeout, KindTLSMin, KindSSLInspectionOff, KindProxyAuth,
-	KindAllowByName, KindNoInbound, KindViaProxy, KindDynamicSrcPorts, KindSetting, KindNotice,
+	KindAllowByName, KindNoInbound, KindViaProxy, KindDynamicSrcPorts, KindPortPreservingNAT, KindSetting, KindNotice,
 }
 
 // Constraint is a requirement that is not a port but breaks calls all the same.

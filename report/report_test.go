@@ -21,6 +21,8 @@ func TestConstraintSummary(t *testing.T) {
 		{resolve.Constraint{Kind: model.KindTLSMin, MinVersion: "1.2", Ports: []string{"5061"}, Purpose: "p"}, "TLS ≥ 1.2 on ports 5061 — p"},
 		{resolve.Constraint{Kind: model.KindProxyAuth, Allowed: []string{"basic"}, Refused: []string{"ntlm"}, Purpose: "p"}, "proxy authentication: basic only (not ntlm) — p"},
 		{resolve.Constraint{Kind: model.KindSSLInspectionOff, Hosts: []string{"*.librestream.com"}, Purpose: "p"}, "no SSL inspection for *.librestream.com — p"},
+		{resolve.Constraint{Kind: model.KindPortPreservingNAT, Proto: []string{"udp"}, Ports: []string{"5060"}, Hosts: []string{"sip.vendor.example"}, Purpose: "p"},
+			"NAT must keep source ports udp 5060 unchanged (static port mapping) towards sip.vendor.example — p"},
 	}
 	for _, tt := range tests {
 		if got := ConstraintSummary(tt.c); got != tt.want {

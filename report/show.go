@@ -295,6 +295,11 @@ func ConstraintSummary(k resolve.Constraint) string {
 		head = "through the web proxy: " + strings.Join(k.Hosts, ", ")
 	case model.KindDynamicSrcPorts:
 		head = fmt.Sprintf("source ports vary (%s %s and others): never filter on source port", strings.Join(k.Proto, "/"), strings.Join(k.Ports, ","))
+	case model.KindPortPreservingNAT:
+		head = fmt.Sprintf("NAT must keep source ports %s %s unchanged (static port mapping)", strings.Join(k.Proto, "/"), strings.Join(k.Ports, ","))
+		if len(k.Hosts) > 0 {
+			head += " towards " + strings.Join(k.Hosts, ", ")
+		}
 	case model.KindSetting:
 		head = "setting"
 	case model.KindNotice:

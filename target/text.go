@@ -343,6 +343,8 @@ func ConstraintAction(c resolve.Constraint, platform string) string {
 		return fmt.Sprintf("%s — meant for the web proxy (portolan rules --target squid); flows the plan allows directly are below.", c.Purpose)
 	case model.KindDynamicSrcPorts:
 		return fmt.Sprintf("%s — no rule here matches a source port.", c.Purpose)
+	case model.KindPortPreservingNAT:
+		return fmt.Sprintf("%s — these rules rewrite no source port (no SNAT or masquerade); where the site's NAT does, keep %s %s unchanged: a static port mapping, no random or fully-random port allocation.", c.Purpose, strings.Join(c.Proto, "/"), strings.Join(c.Ports, ","))
 	case model.KindSetting:
 		return "not a network setting: " + c.Purpose
 	}

@@ -1,0 +1,109 @@
+package catalog
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// modelCase is one change to the minimal profile and the error it must
+// give (field and words), for the fields of issue 8 items 23-29.
+type modelCase struct {
+	name     string
+	old, new string
+	field    string // "" when the profile must load
+	msg      string
+}
+
+func runModelCases(t *testing.T, tests []modelCase) {
+	t.Helper()
+	s := compileSchema(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(minimal, tt.old) {
+				t.Fatalf("test case: %q is not in the minimal profile", tt.old)
+			}
+			src := strings.Replace(minimal, tt.old, tt.new, 1)
+			_, err := Load("demo.yaml", []byte(src))
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if err := s.Validate(yamlInstance(t, []byte(src))); err != nil {
+					t.Errorf("schema: %v", err)
+				}
+				return
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors: %v", err, err)
+			}
+			for _, e := range es {
+				if e.Field == tt.field && strings.Contains(e.Msg, tt.msg) && e.Line > 0 {
+					return
+				}
+			}
+			t.Errorf("got %v\nwant field %q, message containing %q", err, tt.field, tt.msg)
+		})
+	}
+}
+
+// TestLoadTestdataModel loads the test profiles that exercise the fields
+// of issue 8 items 23-29; each must load and satisfy the JSON Schema.
+func TestLoadTestdataModel(t *testing.T) {
+	files, err := ProfileFiles("testdata/model")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test profiles: %v", err)
+	}
+	s := compileSchema(t)
+	for _, f := range files {
+		svc, err := LoadFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		data, _ := os.ReadFile(f)
+		if err := s.Validate(yamlInstance(t, data)); err != nil {
+			t.Errorf("%s: schema: %v", f, err)
+		}
+		if _, err := Open("testdata/model"); err != nil {
+			t.Errorf("Open: %v", err)
+		}
+		_ = svc
+	}
+}
+
+// TestSlugs checks which service slugs load: a leading digit is fine (8x8).
+func TestSlugs(t *testing.T) {
+	s := compileSchema(t)
+	for _, tt := range []struct {
+		slug string
+		ok   bool
+	}{
+		{"demo", true}, {"8x8", true}, {"3cx", true}, {"x-1", true},
+		{"Demo", false}, {"-demo", false}, {"8x8_", false}, {"8 x 8", false},
+	} {
+		src := strings.Replace(minimal, "slug: demo", "slug: \""+tt.slug+"\"", 1)
+		_, err := Load("x.yaml", []byte(src))
+		if (err == nil) != tt.ok {
+			t.Errorf("slug %q: loader err = %v, want ok=%v", tt.slug, err, tt.ok)
+		}
+		if serr := s.Validate(yamlInstance(t, []byte(src))); (serr == nil) != tt.ok {
+			t.Errorf("slug %q: schema err = %v, want ok=%v", tt.slug, serr, tt.ok)
+		}
+	}
+}
+
+// TestPortPreservingNAT checks the port-preserving-nat constraint kind
+// (issue 8 item 26): proto and ports needed, checked like any ports.
+func TestPortPreservingNAT(t *testing.T) {
+	const c = "constraints:\n  - id: trunk-nat\n    kind: port-preserving-nat\n"
+	const tail = "    purpose: {en: static port mapping, de: statisches Port-Mapping}\n    source: {quote: UDP}\n"
+	runModelCases(t, []modelCase{
+		{"ok", "    source: {quote: UDP}\n", "    source: {quote: UDP}\n" + c + "    proto: udp\n    ports: [5060]\n    hosts: [cloud]\n    flows: [media]\n" + tail, "", ""},
+		{"no ports", "    source: {quote: UDP}\n", "    source: {quote: UDP}\n" + c + "    proto: udp\n" + tail, "constraints[0].ports", "a port-preserving-nat constraint needs ports"},
+		{"no proto", "    source: {quote: UDP}\n", "    source: {quote: UDP}\n" + c + "    ports: [5060]\n" + tail, "constraints[0].proto", "needs proto"},
+		{"bad port", "    source: {quote: UDP}\n", "    source: {quote: UDP}\n" + c + "    proto: udp\n    ports: [\"5060 - 5062\"]\n" + tail, "constraints[0].ports[0]", "has a space"},
+	})
+}
