@@ -107,3 +107,16 @@ func TestPortPreservingNAT(t *testing.T) {
 		{"bad port", "    source: {quote: UDP}\n", "    source: {quote: UDP}\n" + c + "    proto: udp\n    ports: [\"5060 - 5062\"]\n" + tail, "constraints[0].ports[0]", "has a space"},
 	})
 }
+
+// TestLocalSrcPorts checks local_src_ports (issue 8 item 29): ports in the
+// one grammar, and a source.
+func TestLocalSrcPorts(t *testing.T) {
+	const at = "    ports: [443]\n"
+	runModelCases(t, []modelCase{
+		{"ok", at, at + "    local_src_ports: {ports: [6000-6200], source: {quote: TCP 443, line: 3}}\n", "", ""},
+		{"no ports", at, at + "    local_src_ports: {ports: [], source: {quote: TCP 443}}\n", "flows[0].local_src_ports.ports", "at least one port"},
+		{"bad range", at, at + "    local_src_ports: {ports: [6200-6000], source: {quote: TCP 443}}\n", "flows[0].local_src_ports.ports[0]", "reversed range"},
+		{"no quote", at, at + "    local_src_ports: {ports: [6000-6200], source: {line: 3}}\n", "flows[0].local_src_ports.source.quote", "quoted words"},
+		{"unknown key", at, at + "    local_src_ports: {port: [6000], source: {quote: x}}\n", "flows[0].local_src_ports.port", "unknown field"},
+	})
+}

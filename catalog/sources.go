@@ -21,6 +21,9 @@ func Sources(svc *model.Service) []Sourced {
 	var out []Sourced
 	for i, f := range svc.Flows {
 		out = append(out, Sourced{fmt.Sprintf("flows[%d].source", i), fmt.Sprintf("flow %q", f.ID), f.Source})
+		if f.LocalSrcPorts != nil {
+			out = append(out, Sourced{fmt.Sprintf("flows[%d].local_src_ports.source", i), fmt.Sprintf("source ports of flow %q", f.ID), f.LocalSrcPorts.Source})
+		}
 	}
 	for i, c := range svc.Constraints {
 		out = append(out, Sourced{fmt.Sprintf("constraints[%d].source", i), fmt.Sprintf("constraint %q", c.ID), c.Source})

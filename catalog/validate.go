@@ -370,6 +370,10 @@ func (v *validator) flows() {
 		v.protos(path+".proto", f.Proto, true)
 		v.ports(path+".ports", f.Ports, true)
 		v.ports(path+".src_ports", f.SrcPorts, false)
+		if l := f.LocalSrcPorts; l != nil {
+			v.ports(path+".local_src_ports.ports", l.Ports, true)
+			v.source(path+".local_src_ports.source", &l.Source)
+		}
 		if v.required(path+".local", f.Local) && v.svc.Role(f.Local) == nil {
 			v.errf(path+".local", "undefined role %q%s", f.Local, known(roleNames(v.svc)))
 		}

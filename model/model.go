@@ -156,10 +156,13 @@ type Flow struct {
 	Proto     StringList `yaml:"proto" json:"proto"`
 	// Ports are destination ports and inclusive ranges "lo-hi", or a
 	// template "{param}" of a ports param.
-	Ports    []string `yaml:"ports" json:"ports"`
-	SrcPorts []string `yaml:"src_ports,omitempty" json:"src_ports,omitempty"`
-	Local    string   `yaml:"local" json:"local"`
-	Remote   []string `yaml:"remote" json:"remote"`
+	Ports []string `yaml:"ports" json:"ports"`
+	// SrcPorts are source ports rules match on; LocalSrcPorts the ports
+	// the local side usually sends from, which rules never match on.
+	SrcPorts      []string       `yaml:"src_ports,omitempty" json:"src_ports,omitempty"`
+	LocalSrcPorts *LocalSrcPorts `yaml:"local_src_ports,omitempty" json:"local_src_ports,omitempty"`
+	Local         string         `yaml:"local" json:"local"`
+	Remote        []string       `yaml:"remote" json:"remote"`
 	// Necessity without features; RequiredWith names a feature that makes
 	// the flow required when it is on.
 	Necessity    Necessity `yaml:"necessity" json:"necessity"`
@@ -177,6 +180,15 @@ type Flow struct {
 	Purpose Text   `yaml:"purpose" json:"purpose"`
 	Note    string `yaml:"note,omitempty" json:"note,omitempty"`
 	Source  Source `yaml:"source" json:"source"`
+}
+
+// LocalSrcPorts records the source ports a document says the local side
+// sends from ("RTP 6000 – 6200, higher ports when those are taken"). They
+// describe the endpoint; rules do not match on them, because an endpoint
+// that falls back to other ports would be cut off.
+type LocalSrcPorts struct {
+	Ports  []string `yaml:"ports" json:"ports"`
+	Source Source   `yaml:"source" json:"source"`
 }
 
 // Protos returns the flow's protocols.

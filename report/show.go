@@ -240,6 +240,9 @@ func flowNotes(all []resolve.Flow, f resolve.Flow) []string {
 	if len(f.SrcPorts) > 0 {
 		out = append(out, "from source ports "+strings.Join(f.SrcPorts, ","))
 	}
+	if l := f.LocalSrcPorts; l != nil {
+		out = append(out, fmt.Sprintf("the %s usually sends from ports %s; rules do not match on them %s", f.Local, strings.Join(l.Ports, ","), sourceRef(l.Source)))
+	}
 	if f.Note != "" {
 		out = append(out, "note: "+f.Note)
 	}

@@ -167,29 +167,32 @@ func (c *Choice) On(f string) bool { return f == "" || c.Features[f] }
 
 // Flow is one flow for one protocol, with params filled in.
 type Flow struct {
-	Service      string          `json:"service" yaml:"service"`
-	ID           string          `json:"id" yaml:"id"`
-	Flow         string          `json:"flow" yaml:"flow"`
-	Direction    model.Direction `json:"direction" yaml:"direction"`
-	Proto        string          `json:"proto" yaml:"proto"`
-	Ports        []string        `json:"ports" yaml:"ports"`
-	SrcPorts     []string        `json:"src_ports,omitempty" yaml:"src_ports,omitempty"`
-	Local        string          `json:"local" yaml:"local"`
-	LocalAddress string          `json:"local_address,omitempty" yaml:"local_address,omitempty"`
-	Dest         []string        `json:"dest" yaml:"dest"`
-	RemoteSets   []string        `json:"remote_sets" yaml:"remote_sets"`
-	Necessity    model.Necessity `json:"necessity" yaml:"necessity"`
-	RequiredWith string          `json:"required_with,omitempty" yaml:"required_with,omitempty"`
-	Condition    string          `json:"condition,omitempty" yaml:"condition,omitempty"`
-	Feature      string          `json:"feature" yaml:"feature"`
-	App          string          `json:"app" yaml:"app"`
-	OneOf        bool            `json:"one_of,omitempty" yaml:"one_of,omitempty"`
-	Fallback     []string        `json:"fallback,omitempty" yaml:"fallback,omitempty"`
-	Via          string          `json:"via,omitempty" yaml:"via,omitempty"`
-	Purpose      string          `json:"purpose" yaml:"purpose"`
-	Purposes     model.Text      `json:"purposes" yaml:"purposes"`
-	Note         string          `json:"note,omitempty" yaml:"note,omitempty"`
-	Source       model.Source    `json:"source" yaml:"source"`
+	Service   string          `json:"service" yaml:"service"`
+	ID        string          `json:"id" yaml:"id"`
+	Flow      string          `json:"flow" yaml:"flow"`
+	Direction model.Direction `json:"direction" yaml:"direction"`
+	Proto     string          `json:"proto" yaml:"proto"`
+	Ports     []string        `json:"ports" yaml:"ports"`
+	SrcPorts  []string        `json:"src_ports,omitempty" yaml:"src_ports,omitempty"`
+	// LocalSrcPorts are the ports the local side usually sends from; no
+	// rule matches on them.
+	LocalSrcPorts *model.LocalSrcPorts `json:"local_src_ports,omitempty" yaml:"local_src_ports,omitempty"`
+	Local         string               `json:"local" yaml:"local"`
+	LocalAddress  string               `json:"local_address,omitempty" yaml:"local_address,omitempty"`
+	Dest          []string             `json:"dest" yaml:"dest"`
+	RemoteSets    []string             `json:"remote_sets" yaml:"remote_sets"`
+	Necessity     model.Necessity      `json:"necessity" yaml:"necessity"`
+	RequiredWith  string               `json:"required_with,omitempty" yaml:"required_with,omitempty"`
+	Condition     string               `json:"condition,omitempty" yaml:"condition,omitempty"`
+	Feature       string               `json:"feature" yaml:"feature"`
+	App           string               `json:"app" yaml:"app"`
+	OneOf         bool                 `json:"one_of,omitempty" yaml:"one_of,omitempty"`
+	Fallback      []string             `json:"fallback,omitempty" yaml:"fallback,omitempty"`
+	Via           string               `json:"via,omitempty" yaml:"via,omitempty"`
+	Purpose       string               `json:"purpose" yaml:"purpose"`
+	Purposes      model.Text           `json:"purposes" yaml:"purposes"`
+	Note          string               `json:"note,omitempty" yaml:"note,omitempty"`
+	Source        model.Source         `json:"source" yaml:"source"`
 	// Missing lists params still shown as placeholders.
 	Missing []string `json:"missing_params,omitempty" yaml:"missing_params,omitempty"`
 }
@@ -262,6 +265,12 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 		}
 		ports, m1 := c.subPorts(f.Ports)
 		src, m2 := c.subPorts(f.SrcPorts)
+		var lsp *model.LocalSrcPorts
+		if f.LocalSrcPorts != nil {
+			ps, m := c.subPorts(f.LocalSrcPorts.Ports)
+			m2 = append(m2, m...)
+			lsp = &model.LocalSrcPorts{Ports: ps, Source: model.Source{Document: svc.SourceDocument(f.LocalSrcPorts.Source), Quote: f.LocalSrcPorts.Source.Quote, Line: f.LocalSrcPorts.Source.Line}}
+		}
 		dest, m3 := c.subHosts(f.Remote)
 		miss := dedupe(slices.Concat(m1, m2, m3))
 		nec := f.Necessity
@@ -283,7 +292,7 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 			out = append(out, Flow{
 				Service: svc.Slug(), ID: ids[j], Flow: f.ID,
 				Direction: f.Direction, Proto: proto,
-				Ports: ports, SrcPorts: src,
+				Ports: ports, SrcPorts: src, LocalSrcPorts: lsp,
 				Local: f.Local, LocalAddress: localAddr,
 				Dest: dest, RemoteSets: f.Remote,
 				Necessity: nec, RequiredWith: f.RequiredWith, Condition: f.Condition.En(),

@@ -1,0 +1,61 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/portolan/portolan/catalog"
+	"github.com/portolan/portolan/resolve"
+)
+
+// showModel renders `show` of a service of the catalog overlaid with dir.
+func showModel(t *testing.T, dir, slug string, sel resolve.Selection) string {
+	t.Helper()
+	c, err := catalog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := c.Select([]string{slug})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := resolve.Choose(svcs, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := cs[0].Flows(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := ShowTable(&buf, []ServiceView{{Choice: cs[0], Flows: flows, Constraints: cs[0].Constraints()}}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// TestShowModelFields checks that show's table says what the fields of
+// issue 8 items 23-29 mean.
+func TestShowModelFields(t *testing.T) {
+	tests := []struct {
+		name, dir, slug string
+		sel             resolve.Selection
+		want            []string
+	}{
+		{"local source ports", "", "onsight", resolve.Selection{},
+			[]string{"media: the client usually sends from ports 6000-6200; rules do not match on them [004_6ded30d48ad6275a.txt line 118:"}},
+		{"port-preserving NAT", "../catalog/testdata/model", "8x8", resolve.Selection{},
+			[]string{"! trunk-nat  NAT must keep source ports udp 5060 unchanged (static port mapping) towards 198.51.100.0/24"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := showModel(t, tt.dir, tt.slug, tt.sel)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("missing %q in\n%s", w, out)
+				}
+			}
+		})
+	}
+}
