@@ -120,3 +120,53 @@ func TestLocalSrcPorts(t *testing.T) {
 		{"unknown key", at, at + "    local_src_ports: {port: [6000], source: {quote: x}}\n", "flows[0].local_src_ports.port", "unknown field"},
 	})
 }
+
+// TestPortExprs checks ranges sized by a number param (issue 8 item 28):
+// the param must exist and be a number, and its default and example must
+// give a range within 1..65535. Each case starts from the minimal profile
+// with a number param calls (example 50) and the https flow on
+// 10000+2*{calls}.
+func TestPortExprs(t *testing.T) {
+	base := strings.Replace(minimal, "roles:\n", "  - name: calls\n    type: number\n    description: concurrent calls\n    example: \"50\"\nroles:\n", 1)
+	base = strings.Replace(base, "ports: [443]", `ports: ["10000+2*{calls}"]`, 1)
+	tests := []modelCase{
+		{"count form ok", "", "", "", ""},
+		{"last-port form ok", `ports: ["10000+2*{calls}"]`, `ports: ["10-{calls}"]`, "", ""},
+		{"undefined param", "{calls}", "{callz}", "flows[0].ports[0]", `undefined param "callz"`},
+		{"wrong type", "{calls}", "{company}", "flows[0].ports[0]", `param "company" is of type dns-label; a port expression takes a param of type number`},
+		{"spaces", "10000+2*", "10000 + 2*", "flows[0].ports[0]", "write LO-{param}"},
+		{"example too large", `example: "50"`, `example: "30000"`, "flows[0].ports[0]", "calls=30000: 10000+2*{calls} would end at port 69999, above 65535"},
+		{"example reversed", `ports: ["10000+2*{calls}"]`, `ports: ["10000-{calls}"]`, "flows[0].ports[0]", "calls=50: 10000-{calls} is a reversed range"},
+		{"bad number", `example: "50"`, `example: "-5"`, "params[1].example", "not a whole number"},
+		{"in local_src_ports", "    app: https\n", "    app: https\n    local_src_ports: {ports: [\"65500+{calls}\"], source: {quote: x}}\n", "flows[0].local_src_ports.ports[0]", "calls=50"},
+	}
+	s := compileSchema(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.old) {
+				t.Fatalf("test case: %q not in the profile", tt.old)
+			}
+			src := strings.Replace(base, tt.old, tt.new, 1)
+			_, err := Load("demo.yaml", []byte(src))
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Validate(yamlInstance(t, []byte(src))); err != nil {
+					t.Errorf("schema: %v", err)
+				}
+				return
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("err = %v", err)
+			}
+			for _, e := range es {
+				if e.Field == tt.field && strings.Contains(e.Msg, tt.msg) && e.Line > 0 {
+					return
+				}
+			}
+			t.Errorf("got %v\nwant field %q, message containing %q", err, tt.field, tt.msg)
+		})
+	}
+}

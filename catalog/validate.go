@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,12 +109,12 @@ func (v *validator) params() {
 		v.name(path, "param", p.Name, model.ValidParamName, "lower-case letters, digits and underscores", seen)
 		v.required(path+".description", p.Description)
 		switch p.Type {
-		case model.ParamDNSLabel, model.ParamAddress, model.ParamPorts, model.ParamHosts, model.ParamText:
+		case model.ParamDNSLabel, model.ParamAddress, model.ParamPorts, model.ParamHosts, model.ParamText, model.ParamNumber:
 		case "":
-			v.errf(path+".type", "required field is missing; one of dns-label, address, ports, hosts, text")
+			v.errf(path+".type", "required field is missing; one of dns-label, address, ports, hosts, text, number")
 			continue
 		default:
-			v.errf(path+".type", "unknown param type %q; one of dns-label, address, ports, hosts, text", p.Type)
+			v.errf(path+".type", "unknown param type %q; one of dns-label, address, ports, hosts, text, number", p.Type)
 			continue
 		}
 		if p.Example != "" {
@@ -160,8 +161,29 @@ func CheckParamValue(t model.ParamType, val string) error {
 		if strings.ContainsAny(val, "\n\r") {
 			return fmt.Errorf("a text param is one line")
 		}
+	case model.ParamNumber:
+		if _, err := ParseNumber(val); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// ParseNumber parses a number param's value: digits, no sign or leading
+// zero, at most 65535.
+func ParseNumber(val string) (int, error) {
+	ok := val != "" && (val == "0" || val[0] != '0')
+	for _, c := range val {
+		ok = ok && c >= '0' && c <= '9'
+	}
+	if !ok || len(val) > 5 {
+		return 0, fmt.Errorf("%q is not a whole number in 0..65535", val)
+	}
+	n, _ := strconv.Atoi(val)
+	if n > 65535 {
+		return 0, fmt.Errorf("%q is not a whole number in 0..65535", val)
+	}
+	return n, nil
 }
 
 // SplitList splits a comma-separated param value, dropping empty items.
@@ -265,8 +287,45 @@ func (v *validator) ports(path string, ports []string, needed bool) {
 			}
 			continue
 		}
+		if model.IsPortExpr(s) {
+			v.portExpr(pp, s)
+			continue
+		}
 		if _, err := model.ParsePortRange(s); err != nil {
 			v.errf(pp, "%v", err)
+		}
+	}
+}
+
+// portExpr checks a port range sized by a number param, and the range the
+// param's default and example give.
+func (v *validator) portExpr(path, s string) {
+	e, err := model.ParsePortExpr(s)
+	if err != nil {
+		v.errf(path, "%v", err)
+		return
+	}
+	p := v.svc.Param(e.Param)
+	switch {
+	case p == nil:
+		v.errf(path, "undefined param %q", e.Param)
+		return
+	case !knownType(p):
+		return
+	case p.Type != model.ParamNumber:
+		v.errf(path, "param %q is of type %s; a port expression takes a param of type number", e.Param, p.Type)
+		return
+	}
+	for _, val := range []*string{p.Default, &p.Example} {
+		if val == nil || *val == "" {
+			continue
+		}
+		n, err := ParseNumber(*val)
+		if err != nil {
+			continue // reported at the param
+		}
+		if _, err := e.Eval(n); err != nil {
+			v.errf(path, "%v", err)
 		}
 	}
 }
@@ -539,7 +598,7 @@ func dedupeStrings(xs []string) []string {
 // reported once, where it is written, and not again where the param is used.
 func knownType(p *model.Param) bool {
 	switch p.Type {
-	case model.ParamDNSLabel, model.ParamAddress, model.ParamPorts, model.ParamHosts, model.ParamText:
+	case model.ParamDNSLabel, model.ParamAddress, model.ParamPorts, model.ParamHosts, model.ParamText, model.ParamNumber:
 		return true
 	}
 	return false

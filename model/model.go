@@ -110,6 +110,7 @@ const (
 	ParamPorts    ParamType = "ports"     // ports and ranges: 36000-59999,60000
 	ParamHosts    ParamType = "hosts"     // host entries: 198.51.100.0/24,sbc.example.com,any
 	ParamText     ParamType = "text"      // anything on one line
+	ParamNumber   ParamType = "number"    // a whole number 0..65535: concurrent calls, a last port
 )
 
 // Param is a value a site must (or may) supply.

@@ -173,3 +173,44 @@ func TestSubstitute(t *testing.T) {
 		t.Error("IsWholeParam accepted a templated name")
 	}
 }
+
+func TestPortExpr(t *testing.T) {
+	tests := []struct {
+		expr    string
+		n       int
+		want    string
+		wantErr string
+	}{
+		{"10000+2*{calls}", 50, "10000-10099", ""},
+		{"10000+{calls}", 1, "10000", ""},
+		{"10000-{rtp_end}", 20000, "10000-20000", ""},
+		{"10000-{rtp_end}", 10000, "10000", ""},
+		{"10000+2*{calls}", 30000, "", "calls=30000: 10000+2*{calls} would end at port 69999, above 65535"},
+		{"10000+2*{calls}", 0, "", "calls=0: 10000+2*{calls} holds no port"},
+		{"10000-{rtp_end}", 5000, "", "rtp_end=5000: 10000-{rtp_end} is a reversed range"},
+		{"10000-{rtp_end}", 0, "", "rtp_end=0: 10000-{rtp_end}: port 0 is not in 1..65535"},
+		{"10000 + 2*{calls}", 1, "", "write LO-{param}"},
+		{"10000*2+{calls}", 1, "", "write LO-{param}"},
+		{"0+{calls}", 1, "", "port 0 is not a port"},
+		{"70000+{calls}", 1, "", "above 65535"},
+		{"10000+0*{calls}", 1, "", "factor 0 is not in 1..65535"},
+		{"10000+02*{calls}", 1, "", "leading zero"},
+		{"{a}-{b}", 1, "", "write LO-{param}"},
+	}
+	for _, tt := range tests {
+		e, err := ParsePortExpr(tt.expr)
+		var r PortRange
+		if err == nil {
+			r, err = e.Eval(tt.n)
+		}
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s with %d: err = %v, want %q", tt.expr, tt.n, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || r.String() != tt.want {
+			t.Errorf("%s with %d = %v, %v; want %s", tt.expr, tt.n, r, err, tt.want)
+		}
+	}
+}

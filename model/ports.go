@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,3 +215,71 @@ func (s PortSet) Strings() []string {
 
 // String writes the set as a comma-separated list.
 func (s PortSet) String() string { return strings.Join(s.Strings(), ",") }
+
+// PortExpr is a port range one of whose ends a number param gives:
+// "10000-{rtp_end}" (the param is the last port) or "10000+2*{calls}"
+// (the range holds Mult times the param's ports, from Lo on). A vendor
+// that sizes its RTP range by the number of concurrent calls is written
+// with the second form.
+type PortExpr struct {
+	Raw   string
+	Lo    uint16
+	Param string
+	// Count: the param counts ports (times Mult); otherwise it is Hi.
+	Count bool
+	Mult  int
+}
+
+var portExprRE = regexp.MustCompile(`^([0-9]+)(?:-|\+(?:([0-9]+)\*)?)\{([a-z][a-z0-9_]*)\}$`)
+
+// IsPortExpr reports whether s is written as a port expression (a port,
+// "-" or "+", a param) rather than a port, a range or a whole param.
+func IsPortExpr(s string) bool {
+	return strings.ContainsAny(s, "{}") && !strings.HasPrefix(s, "{")
+}
+
+// ParsePortExpr parses "LO-{param}", "LO+{param}" or "LO+K*{param}".
+func ParsePortExpr(s string) (PortExpr, error) {
+	m := portExprRE.FindStringSubmatch(s)
+	if m == nil {
+		return PortExpr{}, fmt.Errorf("port expression %q: write LO-{param} (the param is the last port), LO+{param} or LO+K*{param} (that many ports from LO)", s)
+	}
+	lo, err := parsePort(m[1])
+	if err != nil {
+		return PortExpr{}, fmt.Errorf("port expression %q: %v", s, err)
+	}
+	e := PortExpr{Raw: s, Lo: lo, Param: m[3], Mult: 1, Count: strings.Contains(s, "+")}
+	if m[2] != "" {
+		if len(m[2]) > 1 && m[2][0] == '0' {
+			return PortExpr{}, fmt.Errorf("port expression %q: factor %s has a leading zero", s, m[2])
+		}
+		k, err := strconv.Atoi(m[2])
+		if err != nil || k < 1 || k > 65535 {
+			return PortExpr{}, fmt.Errorf("port expression %q: factor %s is not in 1..65535", s, m[2])
+		}
+		e.Mult = k
+	}
+	return e, nil
+}
+
+// Eval returns the range for the param's value n, or an error naming the
+// param when the range is empty, reversed or goes past 65535.
+func (e PortExpr) Eval(n int) (PortRange, error) {
+	if !e.Count {
+		if n < 1 || n > 65535 {
+			return PortRange{}, fmt.Errorf("%s=%d: %s: port %d is not in 1..65535", e.Param, n, e.Raw, n)
+		}
+		if n < int(e.Lo) {
+			return PortRange{}, fmt.Errorf("%s=%d: %s is a reversed range (%d is below %d)", e.Param, n, e.Raw, n, e.Lo)
+		}
+		return PortRange{e.Lo, uint16(n)}, nil
+	}
+	size := e.Mult * n
+	if n < 1 {
+		return PortRange{}, fmt.Errorf("%s=%d: %s holds no port", e.Param, n, e.Raw)
+	}
+	if hi := int(e.Lo) + size - 1; hi > 65535 {
+		return PortRange{}, fmt.Errorf("%s=%d: %s would end at port %d, above 65535", e.Param, n, e.Raw, hi)
+	}
+	return PortRange{e.Lo, e.Lo + uint16(size-1)}, nil
+}

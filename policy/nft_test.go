@@ -61,7 +61,7 @@ func TestModelProfilesNft(t *testing.T) {
 	for _, slug := range []string{"8x8"} {
 		for name, site := range sites {
 			for _, chainOnly := range []bool{false, true} {
-				in := modelInput(t, slug, resolve.Selection{AllFeatures: true, Params: []string{"sbc_address=192.0.2.10"}}, site)
+				in := modelInput(t, slug, resolve.Selection{AllFeatures: true, Params: []string{"sbc_address=192.0.2.10", "calls=50"}}, site)
 				in.Options.ChainOnly = chainOnly
 				if chainOnly {
 					in.Options.Table = "inet filter"

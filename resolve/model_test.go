@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/portolan/portolan/catalog"
 )
 
 // TestOnsightLocalSrcPorts checks that the Onsight media flows record the
@@ -36,6 +38,70 @@ func TestOnsightLocalSrcPorts(t *testing.T) {
 	for _, id := range []string{"media", "legacy-media", "p2p-media"} {
 		if !got[id] {
 			t.Errorf("flow %s has no local_src_ports", id)
+		}
+	}
+}
+
+// chooseModel applies sel to a test profile of catalog/testdata/model.
+func chooseModel(t *testing.T, slug string, sel Selection) ([]*Choice, error) {
+	t.Helper()
+	c, err := catalog.Open("../catalog/testdata/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := c.Select([]string{slug})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Choose(svcs, sel)
+}
+
+// TestPortExprParam checks a port range sized by a number param (issue 8
+// item 28): filled in from the param, a placeholder while it is missing,
+// and a value that breaks the range is an error naming the param.
+func TestPortExprParam(t *testing.T) {
+	tests := []struct {
+		params  []string
+		want    string
+		missing bool
+		wantErr string
+	}{
+		{[]string{"calls=50"}, "40000-40099", false, ""},
+		{[]string{"calls=1"}, "40000-40001", false, ""},
+		{nil, "40000+2*{calls}", true, ""},
+		{[]string{"calls=20000"}, "", false, "--param calls: 8x8/sbc-rtp ports: calls=20000: 40000+2*{calls} would end at port 79999, above 65535"},
+		{[]string{"calls=0"}, "", false, "calls=0: 40000+2*{calls} holds no port"},
+		{[]string{"calls=many"}, "", false, `--param calls: "many" is not a whole number`},
+	}
+	for _, tt := range tests {
+		cs, err := chooseModel(t, "8x8", Selection{Params: append([]string{"sbc_address=192.0.2.10"}, tt.params...)})
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: err = %v, want %q", tt.params, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tt.params, err)
+		}
+		flows, _ := cs[0].Flows(false)
+		var f *Flow
+		for i := range flows {
+			if flows[i].ID == "sbc-rtp" {
+				f = &flows[i]
+			}
+		}
+		if f == nil {
+			t.Fatal("no sbc-rtp flow")
+		}
+		if got := strings.Join(f.Ports, ","); got != tt.want || strings.Join(f.LocalSrcPorts.Ports, ",") != tt.want {
+			t.Errorf("%v: ports %s, local source ports %v; want %s", tt.params, got, f.LocalSrcPorts.Ports, tt.want)
+		}
+		if f.Placeholder() != tt.missing {
+			t.Errorf("%v: missing = %v", tt.params, f.Missing)
+		}
+		if _, err := cs[0].Flows(true); (err != nil) != tt.missing {
+			t.Errorf("%v: strict expansion: %v", tt.params, err)
 		}
 	}
 }

@@ -67,7 +67,67 @@ func Choose(svcs []*model.Service, sel Selection) ([]*Choice, error) {
 			return nil, err
 		}
 	}
+	for _, c := range out {
+		if err := c.checkPortExprs(); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// checkPortExprs evaluates every port range sized by a param (10000+2*{calls})
+// of the flows and constraints that are on, so that a value that makes
+// a range empty, reversed or longer than 65535 is an error naming the param.
+func (c *Choice) checkPortExprs() error {
+	check := func(id string, ports []string) error {
+		for _, s := range ports {
+			if !model.IsPortExpr(s) {
+				continue
+			}
+			e, err := model.ParsePortExpr(s)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %v", c.Service.Slug(), id, err)
+			}
+			val, ok := c.Params[e.Param]
+			if !ok {
+				continue
+			}
+			n, err := catalog.ParseNumber(val)
+			if err == nil {
+				_, err = e.Eval(n)
+			}
+			if err != nil {
+				how := "the default of param " + e.Param
+				if c.Set[e.Param] {
+					how = "--param " + e.Param
+				}
+				return fmt.Errorf("%s: %s/%s ports: %v", how, c.Service.Slug(), id, err)
+			}
+		}
+		return nil
+	}
+	for _, f := range c.Service.Flows {
+		if !c.On(f.Feature) {
+			continue
+		}
+		lists := [][]string{f.Ports, f.SrcPorts}
+		if f.LocalSrcPorts != nil {
+			lists = append(lists, f.LocalSrcPorts.Ports)
+		}
+		for _, ps := range lists {
+			if err := check(f.ID, ps); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range c.Service.Constraints {
+		if c.On(k.Feature) {
+			if err := check(k.ID, k.Ports); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // splitQualified splits "svc:name" into its parts; svc is "" when absent.
@@ -326,10 +386,30 @@ func (c *Choice) lookup(name string) (string, bool) {
 	return v, ok
 }
 
-// subPorts fills ports params in; a ports param may hold several ranges.
+// subPorts fills ports params in; a ports param may hold several ranges,
+// a number param sizes a range (10000+2*{calls}).
 func (c *Choice) subPorts(ports []string) ([]string, []string) {
 	var out, missing []string
 	for _, p := range ports {
+		if model.IsPortExpr(p) {
+			if e, err := model.ParsePortExpr(p); err == nil {
+				v, ok := c.lookup(e.Param)
+				if !ok {
+					missing = append(missing, e.Param)
+					out = append(out, p)
+					continue
+				}
+				n, err := catalog.ParseNumber(v)
+				if err == nil {
+					if r, err := e.Eval(n); err == nil {
+						out = append(out, r.String())
+						continue
+					}
+				}
+			}
+			out = append(out, p) // Choose reported it; PortRanges fails on it
+			continue
+		}
 		if name, ok := model.IsWholeParam(p); ok {
 			if v, ok := c.lookup(name); ok {
 				out = append(out, catalog.SplitList(v)...)
@@ -451,9 +531,10 @@ func (c *Choice) Constraints() []Constraint {
 			continue
 		}
 		hosts, _ := c.subHosts(k.Hosts)
+		ports, _ := c.subPorts(k.Ports)
 		out = append(out, Constraint{
 			Service: svc.Slug(), ID: k.ID, Kind: k.Kind, Feature: k.Feature,
-			Apps: k.Apps, Proto: k.Proto, Ports: k.Ports,
+			Apps: k.Apps, Proto: k.Proto, Ports: ports,
 			Hosts: hosts, HostSets: k.Hosts, Flows: k.Flows,
 			MinTimeout: string(k.MinTimeout), Keepalive: string(k.Keepalive), MinVersion: k.MinVersion,
 			Allowed: k.Allowed, Refused: k.Refused,
