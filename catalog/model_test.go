@@ -170,3 +170,49 @@ func TestPortExprs(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowPlatforms checks platforms (issue 8 item 27): only or except,
+// naming platforms the profile lists.
+func TestFlowPlatforms(t *testing.T) {
+	const decl = "platforms:\n  - name: ios\n    description: iPhone\n  - name: android\n    description: Android\n  - name: windows\n    description: desktop\nroles:\n"
+	base := strings.Replace(minimal, "roles:\n", decl, 1)
+	const at = "    app: https\n"
+	tests := []modelCase{
+		{"only", at, at + "    platforms: {only: [ios, android]}\n", "", ""},
+		{"except", at, at + "    platforms: {except: [ios]}\n", "", ""},
+		{"undefined", at, at + "    platforms: {only: [ios, blackberry]}\n", "flows[0].platforms.only[1]", `undefined platform "blackberry" (defined: ios, android, windows)`},
+		{"both", at, at + "    platforms: {only: [ios], except: [android]}\n", "flows[0].platforms", "not both"},
+		{"neither", at, at + "    platforms: {}\n", "flows[0].platforms", "give only"},
+		{"all excepted", at, at + "    platforms: {except: [ios, android, windows]}\n", "flows[0].platforms.except", "never be used"},
+		{"twice", at, at + "    platforms: {only: [ios, ios]}\n", "flows[0].platforms.only[1]", "listed twice"},
+		{"bad name", "  - name: ios\n", "  - name: iOS\n", "platforms[0].name", "lower-case"},
+		{"unknown key", at, at + "    platforms: {exclude: [ios]}\n", "flows[0].platforms.exclude", "unknown field"},
+	}
+	s := compileSchema(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(base, tt.old, tt.new, 1)
+			_, err := Load("demo.yaml", []byte(src))
+			schemaErr := s.Validate(yamlInstance(t, []byte(src)))
+			if tt.field == "" {
+				if err != nil || schemaErr != nil {
+					t.Fatalf("loader: %v; schema: %v", err, schemaErr)
+				}
+				return
+			}
+			if schemaErr == nil && tt.name != "undefined" && tt.name != "all excepted" {
+				t.Errorf("the schema accepts it")
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("err = %v", err)
+			}
+			for _, e := range es {
+				if e.Field == tt.field && strings.Contains(e.Msg, tt.msg) && e.Line > 0 {
+					return
+				}
+			}
+			t.Errorf("got %v\nwant field %q, message containing %q", err, tt.field, tt.msg)
+		})
+	}
+}

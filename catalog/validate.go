@@ -39,6 +39,7 @@ func validate(svc *model.Service, idx *index) Errors {
 	v.info()
 	v.params()
 	v.features()
+	v.platforms()
 	v.roles()
 	v.hosts()
 	v.flows()
@@ -49,8 +50,8 @@ func validate(svc *model.Service, idx *index) Errors {
 			v.errf(p+".text", "a note needs its text")
 		}
 		for j, id := range n.About {
-			if svc.Flow(id) == nil && v.constraint(id) == nil && svc.HostSet(id) == nil && svc.Feature(id) == nil && svc.Param(id) == nil && svc.Role(id) == nil {
-				v.errf(fmt.Sprintf("%s.about[%d]", p, j), "%q is no flow, constraint, host set, feature, param or role of this profile", id)
+			if svc.Flow(id) == nil && v.constraint(id) == nil && svc.HostSet(id) == nil && svc.Feature(id) == nil && svc.Param(id) == nil && svc.Role(id) == nil && svc.Platform(id) == nil {
+				v.errf(fmt.Sprintf("%s.about[%d]", p, j), "%q is no flow, constraint, host set, feature, param, role or platform of this profile", id)
 			}
 		}
 	}
@@ -204,6 +205,47 @@ func (v *validator) features() {
 		v.name(path, "feature", f.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
 		v.required(path+".description", f.Description)
 		v.source(path+".source", f.Source)
+	}
+}
+
+func (v *validator) platforms() {
+	seen := map[string]bool{}
+	for i, p := range v.svc.Platforms {
+		path := fmt.Sprintf("platforms[%d]", i)
+		v.name(path, "platform", p.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
+		v.required(path+".description", p.Description)
+	}
+}
+
+// flowPlatforms checks a flow's platforms: only or except, each a
+// platform the profile lists.
+func (v *validator) flowPlatforms(path string, ps *model.Platforms) {
+	if ps == nil {
+		return
+	}
+	switch {
+	case len(ps.Only) > 0 && len(ps.Except) > 0:
+		v.errf(path, "give only or except, not both")
+	case len(ps.Only) == 0 && len(ps.Except) == 0:
+		v.errf(path, "give only: [platforms] or except: [platforms]")
+	}
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"only", ps.Only}, {"except", ps.Except}} {
+		field, names := l.field, l.names
+		for j, n := range names {
+			p := fmt.Sprintf("%s.%s[%d]", path, field, j)
+			switch {
+			case v.svc.Platform(n) == nil:
+				v.errf(p, "undefined platform %q%s", n, known(platformNames(v.svc)))
+			case slices.Index(names, n) != j:
+				v.errf(p, "platform %q listed twice", n)
+			}
+		}
+	}
+	if len(ps.Except) > 0 && len(ps.Except) >= len(v.svc.Platforms) && len(v.svc.Platforms) > 0 {
+		v.errf(path+".except", "every platform is excepted: the flow would never be used")
 	}
 }
 
@@ -449,6 +491,7 @@ func (v *validator) flows() {
 			v.errf(path+".required_with", "the flow is required already; required_with says when a weaker flow becomes required")
 		}
 		v.feature(path+".feature", f.Feature)
+		v.flowPlatforms(path+".platforms", f.Platforms)
 		if v.required(path+".app", f.App) && !slugRE.MatchString(f.App) {
 			v.errf(path+".app", "app %q must be lower-case letters, digits and hyphens (https, sip, rtp…)", f.App)
 		}
@@ -631,6 +674,14 @@ func hostNames(s *model.Service) []string {
 	var out []string
 	for _, h := range s.Hosts {
 		out = append(out, h.Name)
+	}
+	return out
+}
+
+func platformNames(s *model.Service) []string {
+	var out []string
+	for _, p := range s.Platforms {
+		out = append(out, p.Name)
 	}
 	return out
 }

@@ -7,6 +7,7 @@
 package model
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -176,6 +177,8 @@ type Flow struct {
 	// order listed. Fallback names the flows it tries when none works.
 	OneOf    bool     `yaml:"one_of,omitempty" json:"one_of,omitempty"`
 	Fallback []string `yaml:"fallback,omitempty" json:"fallback,omitempty"`
+	// Platforms limits the flow to some client platforms; nil is all.
+	Platforms *Platforms `yaml:"platforms,omitempty" json:"platforms,omitempty"`
 	// Via is "proxy" when the traffic goes through the site's web proxy.
 	Via     string `yaml:"via,omitempty" json:"via,omitempty"`
 	Purpose Text   `yaml:"purpose" json:"purpose"`
@@ -190,6 +193,42 @@ type Flow struct {
 type LocalSrcPorts struct {
 	Ports  []string `yaml:"ports" json:"ports"`
 	Source Source   `yaml:"source" json:"source"`
+}
+
+// Platform is a client platform a service runs on (windows, ios,
+// android, web…), which some flows are limited to.
+type Platform struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description"`
+}
+
+// Platforms limits a flow to the platforms Only lists, or to all but the
+// ones Except lists; one of the two is set.
+type Platforms struct {
+	Only   []string `yaml:"only,omitempty" json:"only,omitempty"`
+	Except []string `yaml:"except,omitempty" json:"except,omitempty"`
+}
+
+// Includes reports whether the flow is used on platform p.
+func (ps *Platforms) Includes(p string) bool {
+	if ps == nil {
+		return true
+	}
+	if len(ps.Only) > 0 {
+		return slices.Contains(ps.Only, p)
+	}
+	return !slices.Contains(ps.Except, p)
+}
+
+// String says "only ios, android" or "all but ios, android".
+func (ps *Platforms) String() string {
+	switch {
+	case ps == nil:
+		return "all platforms"
+	case len(ps.Only) > 0:
+		return "only " + strings.Join(ps.Only, ", ")
+	}
+	return "all but " + strings.Join(ps.Except, ", ")
 }
 
 // Protos returns the flow's protocols.
@@ -262,6 +301,7 @@ type Service struct {
 	Notes       []Note       `yaml:"notes,omitempty" json:"notes,omitempty"`
 	Params      []Param      `yaml:"params,omitempty" json:"params,omitempty"`
 	Features    []Feature    `yaml:"features,omitempty" json:"features,omitempty"`
+	Platforms   []Platform   `yaml:"platforms,omitempty" json:"platforms,omitempty"`
 	Roles       []Role       `yaml:"roles" json:"roles"`
 	Hosts       []HostSet    `yaml:"hosts" json:"hosts"`
 	Flows       []Flow       `yaml:"flows" json:"flows"`
@@ -290,6 +330,16 @@ func (s *Service) Feature(name string) *Feature {
 	for i := range s.Features {
 		if s.Features[i].Name == name {
 			return &s.Features[i]
+		}
+	}
+	return nil
+}
+
+// Platform returns the named platform, or nil.
+func (s *Service) Platform(name string) *Platform {
+	for i := range s.Platforms {
+		if s.Platforms[i].Name == name {
+			return &s.Platforms[i]
 		}
 	}
 	return nil

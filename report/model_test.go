@@ -47,6 +47,11 @@ func TestShowModelFields(t *testing.T) {
 			[]string{"media: the client usually sends from ports 6000-6200; rules do not match on them [004_6ded30d48ad6275a.txt line 118:"}},
 		{"port-preserving NAT", "../catalog/testdata/model", "8x8", resolve.Selection{},
 			[]string{"! trunk-nat  NAT must keep source ports udp 5060 unchanged (static port mapping) towards 198.51.100.0/24"}},
+		{"platforms", "../catalog/testdata/model", "8x8", resolve.Selection{AllFeatures: true},
+			[]string{"  platforms windows, ios, android (flows of every platform; --platform NAME to choose)",
+				"push: used by only ios, android clients", "desktop-share: used by all but ios, android clients"}},
+		{"platform chosen", "../catalog/testdata/model", "8x8", resolve.Selection{Platforms: []string{"ios"}},
+			[]string{"  platforms ios chosen, of windows, ios, android"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

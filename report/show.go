@@ -55,6 +55,9 @@ func showOne(w io.Writer, v ServiceView) error {
 	if len(svc.Features) > 0 {
 		fmt.Fprintf(w, "  features  %s\n", featureLine(c))
 	}
+	if len(svc.Platforms) > 0 {
+		fmt.Fprintf(w, "  platforms %s\n", platformLine(c))
+	}
 
 	groups := groupByFeature(v.Flows, svc)
 	for _, g := range groups {
@@ -118,6 +121,17 @@ func paramLine(c *resolve.Choice) string {
 		}
 	}
 	return strings.Join(parts, "\n            ")
+}
+
+func platformLine(c *resolve.Choice) string {
+	var names []string
+	for _, p := range c.Service.Platforms {
+		names = append(names, p.Name)
+	}
+	if len(c.Platforms) == 0 {
+		return strings.Join(names, ", ") + " (flows of every platform; --platform NAME to choose)"
+	}
+	return strings.Join(c.Platforms, ", ") + " chosen, of " + strings.Join(names, ", ")
 }
 
 func featureLine(c *resolve.Choice) string {
@@ -233,6 +247,9 @@ func flowNotes(all []resolve.Flow, f resolve.Flow) []string {
 	}
 	if f.Condition != "" {
 		out = append(out, "when: "+f.Condition)
+	}
+	if f.Platforms != nil {
+		out = append(out, "used by "+f.Platforms.String()+" clients")
 	}
 	if f.Via == "proxy" {
 		out = append(out, "through the site's web proxy")

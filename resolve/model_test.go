@@ -105,3 +105,57 @@ func TestPortExprParam(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatforms checks --platform (issue 8 item 27): every flow by
+// default, only the flows a platform uses when one is chosen.
+func TestPlatforms(t *testing.T) {
+	params := []string{"sbc_address=192.0.2.10", "calls=50"}
+	tests := []struct {
+		platforms []string
+		push      bool // only ios, android
+		share     bool // all but ios, android
+		wantErr   string
+	}{
+		{nil, true, true, ""},
+		{[]string{"ios"}, true, false, ""},
+		{[]string{"windows"}, false, true, ""},
+		{[]string{"windows", "android"}, true, true, ""},
+		{[]string{"blackberry"}, false, false, `--platform "blackberry": unknown platform; 8x8 has windows, ios, android`},
+	}
+	for _, tt := range tests {
+		cs, err := chooseModel(t, "8x8", Selection{AllFeatures: true, Params: params, Platforms: tt.platforms})
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%v: err = %v, want %q", tt.platforms, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows, err := cs[0].Flows(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]*Flow{}
+		for i := range flows {
+			got[flows[i].ID] = &flows[i]
+		}
+		if (got["push"] != nil) != tt.push || (got["desktop-share"] != nil) != tt.share || got["media"] == nil {
+			t.Errorf("%v: push %v, desktop-share %v, media %v", tt.platforms, got["push"] != nil, got["desktop-share"] != nil, got["media"] != nil)
+		}
+		if f := got["push"]; f != nil {
+			js, _ := json.Marshal(f)
+			if !strings.Contains(string(js), `"platforms":{"only":["ios","android"]}`) {
+				t.Errorf("JSON lacks platforms: %s", js)
+			}
+		}
+	}
+	// A service that lists no platforms keeps every flow.
+	cs := choose(t, Selection{}, "starleaf")
+	cs[0].Platforms = []string{"ios"}
+	all, _ := cs[0].Flows(false)
+	if len(all) == 0 {
+		t.Error("starleaf lost its flows to --platform")
+	}
+}

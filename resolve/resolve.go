@@ -24,6 +24,10 @@ type Selection struct {
 	AllFeatures bool
 	// Params are "NAME=VALUE" or "service:NAME=VALUE".
 	Params []string
+	// Platforms are the client platforms to take flows of (--platform);
+	// none means every platform. A flow limited to other platforms is
+	// left out.
+	Platforms []string
 }
 
 // Choice is one service with the features and params chosen for it.
@@ -32,6 +36,8 @@ type Choice struct {
 	Features map[string]bool   // every feature, on or off
 	Params   map[string]string // set params and defaults
 	Set      map[string]bool   // params the user set (not defaults)
+	// Platforms chosen; none means all.
+	Platforms []string
 }
 
 // Choose applies sel to the services. A feature or param that none of the
@@ -72,7 +78,56 @@ func Choose(svcs []*model.Service, sel Selection) ([]*Choice, error) {
 			return nil, err
 		}
 	}
+	if err := setPlatforms(out, sel.Platforms); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// setPlatforms gives each choice the platforms asked for; a platform that
+// no selected service lists is an error. A service that lists none takes
+// every flow whatever the platform.
+func setPlatforms(cs []*Choice, names []string) error {
+	for _, name := range names {
+		found := false
+		for _, c := range cs {
+			if c.Service.Platform(name) != nil {
+				found = true
+			}
+		}
+		if !found {
+			var parts []string
+			for _, c := range cs {
+				var ps []string
+				for _, p := range c.Service.Platforms {
+					ps = append(ps, p.Name)
+				}
+				if len(ps) == 0 {
+					ps = []string{"none"}
+				}
+				parts = append(parts, c.Service.Slug()+" has "+strings.Join(ps, ", "))
+			}
+			return fmt.Errorf("--platform %q: unknown platform; %s", name, strings.Join(parts, "; "))
+		}
+	}
+	for _, c := range cs {
+		c.Platforms = slices.Clone(names)
+	}
+	return nil
+}
+
+// OnPlatform reports whether a flow limited to ps is used on one of the
+// chosen platforms; with none chosen, every flow is.
+func (c *Choice) OnPlatform(ps *model.Platforms) bool {
+	if ps == nil || len(c.Platforms) == 0 || len(c.Service.Platforms) == 0 {
+		return true
+	}
+	for _, p := range c.Platforms {
+		if ps.Includes(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPortExprs evaluates every port range sized by a param (10000+2*{calls})
@@ -249,10 +304,12 @@ type Flow struct {
 	OneOf         bool                 `json:"one_of,omitempty" yaml:"one_of,omitempty"`
 	Fallback      []string             `json:"fallback,omitempty" yaml:"fallback,omitempty"`
 	Via           string               `json:"via,omitempty" yaml:"via,omitempty"`
-	Purpose       string               `json:"purpose" yaml:"purpose"`
-	Purposes      model.Text           `json:"purposes" yaml:"purposes"`
-	Note          string               `json:"note,omitempty" yaml:"note,omitempty"`
-	Source        model.Source         `json:"source" yaml:"source"`
+	// Platforms limits the flow to some client platforms; nil is all.
+	Platforms *model.Platforms `json:"platforms,omitempty" yaml:"platforms,omitempty"`
+	Purpose   string           `json:"purpose" yaml:"purpose"`
+	Purposes  model.Text       `json:"purposes" yaml:"purposes"`
+	Note      string           `json:"note,omitempty" yaml:"note,omitempty"`
+	Source    model.Source     `json:"source" yaml:"source"`
 	// Missing lists params still shown as placeholders.
 	Missing []string `json:"missing_params,omitempty" yaml:"missing_params,omitempty"`
 }
@@ -320,7 +377,7 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 	missing := newMissing()
 	for i := range svc.Flows {
 		f := &svc.Flows[i]
-		if !c.On(f.Feature) {
+		if !c.On(f.Feature) || !c.OnPlatform(f.Platforms) {
 			continue
 		}
 		ports, m1 := c.subPorts(f.Ports)
@@ -357,7 +414,7 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 				Dest: dest, RemoteSets: f.Remote,
 				Necessity: nec, RequiredWith: f.RequiredWith, Condition: f.Condition.En(),
 				Feature: f.Feature, App: f.App,
-				OneOf: f.OneOf, Fallback: f.Fallback, Via: f.Via,
+				OneOf: f.OneOf, Fallback: f.Fallback, Via: f.Via, Platforms: f.Platforms,
 				Purpose: f.Purpose.En(), Purposes: f.Purpose, Note: f.Note,
 				Source:  model.Source{Document: svc.SourceDocument(f.Source), Quote: f.Source.Quote, Line: f.Source.Line},
 				Missing: miss,

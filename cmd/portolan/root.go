@@ -80,6 +80,7 @@ type selectFlags struct {
 	without     []string
 	allFeatures bool
 	params      []string
+	platforms   []string
 }
 
 func (s *selectFlags) register(fs *pflag.FlagSet) {
@@ -90,10 +91,12 @@ func (s *selectFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.allFeatures, "all-features", false, "turn every feature on")
 	fs.StringArrayVar(&s.params, "param", nil,
 		"set a param, NAME=VALUE (repeatable); SERVICE:NAME=VALUE for one service only")
+	fs.StringArrayVar(&s.platforms, "platform", nil,
+		"take only the flows of this client platform (repeatable; default every platform)")
 }
 
 func (s *selectFlags) selection() resolve.Selection {
-	return resolve.Selection{Features: s.features, Without: s.without, AllFeatures: s.allFeatures, Params: s.params}
+	return resolve.Selection{Features: s.features, Without: s.without, AllFeatures: s.allFeatures, Params: s.params, Platforms: s.platforms}
 }
 
 // choose loads the named services and applies the selection flags.
