@@ -216,3 +216,14 @@ func TestFlowPlatforms(t *testing.T) {
 		})
 	}
 }
+
+// TestGlobEntries checks host-name patterns (issue 8 item 24) in host sets.
+func TestGlobEntries(t *testing.T) {
+	const old = `"*.demo.example"]`
+	runModelCases(t, []modelCase{
+		{"pattern", old, `"router*.demo.example", "edge-*.eu.demo.example"]`, "", ""},
+		{"widens to a TLD", old, `"router*.example"]`, "hosts[0].entries[2]", "would widen to .example"},
+		{"bad label", old, `"Router*.demo.example"]`, "hosts[0].entries[2]", "not lower-case"},
+		{"star in wildcard", old, `"*.demo*.example"]`, "hosts[0].entries[2]", "would widen to .example"},
+	})
+}

@@ -19,9 +19,10 @@ const (
 	EntryPrefix                    // a CIDR block
 	EntryAny                       // any address
 	EntryLAN                       // the site's own networks
+	EntryGlob                      // a host-name pattern: router*.vendor.com (glob.go)
 )
 
-var entryKindNames = [...]string{"name", "wildcard", "template", "address", "prefix", "any", "lan"}
+var entryKindNames = [...]string{"name", "wildcard", "template", "address", "prefix", "any", "lan", "glob"}
 
 func (k EntryKind) String() string {
 	if int(k) < len(entryKindNames) {
@@ -87,12 +88,14 @@ func ParseEntry(s string) (Entry, error) {
 		}
 		e.Kind, e.Prefix = EntryAddr, netip.PrefixFrom(a, a.BitLen())
 		return e, nil
-	case strings.HasPrefix(s, "*."):
+	case strings.HasPrefix(s, "*.") && !strings.Contains(s[2:], "*"):
 		if err := checkName(s[2:]); err != nil {
 			return e, fmt.Errorf("bad wildcard domain %q: %v", s, err)
 		}
 		e.Kind, e.Domain = EntryWildcard, s[2:]
 		return e, nil
+	case strings.Contains(s, "*"):
+		return parseGlob(e)
 	}
 	if err := checkName(s); err != nil {
 		return e, fmt.Errorf("bad host name %q: %v", s, err)

@@ -214,3 +214,45 @@ func TestPortExpr(t *testing.T) {
 		}
 	}
 }
+
+func TestParseGlob(t *testing.T) {
+	tests := []struct {
+		in, widened, wantErr string
+		match, nomatch       []string
+	}{
+		{"router*.vendor.com", "*.vendor.com", "", []string{"router1.vendor.com", "router.vendor.com", "router-eu-2.vendor.com"}, []string{"edge.vendor.com", "router1.x.vendor.com", "vendor.com"}},
+		{"edge-*.eu.vendor.com", "*.eu.vendor.com", "", []string{"edge-7.eu.vendor.com"}, []string{"edge-7.us.vendor.com"}},
+		{"a.*.vendor.com", "*.vendor.com", "", []string{"a.b.vendor.com"}, []string{"a.vendor.com"}},
+		{"*-media.vendor.com", "*.vendor.com", "", []string{"eu-media.vendor.com"}, nil},
+		{"*.librestream.com", "*.librestream.com", "", nil, nil}, // a wildcard, not a glob
+		{"*vendor.com", "", "would widen to .com", nil, nil},
+		{"router*.com", "", "would widen to .com", nil, nil},
+		{"vendor.co*", "", "would widen to .", nil, nil},
+		{"Router*.vendor.com", "", "not lower-case", nil, nil},
+		{"router_*.vendor.com", "", "not a DNS label", nil, nil},
+		{"*.*.vendor.com", "*.vendor.com", "", []string{"a.b.vendor.com"}, nil},
+	}
+	for _, tt := range tests {
+		e, err := ParseEntry(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseEntry(%q) err = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || e.Widened() != tt.widened {
+			t.Errorf("ParseEntry(%q) = %v (%s), %v; want widened %s", tt.in, e.Kind, e.Widened(), err, tt.widened)
+			continue
+		}
+		for _, n := range tt.match {
+			if !e.MatchGlob(n) {
+				t.Errorf("%s does not match %s", tt.in, n)
+			}
+		}
+		for _, n := range tt.nomatch {
+			if e.MatchGlob(n) {
+				t.Errorf("%s matches %s", tt.in, n)
+			}
+		}
+	}
+}

@@ -50,6 +50,8 @@ func TestShowModelFields(t *testing.T) {
 		{"platforms", "../catalog/testdata/model", "8x8", resolve.Selection{AllFeatures: true},
 			[]string{"  platforms windows, ios, android (flows of every platform; --platform NAME to choose)",
 				"push: used by only ios, android clients", "desktop-share: used by all but ios, android clients"}},
+		{"glob", "../catalog/testdata/model", "8x8", resolve.Selection{},
+			[]string{"router-https: router*.vendor.example is a host-name pattern: proxies and name lists allow it widened to *.vendor.example"}},
 		{"platform chosen", "../catalog/testdata/model", "8x8", resolve.Selection{Platforms: []string{"ios"}},
 			[]string{"  platforms ios chosen, of windows, ios, android"}},
 	}

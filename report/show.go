@@ -248,6 +248,11 @@ func flowNotes(all []resolve.Flow, f resolve.Flow) []string {
 	if f.Condition != "" {
 		out = append(out, "when: "+f.Condition)
 	}
+	for _, d := range f.Dest {
+		if e, err := model.ParseEntry(d); err == nil && e.Kind == model.EntryGlob {
+			out = append(out, fmt.Sprintf("%s is a host-name pattern: proxies and name lists allow it widened to %s; packet filters, which see no names, leave it out", d, e.Widened()))
+		}
+	}
 	if f.Platforms != nil {
 		out = append(out, "used by "+f.Platforms.String()+" clients")
 	}

@@ -34,8 +34,9 @@ type Concrete struct {
 	LAN     bool // the remote side includes the site's own networks
 	// Names lists each DNS name with what it resolved to.
 	Names []NameAddrs
-	// Wildcards are *.domain entries, which only a proxy or DNS-aware
-	// firewall can allow.
+	// Wildcards are *.domain entries and host-name patterns
+	// (router*.vendor.com), which only a proxy or DNS-aware firewall can
+	// allow, a pattern widened to its domain.
 	Wildcards []string
 	// Unresolved lists names that have no address.
 	Unresolved []string
@@ -129,6 +130,9 @@ func Concretize(ctx context.Context, flows []Flow, r Resolver) ([]Concrete, []Wa
 			case model.EntryWildcard:
 				c.Wildcards = append(c.Wildcards, d)
 				warns = append(warns, Warning{f.Service, f.ID, fmt.Sprintf("%s is a wildcard domain: no address list can say it; allow it on a web proxy (--target squid) or a DNS-aware firewall", d)})
+			case model.EntryGlob:
+				c.Wildcards = append(c.Wildcards, d)
+				warns = append(warns, Warning{f.Service, f.ID, fmt.Sprintf("%s is a host-name pattern: no address list can say it; a web proxy (--target squid) or domain list allows it widened to %s", d, e.Widened())})
 			case model.EntryName:
 				a, err := r.Lookup(ctx, d)
 				var nf *NotFoundError

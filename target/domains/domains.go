@@ -43,10 +43,16 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 			if err != nil {
 				return res, fmt.Errorf("%s: %v", target.FlowRef(f), err)
 			}
-			if e.Kind != model.EntryName && e.Kind != model.EntryWildcard {
+			if e.Kind != model.EntryName && e.Kind != model.EntryWildcard && e.Kind != model.EntryGlob {
 				continue
 			}
 			n++
+			if e.Kind == model.EntryGlob {
+				// A pattern inside a label is nothing a name list says:
+				// its nearest safe form is the domain and all below it.
+				d = e.Widened()
+				res.Notes = append(res.Notes, fmt.Sprintf("widened: %s: %s is listed as %s (a name list cannot say a pattern inside a label)", target.FlowRef(f), e.Raw, d))
+			}
 			if !slices.Contains(names, d) {
 				names = append(names, d)
 			}

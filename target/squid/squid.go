@@ -87,6 +87,7 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		if !in.Options.AllAlternatives {
 			ps = f.Preferred()
 		}
+		res.Notes = append(res.Notes, widened(target.FlowRef(f), f.Dest)...)
 		g := find(ps)
 		g.domains = append(g.domains, doms...)
 		g.nets = append(g.nets, nets...)
@@ -161,8 +162,9 @@ func dests(entries []string) (doms []string, nets []netip.Prefix, any bool, err 
 		switch e.Kind {
 		case model.EntryName:
 			doms = append(doms, e.Domain)
-		case model.EntryWildcard:
-			doms = append(doms, "."+e.Domain)
+		case model.EntryWildcard, model.EntryGlob:
+			doms = append(doms, "."+e.Domain) // a pattern widens: see widened
+
 		case model.EntryAddr, model.EntryPrefix:
 			nets = append(nets, e.Prefix)
 		case model.EntryAny:
@@ -170,6 +172,19 @@ func dests(entries []string) (doms []string, nets []netip.Prefix, any bool, err 
 		}
 	}
 	return doms, nets, any, nil
+}
+
+// widened says, for the host-name patterns among entries, the domain
+// dstdomain allows instead: it takes whole names or a domain with
+// everything below it, nothing in between.
+func widened(ref string, entries []string) []string {
+	var out []string
+	for _, d := range entries {
+		if e, err := model.ParseEntry(d); err == nil && e.Kind == model.EntryGlob {
+			out = append(out, fmt.Sprintf("widened: %s: %s is allowed as .%s (dstdomain cannot say a pattern inside a label)", ref, d, e.Domain))
+		}
+	}
+	return out
 }
 
 // splice writes ssl_bump splice for the hosts of ssl-inspection-off
@@ -190,6 +205,7 @@ func splice(b *strings.Builder, in *target.Input, st *target.Stats) ([]string, e
 		if any {
 			notes = append(notes, fmt.Sprintf("skipped: %s/%s: no SSL inspection for any destination: splice everything or nothing on your own terms", c.Service, c.ID))
 		}
+		notes = append(notes, widened(c.Service+"/"+c.ID, c.Hosts)...)
 		doms, nets = append(doms, d...), append(nets, n...)
 	}
 	if len(doms) == 0 && len(nets) == 0 {
