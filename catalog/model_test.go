@@ -227,3 +227,56 @@ func TestGlobEntries(t *testing.T) {
 		{"star in wildcard", old, `"*.demo*.example"]`, "hosts[0].entries[2]", "would widen to .example"},
 	})
 }
+
+// TestRolesOfFlows checks several local roles and flows between roles of
+// the site (issue 8 item 23).
+func TestRolesOfFlows(t *testing.T) {
+	const roles = "roles:\n  - name: endpoint\n    description: an endpoint\n  - name: room\n    description: a room system\n  - name: sbc\n    description: the SBC\n    address_param: sbc\n"
+	base := strings.Replace(minimal, "roles:\n  - name: endpoint\n    description: an endpoint\n", roles, 1)
+	base = strings.Replace(base, "params:\n", "params:\n  - name: sbc\n    type: address\n    description: the SBC\n", 1)
+	const local = "    local: endpoint\n    remote: [cloud]\n    necessity: required\n"
+	tests := []modelCase{
+		{"several local roles", local, "    local: [endpoint, room]\n    remote: [cloud]\n    necessity: required\n", "", ""},
+		{"role to role", local, "    local: [endpoint, room]\n    remote_roles: [room]\n    necessity: required\n", "", ""},
+		{"inbound role to role needs no address", "    direction: outbound\n    proto: tcp\n    ports: [443]\n" + local, "    direction: inbound\n    proto: tcp\n    ports: [443]\n    local: room\n    remote_roles: [sbc]\n    necessity: required\n", "", ""},
+		{"undefined local role", local, "    local: [endpoint, phone]\n    remote: [cloud]\n    necessity: required\n", "flows[0].local[1]", `undefined role "phone"`},
+		{"local role twice", local, "    local: [room, room]\n    remote: [cloud]\n    necessity: required\n", "flows[0].local[1]", `role "room" listed twice`},
+		{"undefined remote role", local, "    local: endpoint\n    remote_roles: [phone]\n    necessity: required\n", "flows[0].remote_roles[0]", `undefined role "phone" (defined: endpoint, room, sbc)`},
+		{"both remotes", local, "    local: endpoint\n    remote: [cloud]\n    remote_roles: [room]\n    necessity: required\n", "flows[0].remote_roles", "not both"},
+		{"no remote", local, "    local: endpoint\n    necessity: required\n", "flows[0].remote", "name at least one host set"},
+		{"inbound from outside to two roles", "    direction: outbound\n    proto: tcp\n    ports: [443]\n" + local, "    direction: inbound\n    proto: tcp\n    ports: [443]\n    local: [sbc, room]\n    remote: [cloud]\n    necessity: required\n", "flows[0].local", "forwarded to one machine"},
+		{"expanded id clash", "  - id: media\n", "  - id: https-room\n", "flows[1].id", `duplicate flow id "https-room"`},
+	}
+	s := compileSchema(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.old) {
+				t.Fatalf("test case: %q not in the profile", tt.old)
+			}
+			src := strings.Replace(base, tt.old, tt.new, 1)
+			if tt.name == "expanded id clash" {
+				src = strings.Replace(src, local, "    local: [endpoint, room]\n    remote: [cloud]\n    necessity: required\n", 1)
+			}
+			_, err := Load("demo.yaml", []byte(src))
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Validate(yamlInstance(t, []byte(src))); err != nil {
+					t.Errorf("schema: %v", err)
+				}
+				return
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("err = %v", err)
+			}
+			for _, e := range es {
+				if e.Field == tt.field && strings.Contains(e.Msg, tt.msg) && e.Line > 0 {
+					return
+				}
+			}
+			t.Errorf("got %v\nwant field %q, message containing %q", err, tt.field, tt.msg)
+		})
+	}
+}

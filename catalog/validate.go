@@ -475,10 +475,7 @@ func (v *validator) flows() {
 			v.ports(path+".local_src_ports.ports", l.Ports, true)
 			v.source(path+".local_src_ports.source", &l.Source)
 		}
-		if v.required(path+".local", f.Local) && v.svc.Role(f.Local) == nil {
-			v.errf(path+".local", "undefined role %q%s", f.Local, known(roleNames(v.svc)))
-		}
-		v.hostRefs(path+".remote", f.Remote, true)
+		v.locals(path, f)
 		switch f.Necessity {
 		case model.Required, model.Recommended, model.Optional:
 		case "":
@@ -517,10 +514,46 @@ func (v *validator) flows() {
 		}
 		v.text(path+".purpose", f.Purpose)
 		v.source(path+".source", &f.Source)
-		if f.Direction == model.Inbound && !onlyLAN(v.svc, f.Remote) {
-			if r := v.svc.Role(f.Local); r != nil && r.AddressParam == "" {
-				v.errf(path+".local", "an inbound flow from outside is forwarded to its local role, so role %q needs an address_param", f.Local)
+		if f.Direction == model.Inbound && len(f.RemoteRoles) == 0 && !onlyLAN(v.svc, f.Remote) {
+			if len(f.Local) > 1 {
+				v.errf(path+".local", "an inbound flow from outside is forwarded to one machine; give it one local role, not %d", len(f.Local))
 			}
+			for _, name := range f.Local {
+				if r := v.svc.Role(name); r != nil && r.AddressParam == "" {
+					v.errf(path+".local", "an inbound flow from outside is forwarded to its local role, so role %q needs an address_param", name)
+				}
+			}
+		}
+	}
+}
+
+// locals checks a flow's local roles and its remote side: host sets, or
+// roles of the site, not both.
+func (v *validator) locals(path string, f *model.Flow) {
+	if len(f.Local) == 0 {
+		v.errf(path+".local", "required field is missing; the local role, or a list of them")
+	}
+	for j, name := range f.Local {
+		lp := path + ".local"
+		if len(f.Local) > 1 {
+			lp = fmt.Sprintf("%s[%d]", lp, j)
+		}
+		switch {
+		case strings.TrimSpace(name) == "":
+			v.errf(lp, "required field is missing or empty")
+		case v.svc.Role(name) == nil:
+			v.errf(lp, "undefined role %q%s", name, known(roleNames(v.svc)))
+		case slices.Index(f.Local, name) != j:
+			v.errf(lp, "role %q listed twice", name)
+		}
+	}
+	if len(f.Remote) > 0 && len(f.RemoteRoles) > 0 {
+		v.errf(path+".remote_roles", "a flow goes to host sets (remote) or to roles of the site (remote_roles), not both; write two flows")
+	}
+	v.hostRefs(path+".remote", f.Remote, len(f.RemoteRoles) == 0)
+	for j, name := range f.RemoteRoles {
+		if v.svc.Role(name) == nil {
+			v.errf(fmt.Sprintf("%s.remote_roles[%d]", path, j), "undefined role %q%s", name, known(roleNames(v.svc)))
 		}
 	}
 }
@@ -541,15 +574,28 @@ func onlyLAN(svc *model.Service, sets []string) bool {
 	return len(sets) > 0
 }
 
-// ExpandedIDs returns the ids a flow has in expanded output: its own when
-// it has one protocol, "id-proto" for each when it has several.
+// ExpandedIDs returns the ids a flow has in expanded output, one per
+// local role and protocol, in that order: its own id when it has one of
+// each, "id-role" for each of several roles, "-proto" added for each of
+// several protocols.
 func ExpandedIDs(f *model.Flow) []string {
-	if len(f.Proto) <= 1 {
-		return []string{f.ID}
+	locals := []string(f.Local)
+	if len(locals) == 0 {
+		locals = []string{""}
 	}
-	out := make([]string, len(f.Proto))
-	for i, p := range f.Proto {
-		out[i] = f.ID + "-" + p
+	var out []string
+	for _, l := range locals {
+		id := f.ID
+		if len(f.Local) > 1 {
+			id += "-" + l
+		}
+		if len(f.Proto) <= 1 {
+			out = append(out, id)
+			continue
+		}
+		for _, p := range f.Proto {
+			out = append(out, id+"-"+p)
+		}
 	}
 	return out
 }

@@ -163,8 +163,13 @@ type Flow struct {
 	// the local side usually sends from, which rules never match on.
 	SrcPorts      []string       `yaml:"src_ports,omitempty" json:"src_ports,omitempty"`
 	LocalSrcPorts *LocalSrcPorts `yaml:"local_src_ports,omitempty" json:"local_src_ports,omitempty"`
-	Local         string         `yaml:"local" json:"local"`
-	Remote        []string       `yaml:"remote" json:"remote"`
+	// Local is the local role, or several (controllers and rooms): the
+	// flow is expanded once per role.
+	Local StringList `yaml:"local" json:"local"`
+	// Remote names host sets; RemoteRoles names roles of the site instead,
+	// for traffic between two machines of the site (device to device).
+	Remote      []string `yaml:"remote,omitempty" json:"remote,omitempty"`
+	RemoteRoles []string `yaml:"remote_roles,omitempty" json:"remote_roles,omitempty"`
 	// Necessity without features; RequiredWith names a feature that makes
 	// the flow required when it is on.
 	Necessity    Necessity `yaml:"necessity" json:"necessity"`

@@ -340,6 +340,13 @@ func family(a netip.Addr) int {
 }
 
 func planOne(f *resolve.Concrete, site Site, opt Options) ([]Rule, string, error) {
+	// A flow between roles of the site (device to device) is traffic
+	// inside the site: not the gateway's business, like "lan" remotes. In
+	// host mode it is the machine's own input or output, to and from the
+	// peer role's address or the site's networks.
+	if len(f.RemoteRoles) > 0 && site.Mode == Gateway {
+		return nil, fmt.Sprintf("between roles of the site (%s and %s): stays inside the site, does not cross the gateway (use --mode host on the machine itself)", f.Local, joinComma(f.RemoteRoles)), nil
+	}
 	if f.LAN && !f.Any && len(f.Dest) == countLAN(f.Dest) && site.Mode == Gateway {
 		return nil, "stays inside the LAN: does not cross the gateway (use --mode host on the machine itself)", nil
 	}

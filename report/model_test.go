@@ -52,6 +52,11 @@ func TestShowModelFields(t *testing.T) {
 				"push: used by only ios, android clients", "desktop-share: used by all but ios, android clients"}},
 		{"glob", "../catalog/testdata/model", "8x8", resolve.Selection{},
 			[]string{"router-https: router*.vendor.example is a host-name pattern: proxies and name lists allow it widened to *.vendor.example"}},
+		{"roles", "../catalog/testdata/model", "8x8", resolve.Selection{Params: []string{"sbc_address=192.0.2.1"}},
+			[]string{"room (role)",
+				"pairing-room-udp: between roles of the site, room to room (lan): inside the site, not through the gateway",
+				"sbc-media: between roles of the site, room to sbc (192.0.2.1)",
+				"cloud-control-controller", "cloud-control-room"}},
 		{"platform chosen", "../catalog/testdata/model", "8x8", resolve.Selection{Platforms: []string{"ios"}},
 			[]string{"  platforms ios chosen, of windows, ios, android"}},
 	}

@@ -206,6 +206,12 @@ func writeFlow(tw io.Writer, f resolve.Flow) {
 			dest = append(dest, "<"+s+">")
 		}
 	}
+	if len(f.RemoteRoles) > 0 {
+		dest = nil
+		for _, r := range f.RemoteRoles {
+			dest = append(dest, r+" (role)")
+		}
+	}
 	if len(dest) == 0 {
 		dest = []string{"-"}
 	}
@@ -247,6 +253,9 @@ func flowNotes(all []resolve.Flow, f resolve.Flow) []string {
 	}
 	if f.Condition != "" {
 		out = append(out, "when: "+f.Condition)
+	}
+	if len(f.RemoteRoles) > 0 {
+		out = append(out, fmt.Sprintf("between roles of the site, %s to %s (%s): inside the site, not through the gateway", f.Local, strings.Join(f.RemoteRoles, ", "), strings.Join(f.Dest, ", ")))
 	}
 	for _, d := range f.Dest {
 		if e, err := model.ParseEntry(d); err == nil && e.Kind == model.EntryGlob {

@@ -159,3 +159,44 @@ func TestPlatforms(t *testing.T) {
 		t.Error("starleaf lost its flows to --platform")
 	}
 }
+
+// TestRoleFlows checks the expansion of flows with several local roles and
+// of flows between roles of the site (issue 8 item 23): one flow per role
+// and protocol, the remote side the peer role's address or "lan".
+func TestRoleFlows(t *testing.T) {
+	cs, err := chooseModel(t, "8x8", Selection{Params: []string{"sbc_address=192.0.2.1", "calls=50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := cs[0].Flows(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range flows {
+		if f.Flow != "pairing" && f.Flow != "sbc-media" && f.Flow != "cloud-control" {
+			continue
+		}
+		got = append(got, f.ID+" "+f.Proto+" "+f.Local+" "+f.LocalAddress+" > "+strings.Join(f.Dest, ",")+" roles="+strings.Join(f.RemoteRoles, ",")+" sets="+strings.Join(f.RemoteSets, ","))
+	}
+	want := []string{
+		"pairing-controller-tcp tcp controller  > lan roles=room sets=",
+		"pairing-controller-udp udp controller  > lan roles=room sets=",
+		"pairing-room-tcp tcp room  > lan roles=room sets=",
+		"pairing-room-udp udp room  > lan roles=room sets=",
+		"sbc-media udp room  > 192.0.2.1 roles=sbc sets=",
+		"cloud-control-controller tcp controller  > 198.51.100.0/24,2001:db8:8::/48,media.vendor.example roles= sets=cloud",
+		"cloud-control-room tcp room  > 198.51.100.0/24,2001:db8:8::/48,media.vendor.example roles= sets=cloud",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("flows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Without the SBC's address, the SBC is somewhere in the site.
+	cs, _ = chooseModel(t, "8x8", Selection{Params: []string{"calls=50"}})
+	flows, _ = cs[0].Flows(false)
+	for _, f := range flows {
+		if f.ID == "sbc-media" && (strings.Join(f.Dest, ",") != "lan" || f.Placeholder()) {
+			t.Errorf("sbc-media without sbc_address: dest %v, missing %v", f.Dest, f.Missing)
+		}
+	}
+}

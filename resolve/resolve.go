@@ -296,14 +296,17 @@ type Flow struct {
 	LocalAddress  string               `json:"local_address,omitempty" yaml:"local_address,omitempty"`
 	Dest          []string             `json:"dest" yaml:"dest"`
 	RemoteSets    []string             `json:"remote_sets" yaml:"remote_sets"`
-	Necessity     model.Necessity      `json:"necessity" yaml:"necessity"`
-	RequiredWith  string               `json:"required_with,omitempty" yaml:"required_with,omitempty"`
-	Condition     string               `json:"condition,omitempty" yaml:"condition,omitempty"`
-	Feature       string               `json:"feature" yaml:"feature"`
-	App           string               `json:"app" yaml:"app"`
-	OneOf         bool                 `json:"one_of,omitempty" yaml:"one_of,omitempty"`
-	Fallback      []string             `json:"fallback,omitempty" yaml:"fallback,omitempty"`
-	Via           string               `json:"via,omitempty" yaml:"via,omitempty"`
+	// RemoteRoles are the roles of the site a flow between two of its
+	// machines goes to; Dest then holds their addresses, or "lan".
+	RemoteRoles  []string        `json:"remote_roles,omitempty" yaml:"remote_roles,omitempty"`
+	Necessity    model.Necessity `json:"necessity" yaml:"necessity"`
+	RequiredWith string          `json:"required_with,omitempty" yaml:"required_with,omitempty"`
+	Condition    string          `json:"condition,omitempty" yaml:"condition,omitempty"`
+	Feature      string          `json:"feature" yaml:"feature"`
+	App          string          `json:"app" yaml:"app"`
+	OneOf        bool            `json:"one_of,omitempty" yaml:"one_of,omitempty"`
+	Fallback     []string        `json:"fallback,omitempty" yaml:"fallback,omitempty"`
+	Via          string          `json:"via,omitempty" yaml:"via,omitempty"`
 	// Platforms limits the flow to some client platforms; nil is all.
 	Platforms *model.Platforms `json:"platforms,omitempty" yaml:"platforms,omitempty"`
 	Purpose   string           `json:"purpose" yaml:"purpose"`
@@ -389,36 +392,44 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 			lsp = &model.LocalSrcPorts{Ports: ps, Source: model.Source{Document: svc.SourceDocument(f.LocalSrcPorts.Source), Quote: f.LocalSrcPorts.Source.Quote, Line: f.LocalSrcPorts.Source.Line}}
 		}
 		dest, m3 := c.subHosts(f.Remote)
-		miss := dedupe(slices.Concat(m1, m2, m3))
+		if len(f.RemoteRoles) > 0 {
+			dest = c.roleDests(f.RemoteRoles)
+		}
+		fmiss := dedupe(slices.Concat(m1, m2, m3))
 		nec := f.Necessity
 		if f.RequiredWith != "" && c.Features[f.RequiredWith] {
 			nec = model.Required
 		}
-		var localAddr string
-		if r := svc.Role(f.Local); r != nil && r.AddressParam != "" {
-			localAddr = c.Params[r.AddressParam]
-			if localAddr == "" && f.Direction == model.Inbound && !onlyLAN(dest) {
-				miss = append(miss, r.AddressParam)
-			}
-		}
-		for _, name := range miss {
-			missing.add(name, f.ID, f.Feature)
-		}
 		ids := catalog.ExpandedIDs(f)
-		for j, proto := range f.Proto {
-			out = append(out, Flow{
-				Service: svc.Slug(), ID: ids[j], Flow: f.ID,
-				Direction: f.Direction, Proto: proto,
-				Ports: ports, SrcPorts: src, LocalSrcPorts: lsp,
-				Local: f.Local, LocalAddress: localAddr,
-				Dest: dest, RemoteSets: f.Remote,
-				Necessity: nec, RequiredWith: f.RequiredWith, Condition: f.Condition.En(),
-				Feature: f.Feature, App: f.App,
-				OneOf: f.OneOf, Fallback: f.Fallback, Via: f.Via, Platforms: f.Platforms,
-				Purpose: f.Purpose.En(), Purposes: f.Purpose, Note: f.Note,
-				Source:  model.Source{Document: svc.SourceDocument(f.Source), Quote: f.Source.Quote, Line: f.Source.Line},
-				Missing: miss,
-			})
+		k := 0
+		for _, local := range f.Local {
+			miss := fmiss
+			var localAddr string
+			if r := svc.Role(local); r != nil && r.AddressParam != "" {
+				localAddr = c.Params[r.AddressParam]
+				if localAddr == "" && f.Direction == model.Inbound && len(f.RemoteRoles) == 0 && !onlyLAN(dest) {
+					miss = append(slices.Clone(miss), r.AddressParam)
+				}
+			}
+			for _, name := range miss {
+				missing.add(name, f.ID, f.Feature)
+			}
+			for _, proto := range f.Proto {
+				out = append(out, Flow{
+					Service: svc.Slug(), ID: ids[k], Flow: f.ID,
+					Direction: f.Direction, Proto: proto,
+					Ports: ports, SrcPorts: src, LocalSrcPorts: lsp,
+					Local: local, LocalAddress: localAddr,
+					Dest: dest, RemoteSets: f.Remote, RemoteRoles: f.RemoteRoles,
+					Necessity: nec, RequiredWith: f.RequiredWith, Condition: f.Condition.En(),
+					Feature: f.Feature, App: f.App,
+					OneOf: f.OneOf, Fallback: f.Fallback, Via: f.Via, Platforms: f.Platforms,
+					Purpose: f.Purpose.En(), Purposes: f.Purpose, Note: f.Note,
+					Source:  model.Source{Document: svc.SourceDocument(f.Source), Quote: f.Source.Quote, Line: f.Source.Line},
+					Missing: miss,
+				})
+				k++
+			}
 		}
 	}
 	if strict {
@@ -427,6 +438,21 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 		}
 	}
 	return out, nil
+}
+
+// roleDests is the remote side of a flow between roles of the site: each
+// role's address when its address param is set, else "lan" (the role is
+// somewhere in the site's networks).
+func (c *Choice) roleDests(roles []string) []string {
+	var out []string
+	for _, name := range roles {
+		d := "lan"
+		if r := c.Service.Role(name); r != nil && r.AddressParam != "" && c.Params[r.AddressParam] != "" {
+			d = c.Params[r.AddressParam]
+		}
+		out = append(out, d)
+	}
+	return dedupe(out)
 }
 
 func onlyLAN(dest []string) bool {

@@ -147,6 +147,12 @@ func (in *Input) Remote(r *policy.Rule) ([]*AddrSet, error) {
 	}
 	f := r.Flow
 	fam := r.Match.Family
+	if len(f.RemoteRoles) > 0 {
+		// Between roles of the site: the roles' addresses or the site's
+		// networks, as the plan has them, in one set ("_" keeps its name
+		// apart from host sets, whose names have none).
+		return []*AddrSet{{Service: f.Service, HostSet: "roles_" + strings.Join(f.RemoteRoles, "_"), Family: fam, Entries: f.Dest, Literal: prefixes}}, nil
+	}
 	byName := map[string]resolve.NameAddrs{}
 	for _, n := range names {
 		byName[n.Name] = n
