@@ -1,6 +1,9 @@
 package model
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // FuzzParsePortRange checks that the port grammar never panics and that
 // what it accepts prints back as written.
@@ -43,6 +46,27 @@ func FuzzPortExpr(f *testing.F) {
 		r, err := e.Eval(n)
 		if err == nil && (r.Lo == 0 || r.Lo > r.Hi || r.Lo != e.Lo) {
 			t.Fatalf("%q with %d gave %v", s, n, r)
+		}
+	})
+}
+
+// FuzzParseEntry checks that host entries never panic, and that a
+// host-name pattern widens to a domain of two labels or more that the
+// pattern's names end in.
+func FuzzParseEntry(f *testing.F) {
+	for _, s := range []string{"router*.vendor.com", "*.librestream.com", "a.*.b.example", "*vendor.com", "{company}.call.sl", "198.51.100.0/24", "any"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseEntry(s)
+		if err != nil || e.Kind != EntryGlob {
+			return
+		}
+		if strings.Count(e.Domain, ".") < 1 || !strings.HasSuffix(s, "."+e.Domain) || strings.Contains(e.Domain, "*") {
+			t.Fatalf("%q widens to %q", s, e.Widened())
+		}
+		if e.MatchGlob(e.Domain) {
+			t.Fatalf("%q matches its own domain %q", s, e.Domain)
 		}
 	})
 }
