@@ -3,6 +3,9 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,5 +95,61 @@ func TestDecodeErrorsLinear(t *testing.T) {
 		if b > 5*a || a == 0 {
 			t.Errorf("naming %d errors took %d steps, %d errors %d steps: not linear", n, a, 4*n, b)
 		}
+	}
+}
+
+// TestLoadFileRefusesNonRegular checks that profiles, directly or in a
+// --catalog directory through a symlink, are read only from regular files
+// (a device here is /dev/null: before the fix, /dev/zero ate the memory)
+// or stdin: Stat says nothing of how much a device yields.
+func TestLoadFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/null", filepath.Join(dir, "null.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/dev/null", filepath.Join(dir, "null.yaml")} {
+		_, err := LoadFile(path)
+		if err == nil || !strings.Contains(err.Error(), "character device") {
+			t.Errorf("LoadFile(%s) = %v, want a refusal of a character device", path, err)
+		}
+	}
+	_, err := Open(dir)
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || es[0].File != filepath.Join(dir, "null.yaml") || !strings.Contains(es[0].Msg, "character device") {
+		t.Errorf("Open(catalog with a symlink to /dev/null) = %v, want one error naming the file", err)
+	}
+
+	// Standard input is read, with the same bound.
+	svc, err := loadFile("-", strings.NewReader(minimal))
+	if err != nil || svc.Slug() != "demo" || svc.File != "stdin" {
+		t.Errorf("loadFile(-) = %v, %v", svc, err)
+	}
+	_, err = loadFile("-", io.LimitReader(zeros{}, MaxProfileSize+10))
+	if !errors.As(err, &es) || !strings.Contains(es[0].Error(), "stdin: profile is more than the 4 MiB") {
+		t.Errorf("loadFile(- with too much) = %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestCheckSourcesRefusesNonRegular checks that --documents reads only
+// regular files.
+func TestCheckSourcesRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/null", filepath.Join(dir, "demo.txt")); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := Load("demo.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := CheckSources(svc, dir)
+	if len(es) != 1 || !strings.Contains(es[0].Msg, "cannot read its document") || !strings.Contains(es[0].Msg, "character device") {
+		t.Errorf("CheckSources with a device for a document = %v", es)
 	}
 }

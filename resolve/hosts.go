@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/portolan/portolan/internal/safeio"
 )
 
 // Hosts pins names to addresses, read from a file in hosts(5) format:
@@ -23,25 +24,26 @@ type Hosts struct {
 // MaxHostsSize bounds what ParseHosts reads.
 const MaxHostsSize = 16 << 20
 
-// LoadHosts reads a hosts file.
+// LoadHosts reads a hosts file: a regular file (symlinks followed) or
+// standard input when path is "-"; devices, FIFOs and directories are
+// refused, and no more than MaxHostsSize bytes are read.
 func LoadHosts(path string) (*Hosts, error) {
-	f, err := os.Open(path)
+	data, err := safeio.ReadFile(path, MaxHostsSize, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParseHosts(path, io.LimitReader(f, MaxHostsSize+1))
+	if path == safeio.Stdin {
+		path = "stdin"
+	}
+	return ParseHosts(path, bytes.NewReader(data))
 }
 
 // ParseHosts parses hosts-file text; file names it in errors, which give
 // the line and the field at fault.
 func ParseHosts(file string, r io.Reader) (*Hosts, error) {
-	data, err := io.ReadAll(r)
+	data, err := safeio.ReadAll(r, file, MaxHostsSize)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > MaxHostsSize {
-		return nil, fmt.Errorf("%s: more than %d bytes", file, MaxHostsSize)
 	}
 	h := &Hosts{file: file, addrs: map[string][]netip.Addr{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
