@@ -153,3 +153,34 @@ func TestCheckSourcesRefusesNonRegular(t *testing.T) {
 		t.Errorf("CheckSources with a device for a document = %v", es)
 	}
 }
+
+// TestErrorsQuoteControl checks that what a profile says reaches the
+// terminal with its control characters escaped: in the file name, the
+// field (an unknown key) and the message (a value the decoder quotes).
+func TestErrorsQuoteControl(t *testing.T) {
+	tests := []struct {
+		name, file, src, want string
+	}{
+		{"unknown key", "x.yaml", "service: {slug: x}\n\"ab\\e]0;pwned\\ac\": 1\n", `ab\x1b]0;pwned\x07c: unknown field`},
+		{"decoded value", "x.yaml", "service: {slug: x}\nflows:\n  - {id: a, source: {line: \"\\e[2J\"}}\n", `\x1b[2J`},
+		{"file name", "x\x1b[31m.yaml", "- a\n", `x\x1b[31m.yaml:1:1:`},
+		{"bidi in a value", "x.yaml", "service: {slug: x}\nflows:\n  - {id: a, source: {line: \"a\u202eb\"}}\n", `a\u202eb`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.file, []byte(tt.src))
+			if err == nil {
+				t.Fatal("Load accepted it")
+			}
+			msg := err.Error()
+			for _, r := range msg {
+				if r != '\n' && (r < 0x20 || r == 0x7f || r == '\u202e') {
+					t.Fatalf("error holds %U raw: %q", r, msg)
+				}
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+		})
+	}
+}

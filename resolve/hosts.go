@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portolan/portolan/internal/safeio"
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 // Hosts pins names to addresses, read from a file in hosts(5) format:
@@ -41,11 +42,12 @@ func LoadHosts(path string) (*Hosts, error) {
 // ParseHosts parses hosts-file text; file names it in errors, which give
 // the line and the field at fault.
 func ParseHosts(file string, r io.Reader) (*Hosts, error) {
+	h := &Hosts{file: file, addrs: map[string][]netip.Addr{}}
+	file = textsafe.Terminal(file) // what errors show
 	data, err := safeio.ReadAll(r, file, MaxHostsSize)
 	if err != nil {
 		return nil, err
 	}
-	h := &Hosts{file: file, addrs: map[string][]netip.Addr{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), MaxHostsSize)
 	for n := 1; sc.Scan(); n++ {
@@ -96,7 +98,7 @@ func (h *Hosts) Len() int { return len(h.addrs) }
 func (h *Hosts) Lookup(_ context.Context, name string) (Answer, error) {
 	as, ok := h.addrs[strings.ToLower(strings.TrimSuffix(name, "."))]
 	if !ok {
-		return Answer{}, &NotFoundError{Name: name, Where: "hosts file " + h.file}
+		return Answer{}, &NotFoundError{Name: name, Where: "hosts file " + textsafe.Terminal(h.file)}
 	}
 	return Answer{Addrs: append([]netip.Addr(nil), as...), Source: "hosts:" + h.file, At: time.Now()}, nil
 }
