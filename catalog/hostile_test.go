@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portolan/portolan/model"
 )
 
 // typeErrors is a profile whose one line holds n type errors: n lists
@@ -182,5 +184,32 @@ func TestErrorsQuoteControl(t *testing.T) {
 				t.Errorf("error %q lacks %q", msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestMappedEntries checks that an IPv4-mapped IPv6 address in a profile
+// or a param value is refused with where it stands and its IPv4 spelling.
+func TestMappedEntries(t *testing.T) {
+	tests := []struct {
+		old, new string
+		want     string
+	}{
+		{"entries: [198.51.100.0/24,", `entries: ["::ffff:198.51.100.0/120",`, `demo.yaml:16:15: hosts[0].entries[0]: CIDR "::ffff:198.51.100.0/120" is IPv4-mapped IPv6, which no IPv6 packet carries; write it as IPv4: 198.51.100.0/24`},
+		{"entries: [198.51.100.0/24,", `entries: ["::ffff:0:0/96",`, `write it as IPv4: 0.0.0.0/0`},
+		{"entries: [198.51.100.0/24,", `entries: ["::ffff:198.51.100.7",`, `hosts[0].entries[0]: address "::ffff:198.51.100.7" is IPv4-mapped IPv6`},
+	}
+	for _, tt := range tests {
+		_, err := Load("demo.yaml", []byte(strings.Replace(minimal, tt.old, tt.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.new, err, tt.want)
+		}
+	}
+	for _, v := range []struct{ typ, val, want string }{
+		{"address", "::ffff:192.0.2.20", "write it as IPv4: 192.0.2.20"},
+		{"hosts", "192.0.2.0/24,::ffff:198.51.100.0/120", "write it as IPv4: 198.51.100.0/24"},
+	} {
+		if err := CheckParamValue(model.ParamType(v.typ), v.val); err == nil || !strings.Contains(err.Error(), v.want) {
+			t.Errorf("param %s %q: err = %v, want %q", v.typ, v.val, err, v.want)
+		}
 	}
 }

@@ -140,6 +140,9 @@ func CheckParamValue(t model.ParamType, val string) error {
 		if err != nil || a.Zone() != "" {
 			return fmt.Errorf("%q is not an IPv4 or IPv6 address", val)
 		}
+		if _, err := model.ParseAddr(val); err != nil {
+			return err // IPv4-mapped IPv6: write it as IPv4
+		}
 	case model.ParamPorts:
 		if _, err := model.ParsePortList(val); err != nil {
 			return fmt.Errorf("%q is not a list of ports and ranges: %v", val, err)

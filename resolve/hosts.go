@@ -63,6 +63,7 @@ func ParseHosts(file string, r io.Reader) (*Hosts, error) {
 		if a.Zone() != "" {
 			return nil, fmt.Errorf("%s:%d: address %q: zones are not allowed", file, n, fields[0])
 		}
+		a = a.Unmap() // ::ffff:192.0.2.1 is 192.0.2.1, an IPv4 host
 		if len(fields) == 1 {
 			return nil, fmt.Errorf("%s:%d: address %s has no name after it", file, n, fields[0])
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/portolan/portolan/internal/atomicfile"
+	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
@@ -68,13 +68,9 @@ func (f *planFlags) site() (policy.Site, error) {
 		if l == "" {
 			continue
 		}
-		p, err := netip.ParsePrefix(l)
+		p, err := model.ParseNetwork(l) // ::ffff:192.0.2.0/120 is 192.0.2.0/24
 		if err != nil {
-			a, aerr := netip.ParseAddr(l)
-			if aerr != nil {
-				return s, fmt.Errorf("--lan %q: not a CIDR block such as 192.0.2.0/24", l)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+			return s, fmt.Errorf("--lan %v", err)
 		}
 		s.LAN = append(s.LAN, p)
 	}
