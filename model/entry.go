@@ -129,25 +129,6 @@ func UnmapPrefix(p netip.Prefix) netip.Prefix {
 	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 }
 
-// ParseNetwork parses a network a user names at run time (--lan): a CIDR
-// block, or an address for a block of one. An IPv4-mapped IPv6 one is
-// taken in its IPv4 form, and a zone is refused. Host bits are left for
-// the caller to judge.
-func ParseNetwork(s string) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil {
-			return netip.Prefix{}, fmt.Errorf("%q: not a CIDR block such as 192.0.2.0/24", s)
-		}
-		if a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q has a zone; a network has none", s)
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	return UnmapPrefix(p), nil
-}
-
 // looksNumeric reports whether s is digits and dots only, as an IPv4 address
 // (valid or not) is: "300.1.2.3" must fail as an address, not pass as a name.
 func looksNumeric(s string) bool {

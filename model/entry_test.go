@@ -36,50 +36,58 @@ func TestMappedAddresses(t *testing.T) {
 		}
 	}
 
-	networks := []struct{ in, want, err string }{
-		{"::ffff:192.0.2.0/120", "192.0.2.0/24", ""},
-		{"::ffff:0:0/96", "0.0.0.0/0", ""},
-		{"::ffff:192.0.2.10", "192.0.2.10/32", ""},
-		{"::ffff:192.0.2.10/128", "192.0.2.10/32", ""},
-		{"192.0.2.0/24", "192.0.2.0/24", ""},
-		{"2001:db8:1::/64", "2001:db8:1::/64", ""},
-		{"::/80", "::/80", ""},
-		{"2001:db8::1", "2001:db8::1/128", ""},
-		{"fe80::1%eth0", "", "has a zone"},
-		{"192.0.2.0/33", "", "not a CIDR block"},
-		{"lan0", "", "not a CIDR block"},
+	networks := []struct{ in, want string }{
+		{"::ffff:192.0.2.0/120", "192.0.2.0/24"},
+		{"::ffff:0:0/96", "0.0.0.0/0"},
+		{"::ffff:192.0.2.10/128", "192.0.2.10/32"},
+		{"::ffff:192.0.2.1/120", "192.0.2.1/24"}, // host bits kept for the caller to judge
+		{"192.0.2.0/24", "192.0.2.0/24"},
+		{"2001:db8:1::/64", "2001:db8:1::/64"},
+		{"::/80", "::/80"},
+		{"::fffe:0:0/95", "::fffe:0:0/95"},
 	}
 	for _, tt := range networks {
-		p, err := ParseNetwork(tt.in)
-		switch {
-		case tt.err != "":
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ParseNetwork(%q) = %v, %v; want error %q", tt.in, p, err, tt.err)
-			}
-		case err != nil || p.String() != tt.want:
-			t.Errorf("ParseNetwork(%q) = %v, %v; want %s", tt.in, p, err, tt.want)
+		if got := UnmapPrefix(netip.MustParsePrefix(tt.in)); got.String() != tt.want {
+			t.Errorf("UnmapPrefix(%s) = %v, want %s", tt.in, got, tt.want)
 		}
+	}
+	if got := UnmapPrefix(netip.Prefix{}); got.IsValid() {
+		t.Errorf("UnmapPrefix(invalid) = %v", got)
 	}
 }
 
-// FuzzParseNetwork checks that ParseNetwork never panics and never
-// returns an IPv4-mapped block or a zone.
+// FuzzUnmapPrefix checks that UnmapPrefix never returns an IPv4-mapped
+// block, and that the block it returns holds the same hosts.
 //
-//	go test ./model -run '^$' -fuzz FuzzParseNetwork -fuzztime 30s
-func FuzzParseNetwork(f *testing.F) {
-	for _, s := range []string{"192.0.2.0/24", "::ffff:192.0.2.0/120", "::ffff:0:0/96", "::ffff:1.2.3.4", "fe80::1%eth0", "2001:db8::/32", "::/0", "", "/", "::ffff:0:0/95"} {
+//	go test ./model -run '^$' -fuzz FuzzUnmapPrefix -fuzztime 30s
+func FuzzUnmapPrefix(f *testing.F) {
+	for _, s := range []string{"192.0.2.0/24", "::ffff:192.0.2.0/120", "::ffff:0:0/96", "::ffff:1.2.3.4/128", "2001:db8::/32", "::/0", "::ffff:0:0/95", "::ffff:192.0.2.1/97"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := ParseNetwork(s)
+		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return
 		}
-		if !p.IsValid() || p.Addr().Zone() != "" || (p.Addr().Is4In6() && p.Bits() >= 96) {
-			t.Fatalf("ParseNetwork(%q) = %v", s, p)
+		u := UnmapPrefix(p)
+		if u.Addr().Is4In6() && u.Bits() >= 96 {
+			t.Fatalf("UnmapPrefix(%v) = %v, still mapped", p, u)
 		}
-		if want, err := netip.ParsePrefix(s); err == nil && want.Addr().Is4() && want != p {
-			t.Fatalf("ParseNetwork(%q) = %v, not the block as written", s, p)
+		if u == p {
+			return
+		}
+		m := p.Masked()
+		last := m.Addr().As16()
+		for i := m.Bits(); i < 128; i++ {
+			last[i/8] |= 0x80 >> (i % 8)
+		}
+		for _, a := range []netip.Addr{m.Addr(), netip.AddrFrom16(last), p.Addr()} {
+			if !u.Contains(a.Unmap()) {
+				t.Fatalf("UnmapPrefix(%v) = %v lacks %v", p, u, a.Unmap())
+			}
+		}
+		if u.Bits() != p.Bits()-96 || !u.Addr().Is4() {
+			t.Fatalf("UnmapPrefix(%v) = %v", p, u)
 		}
 	})
 }

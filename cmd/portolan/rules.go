@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -68,11 +69,15 @@ func (f *planFlags) site() (policy.Site, error) {
 		if l == "" {
 			continue
 		}
-		p, err := model.ParseNetwork(l) // ::ffff:192.0.2.0/120 is 192.0.2.0/24
+		p, err := netip.ParsePrefix(l)
 		if err != nil {
-			return s, fmt.Errorf("--lan %v", err)
+			a, aerr := netip.ParseAddr(l)
+			if aerr != nil || a.Zone() != "" {
+				return s, fmt.Errorf("--lan %q: not a CIDR block such as 192.0.2.0/24", l)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		s.LAN = append(s.LAN, p)
+		s.LAN = append(s.LAN, model.UnmapPrefix(p)) // ::ffff:192.0.2.0/120 is 192.0.2.0/24
 	}
 	return s, target.ValidateSite(s)
 }
