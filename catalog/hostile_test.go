@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -211,5 +212,47 @@ func TestMappedEntries(t *testing.T) {
 		if err := CheckParamValue(model.ParamType(v.typ), v.val); err == nil || !strings.Contains(err.Error(), v.want) {
 			t.Errorf("param %s %q: err = %v, want %q", v.typ, v.val, err, v.want)
 		}
+	}
+}
+
+// badRefs is a profile with n host sets and n flows that each name a
+// host set, a role and a feature that are not there.
+func badRefs(n int) string {
+	var b strings.Builder
+	b.WriteString("service: {slug: x, name: x, vendor: x, document: d.txt, language: en}\nroles: [{name: e, description: e}]\nhosts:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - {name: h%d, entries: [any], description: x}\n", i)
+	}
+	b.WriteString("flows:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - {id: f%d, direction: outbound, proto: tcp, ports: [1], local: r, remote: [nope], feature: no, necessity: required, app: https, purpose: {en: x}, source: {quote: x}}\n", i)
+	}
+	return b.String()
+}
+
+// TestValidateLinear checks that the bytes Load allocates for a profile of
+// 4N bad references are about 4 times those of N, not 16: each error once
+// listed every host set again. Its errors name at most maxKnown of them.
+func TestValidateLinear(t *testing.T) {
+	alloc := func(src string) (uint64, error) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Load("x.yaml", []byte(src))
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, err
+	}
+	n := 1000
+	a, _ := alloc(badRefs(n))
+	b, err := alloc(badRefs(4 * n))
+	if b > 6*a {
+		t.Errorf("Load allocated %d bytes for %d bad references, %d for %d: not linear", a, n, b, 4*n)
+	}
+	var es Errors
+	if !errors.As(err, &es) || len(es) != MaxErrors+1 {
+		t.Fatalf("err = %.300v", err)
+	}
+	if want := `flows[0].remote[0]: undefined host set "nope" (defined: h0, h1,`; !strings.Contains(es[1].Error(), want) || !strings.HasSuffix(es[1].Msg, fmt.Sprintf("h19, … %d in all)", 4*n)) {
+		t.Errorf("error %q, want one listing %d names and the count", es[1], 20)
 	}
 }

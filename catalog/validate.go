@@ -20,9 +20,10 @@ var (
 var TLSVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 
 type validator struct {
-	svc  *model.Service
-	idx  *index
-	errs Errors
+	svc     *model.Service
+	idx     *index
+	errs    Errors
+	defined map[string]string // known() of each kind of name, built once
 }
 
 func (v *validator) errf(path, format string, a ...any) {
@@ -326,7 +327,7 @@ func (v *validator) source(path string, s *model.Source) {
 
 func (v *validator) feature(path, name string) {
 	if name != "" && v.svc.Feature(name) == nil {
-		v.errf(path, "undefined feature %q%s", name, known(featureNames(v.svc)))
+		v.errf(path, "undefined feature %q%s", name, v.known("feature", featureNames))
 	}
 }
 
@@ -336,7 +337,7 @@ func (v *validator) hostRefs(path string, names []string, needed bool) {
 	}
 	for j, h := range names {
 		if v.svc.HostSet(h) == nil {
-			v.errf(fmt.Sprintf("%s[%d]", path, j), "undefined host set %q%s", h, known(hostNames(v.svc)))
+			v.errf(fmt.Sprintf("%s[%d]", path, j), "undefined host set %q%s", h, v.known("host", hostNames))
 		}
 	}
 }
@@ -372,7 +373,7 @@ func (v *validator) flows() {
 		v.ports(path+".ports", f.Ports, true)
 		v.ports(path+".src_ports", f.SrcPorts, false)
 		if v.required(path+".local", f.Local) && v.svc.Role(f.Local) == nil {
-			v.errf(path+".local", "undefined role %q%s", f.Local, known(roleNames(v.svc)))
+			v.errf(path+".local", "undefined role %q%s", f.Local, v.known("role", roleNames))
 		}
 		v.hostRefs(path+".remote", f.Remote, true)
 		switch f.Necessity {
@@ -550,9 +551,28 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
+// known returns known(names(v.svc)), built once for each kind: a profile
+// with thousands of bad references must not list its names each time.
+func (v *validator) known(kind string, names func(*model.Service) []string) string {
+	if s, ok := v.defined[kind]; ok {
+		return s
+	}
+	if v.defined == nil {
+		v.defined = map[string]string{}
+	}
+	v.defined[kind] = known(names(v.svc))
+	return v.defined[kind]
+}
+
+// maxKnown is how many defined names an error lists.
+const maxKnown = 20
+
 func known(names []string) string {
 	if len(names) == 0 {
 		return " (the profile defines none)"
+	}
+	if len(names) > maxKnown {
+		return fmt.Sprintf(" (defined: %s, … %d in all)", strings.Join(names[:maxKnown], ", "), len(names))
 	}
 	return " (defined: " + strings.Join(names, ", ") + ")"
 }
