@@ -56,3 +56,33 @@ func TestMappedAnswers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHostsUnmapped checks that a hosts file never pins an IPv4-mapped
+// IPv6 address nor the same address twice, and that its errors name the
+// file and hold no control character.
+//
+//	go test ./resolve -run '^$' -fuzz FuzzHostsUnmapped -fuzztime 30s
+func FuzzHostsUnmapped(f *testing.F) {
+	f.Add("::ffff:198.51.100.7 a.example\n198.51.100.7 a.example\n")
+	f.Add("::FFFF:c633:6407 b.example # mapped, hex\n")
+	f.Add("::ffff:198.51.100.7%eth0 a.example\n")
+	f.Add("198.51.100.7\x1b[2J a.example\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		h, err := ParseHosts("fuzz", strings.NewReader(src))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz:") || strings.ContainsFunc(err.Error(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("error %q", err)
+			}
+			return
+		}
+		for name, as := range h.addrs {
+			seen := map[netip.Addr]bool{}
+			for _, a := range as {
+				if a.Is4In6() || seen[a] {
+					t.Fatalf("%s pinned to %v", name, as)
+				}
+				seen[a] = true
+			}
+		}
+	})
+}
