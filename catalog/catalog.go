@@ -5,12 +5,14 @@ package catalog
 import (
 	"embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/model"
 )
 
@@ -54,7 +56,7 @@ func loadEmbedded() (*Catalog, error) {
 		}
 		svc, err := Load("embedded:"+e.Name(), data)
 		if err != nil {
-			errs = append(errs, asErrors(err)...)
+			errs = append(errs, asErrors("embedded:"+e.Name(), err)...)
 			continue
 		}
 		c.services = append(c.services, svc)
@@ -90,7 +92,7 @@ func Open(dir string) (*Catalog, error) {
 	for _, f := range files {
 		svc, err := LoadFile(f)
 		if err != nil {
-			errs = append(errs, asErrors(err)...)
+			errs = append(errs, asErrors(f, err)...)
 			continue
 		}
 		if prev, dup := seen[svc.Slug()]; dup {
@@ -124,27 +126,33 @@ func ProfileFiles(dir string) ([]string, error) {
 	return out, nil
 }
 
-// LoadFile reads and validates one profile file.
-func LoadFile(path string) (*model.Service, error) {
-	fi, err := os.Stat(path)
+// LoadFile reads and validates one profile: a regular file (symlinks
+// followed), or standard input when path is "-". Devices, FIFOs and
+// directories are refused before they are read, and no more than
+// MaxProfileSize bytes are read.
+func LoadFile(path string) (*model.Service, error) { return loadFile(path, os.Stdin) }
+
+func loadFile(path string, stdin io.Reader) (*model.Service, error) {
+	name := path
+	if path == safeio.Stdin {
+		name = "stdin"
+	}
+	data, err := safeio.ReadFile(path, MaxProfileSize, stdin)
+	if safeio.IsTooLarge(err) {
+		return nil, Errors{{File: name, Msg: fmt.Sprintf("profile is more than the %s a profile may have", safeio.Size(MaxProfileSize))}}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > MaxProfileSize {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("profile is %d bytes, more than the %d a profile may have", fi.Size(), MaxProfileSize)}}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Load(path, data)
+	return Load(name, data)
 }
 
-func asErrors(err error) Errors {
+// asErrors returns err as Errors, naming file when err does not.
+func asErrors(file string, err error) Errors {
 	if es, ok := err.(Errors); ok {
 		return es
 	}
-	return Errors{{Msg: err.Error()}}
+	return Errors{{File: file, Msg: strings.TrimPrefix(err.Error(), file+": ")}}
 }
 
 func (c *Catalog) put(svc *model.Service) {

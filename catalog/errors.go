@@ -3,6 +3,8 @@ package catalog
 import (
 	"fmt"
 	"strings"
+
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 // Error is one problem in a profile, with where it is.
@@ -14,9 +16,12 @@ type Error struct {
 	Msg   string `json:"message"`
 }
 
+// Error is the one-line form, file:line:col: field: message, with control
+// characters in any of them escaped (textsafe.Terminal): a profile's text
+// must not drive the terminal that shows the error.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(textsafe.Terminal(e.File))
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
 		if e.Col > 0 {
@@ -25,10 +30,10 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Field != "" {
-		b.WriteString(e.Field)
+		b.WriteString(textsafe.Terminal(e.Field))
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(textsafe.Terminal(e.Msg))
 	return b.String()
 }
 

@@ -16,6 +16,9 @@ import (
 	"github.com/portolan/portolan/model"
 )
 
+// MaxErrors is how many errors of one profile Load reports.
+const MaxErrors = 100
+
 // MaxProfileSize bounds what Load reads: a profile is a few kilobytes.
 const MaxProfileSize = 4 << 20
 
@@ -33,7 +36,7 @@ func Load(file string, data []byte) (*model.Service, error) {
 	var errs Errors
 	checkKeys(root, reflect.TypeOf(model.Service{}), "", idx, &errs)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, capErrors(file, errs, 0)
 	}
 	var svc model.Service
 	if err := root.Decode(&svc); err != nil {
@@ -42,7 +45,7 @@ func Load(file string, data []byte) (*model.Service, error) {
 	svc.File = file
 	errs = append(errs, validate(&svc, idx)...)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, capErrors(file, errs, 0)
 	}
 	return &svc, nil
 }
@@ -77,8 +80,13 @@ var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // yamlError turns a syntax error from the YAML parser into an Error.
 func yamlError(file string, err error) error {
+	return capErrors(file, yamlMessages(file, strings.Split(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n"), "\n")), 0)
+}
+
+// yamlMessages turns the YAML parser's messages into Errors.
+func yamlMessages(file string, msgs []string) Errors {
 	var es Errors
-	for _, msg := range strings.Split(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n"), "\n") {
+	for _, msg := range msgs {
 		msg = strings.TrimSpace(msg)
 		if msg == "" {
 			continue
@@ -95,8 +103,9 @@ func yamlError(file string, err error) error {
 
 // index maps field paths to where their values stand in the file.
 type index struct {
-	file string
-	pos  map[string][2]int
+	file  string
+	pos   map[string][2]int
+	steps int // positions looked at to name decode errors (a test counts them)
 }
 
 func newIndex(file string, root *yaml.Node) *index {
@@ -150,27 +159,59 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-// decodeErrors turns the decoder's type errors into Errors with fields.
+// decodeErrors turns the decoder's type errors into Errors with fields:
+// the first MaxErrors of them, then a count of the rest. It looks at each
+// position of the file once, however many errors there are.
 func (idx *index) decodeErrors(err error) error {
-	es := yamlError(idx.file, err).(Errors)
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	more := 0
+	if len(msgs) > MaxErrors {
+		msgs, more = msgs[:MaxErrors], len(msgs)-MaxErrors
+	}
+	es := yamlMessages(idx.file, msgs)
+	// The outermost field whose value starts on each line: the leftmost,
+	// and of two at one column the deeper (a key's value, not the key).
+	type at struct {
+		path string
+		col  int
+	}
+	var lines map[int]at
 	for _, e := range es {
 		if e.Line == 0 {
 			continue
 		}
-		// Name the outermost field whose value starts on that line.
-		best, bestCol := "", 0
-		for p, lc := range idx.pos {
-			if lc[0] != e.Line {
-				continue
-			}
-			if best == "" || lc[1] < bestCol || (lc[1] == bestCol && len(p) > len(best)) {
-				best, bestCol = p, lc[1]
+		if lines == nil {
+			lines = map[int]at{}
+			for p, lc := range idx.pos {
+				idx.steps++
+				b, ok := lines[lc[0]]
+				if !ok || lc[1] < b.col || (lc[1] == b.col && (len(p) > len(b.path) || len(p) == len(b.path) && p < b.path)) {
+					lines[lc[0]] = at{p, lc[1]}
+				}
 			}
 		}
-		e.Field = best
-		if lc, ok := idx.pos[best]; ok {
-			e.Col = lc[1]
+		idx.steps++
+		if b, ok := lines[e.Line]; ok {
+			e.Field, e.Col = b.path, b.col
 		}
+	}
+	return capErrors(idx.file, es, more)
+}
+
+// capErrors keeps the first MaxErrors of es and says how many more there
+// are, more of them having been dropped already.
+func capErrors(file string, es Errors, more int) Errors {
+	if len(es) > MaxErrors {
+		es, more = es[:MaxErrors:MaxErrors], more+len(es)-MaxErrors
+	}
+	if more > 0 {
+		es = append(es, &Error{File: file, Msg: fmt.Sprintf("and %d more errors; the first %d are listed", more, MaxErrors)})
 	}
 	return es
 }

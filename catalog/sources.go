@@ -2,12 +2,15 @@ package catalog
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/model"
 )
+
+// MaxDocumentSize bounds what CheckSources reads of one source document.
+const MaxDocumentSize = 16 << 20
 
 // Sourced is one statement of a profile that carries a source.
 type Sourced struct {
@@ -56,7 +59,7 @@ func CheckSources(svc *model.Service, dir string) Errors {
 		doc := svc.SourceDocument(s.Source)
 		lines, ok := docs[doc]
 		if !ok {
-			data, err := os.ReadFile(filepath.Join(dir, filepath.Base(doc)))
+			data, err := safeio.ReadFile(filepath.Join(dir, filepath.Base(doc)), MaxDocumentSize, nil)
 			if err != nil {
 				errs = append(errs, &Error{File: svc.File, Field: s.Field, Msg: fmt.Sprintf("%s: cannot read its document: %v", s.What, err)})
 				docs[doc] = nil

@@ -23,9 +23,10 @@ var (
 var TLSVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 
 type validator struct {
-	svc  *model.Service
-	idx  *index
-	errs Errors
+	svc     *model.Service
+	idx     *index
+	errs    Errors
+	defined map[string]string // known() of each kind of name, built once
 }
 
 func (v *validator) errf(path, format string, a ...any) {
@@ -144,6 +145,9 @@ func CheckParamValue(t model.ParamType, val string) error {
 		if err != nil || a.Zone() != "" {
 			return fmt.Errorf("%q is not an IPv4 or IPv6 address", val)
 		}
+		if _, err := model.ParseAddr(val); err != nil {
+			return err // IPv4-mapped IPv6: write it as IPv4
+		}
 	case model.ParamPorts:
 		if _, err := model.ParsePortList(val); err != nil {
 			return fmt.Errorf("%q is not a list of ports and ranges: %v", val, err)
@@ -238,7 +242,7 @@ func (v *validator) flowPlatforms(path string, ps *model.Platforms) {
 			p := fmt.Sprintf("%s.%s[%d]", path, field, j)
 			switch {
 			case v.svc.Platform(n) == nil:
-				v.errf(p, "undefined platform %q%s", n, known(platformNames(v.svc)))
+				v.errf(p, "undefined platform %q%s", n, v.known("platform", platformNames))
 			case slices.Index(names, n) != j:
 				v.errf(p, "platform %q listed twice", n)
 			}
@@ -426,7 +430,7 @@ func (v *validator) source(path string, s *model.Source) {
 
 func (v *validator) feature(path, name string) {
 	if name != "" && v.svc.Feature(name) == nil {
-		v.errf(path, "undefined feature %q%s", name, known(featureNames(v.svc)))
+		v.errf(path, "undefined feature %q%s", name, v.known("feature", featureNames))
 	}
 }
 
@@ -436,7 +440,7 @@ func (v *validator) hostRefs(path string, names []string, needed bool) {
 	}
 	for j, h := range names {
 		if v.svc.HostSet(h) == nil {
-			v.errf(fmt.Sprintf("%s[%d]", path, j), "undefined host set %q%s", h, known(hostNames(v.svc)))
+			v.errf(fmt.Sprintf("%s[%d]", path, j), "undefined host set %q%s", h, v.known("host", hostNames))
 		}
 	}
 }
@@ -542,7 +546,7 @@ func (v *validator) locals(path string, f *model.Flow) {
 		case strings.TrimSpace(name) == "":
 			v.errf(lp, "required field is missing or empty")
 		case v.svc.Role(name) == nil:
-			v.errf(lp, "undefined role %q%s", name, known(roleNames(v.svc)))
+			v.errf(lp, "undefined role %q%s", name, v.known("role", roleNames))
 		case slices.Index(f.Local, name) != j:
 			v.errf(lp, "role %q listed twice", name)
 		}
@@ -553,7 +557,7 @@ func (v *validator) locals(path string, f *model.Flow) {
 	v.hostRefs(path+".remote", f.Remote, len(f.RemoteRoles) == 0)
 	for j, name := range f.RemoteRoles {
 		if v.svc.Role(name) == nil {
-			v.errf(fmt.Sprintf("%s.remote_roles[%d]", path, j), "undefined role %q%s", name, known(roleNames(v.svc)))
+			v.errf(fmt.Sprintf("%s.remote_roles[%d]", path, j), "undefined role %q%s", name, v.known("role", roleNames))
 		}
 	}
 }
@@ -701,9 +705,28 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
+// known returns known(names(v.svc)), built once for each kind: a profile
+// with thousands of bad references must not list its names each time.
+func (v *validator) known(kind string, names func(*model.Service) []string) string {
+	if s, ok := v.defined[kind]; ok {
+		return s
+	}
+	if v.defined == nil {
+		v.defined = map[string]string{}
+	}
+	v.defined[kind] = known(names(v.svc))
+	return v.defined[kind]
+}
+
+// maxKnown is how many defined names an error lists.
+const maxKnown = 20
+
 func known(names []string) string {
 	if len(names) == 0 {
 		return " (the profile defines none)"
+	}
+	if len(names) > maxKnown {
+		return fmt.Sprintf(" (defined: %s, … %d in all)", strings.Join(names[:maxKnown], ", "), len(names))
 	}
 	return " (defined: " + strings.Join(names, ", ") + ")"
 }

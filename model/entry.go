@@ -76,15 +76,15 @@ func ParseEntry(s string) (Entry, error) {
 		if p.Masked() != p {
 			return e, fmt.Errorf("CIDR %q has host bits set (the block is %s)", s, p.Masked())
 		}
+		if u := UnmapPrefix(p); u != p {
+			return e, fmt.Errorf("CIDR %q is IPv4-mapped IPv6, which no IPv6 packet carries; write it as IPv4: %s", s, u)
+		}
 		e.Kind, e.Prefix = EntryPrefix, p
 		return e, nil
 	case strings.Contains(s, ":") || looksNumeric(s):
-		a, err := netip.ParseAddr(s)
+		a, err := ParseAddr(s)
 		if err != nil {
-			return e, fmt.Errorf("bad address %q: %v", s, trimNetipErr(err))
-		}
-		if a.Zone() != "" {
-			return e, fmt.Errorf("address %q has a zone; zones are local to one machine", s)
+			return e, err
 		}
 		e.Kind, e.Prefix = EntryAddr, netip.PrefixFrom(a, a.BitLen())
 		return e, nil
@@ -102,6 +102,34 @@ func ParseEntry(s string) (Entry, error) {
 	}
 	e.Kind, e.Domain = EntryName, s
 	return e, nil
+}
+
+// ParseAddr parses one IPv4 or IPv6 address as a profile or a param holds
+// it: no zone, and not in the IPv4-mapped IPv6 form (::ffff:192.0.2.1),
+// which names an IPv4 host that no IPv6 packet carries, so that a rule for
+// it would never match.
+func ParseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return a, fmt.Errorf("bad address %q: %v", s, trimNetipErr(err))
+	case a.Zone() != "":
+		return a, fmt.Errorf("address %q has a zone; zones are local to one machine", s)
+	case a.Is4In6():
+		return a, fmt.Errorf("address %q is IPv4-mapped IPv6, which no IPv6 packet carries; write it as IPv4: %s", s, a.Unmap())
+	}
+	return a, nil
+}
+
+// UnmapPrefix returns an IPv4-mapped IPv6 block in its IPv4 form
+// (::ffff:192.0.2.0/120 is 192.0.2.0/24, ::ffff:192.0.2.1/128 is
+// 192.0.2.1/32) and any other prefix as it is. A block wider than /96 is
+// IPv6 proper, mapped part and all.
+func UnmapPrefix(p netip.Prefix) netip.Prefix {
+	if !p.IsValid() || !p.Addr().Is4In6() || p.Bits() < 96 {
+		return p
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 }
 
 // looksNumeric reports whether s is digits and dots only, as an IPv4 address

@@ -50,10 +50,10 @@ func FuzzPortExpr(f *testing.F) {
 	})
 }
 
-// FuzzParseEntry checks that host entries never panic, and that a
+// FuzzGlobEntry checks that host entries never panic, and that a
 // host-name pattern widens to a domain of two labels or more that the
 // pattern's names end in.
-func FuzzParseEntry(f *testing.F) {
+func FuzzGlobEntry(f *testing.F) {
 	for _, s := range []string{"router*.vendor.com", "*.librestream.com", "a.*.b.example", "*vendor.com", "{company}.call.sl", "198.51.100.0/24", "any"} {
 		f.Add(s)
 	}

@@ -131,8 +131,11 @@ func (d *DNS) Lookup(ctx context.Context, name string) (Answer, error) {
 					ans.Addrs = append(ans.Addrs, a)
 				}
 			case *dns.AAAA:
-				if a, ok := netip.AddrFromSlice(r.AAAA); ok && !slices.Contains(ans.Addrs, a) {
-					ans.Addrs = append(ans.Addrs, a)
+				// An IPv4-mapped AAAA (::ffff:192.0.2.1) is reached over
+				// IPv4: it must become an IPv4 address, never an IPv6 rule
+				// that no packet matches.
+				if a, ok := netip.AddrFromSlice(r.AAAA); ok && !slices.Contains(ans.Addrs, a.Unmap()) {
+					ans.Addrs = append(ans.Addrs, a.Unmap())
 				}
 			}
 		}

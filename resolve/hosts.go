@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/portolan/portolan/internal/safeio"
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 // Hosts pins names to addresses, read from a file in hosts(5) format:
@@ -23,27 +25,29 @@ type Hosts struct {
 // MaxHostsSize bounds what ParseHosts reads.
 const MaxHostsSize = 16 << 20
 
-// LoadHosts reads a hosts file.
+// LoadHosts reads a hosts file: a regular file (symlinks followed) or
+// standard input when path is "-"; devices, FIFOs and directories are
+// refused, and no more than MaxHostsSize bytes are read.
 func LoadHosts(path string) (*Hosts, error) {
-	f, err := os.Open(path)
+	data, err := safeio.ReadFile(path, MaxHostsSize, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParseHosts(path, io.LimitReader(f, MaxHostsSize+1))
+	if path == safeio.Stdin {
+		path = "stdin"
+	}
+	return ParseHosts(path, bytes.NewReader(data))
 }
 
 // ParseHosts parses hosts-file text; file names it in errors, which give
 // the line and the field at fault.
 func ParseHosts(file string, r io.Reader) (*Hosts, error) {
-	data, err := io.ReadAll(r)
+	h := &Hosts{file: file, addrs: map[string][]netip.Addr{}}
+	file = textsafe.Terminal(file) // what errors show
+	data, err := safeio.ReadAll(r, file, MaxHostsSize)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxHostsSize {
-		return nil, fmt.Errorf("%s: more than %d bytes", file, MaxHostsSize)
-	}
-	h := &Hosts{file: file, addrs: map[string][]netip.Addr{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), MaxHostsSize)
 	for n := 1; sc.Scan(); n++ {
@@ -59,6 +63,7 @@ func ParseHosts(file string, r io.Reader) (*Hosts, error) {
 		if a.Zone() != "" {
 			return nil, fmt.Errorf("%s:%d: address %q: zones are not allowed", file, n, fields[0])
 		}
+		a = a.Unmap() // ::ffff:192.0.2.1 is 192.0.2.1, an IPv4 host
 		if len(fields) == 1 {
 			return nil, fmt.Errorf("%s:%d: address %s has no name after it", file, n, fields[0])
 		}
@@ -94,7 +99,7 @@ func (h *Hosts) Len() int { return len(h.addrs) }
 func (h *Hosts) Lookup(_ context.Context, name string) (Answer, error) {
 	as, ok := h.addrs[strings.ToLower(strings.TrimSuffix(name, "."))]
 	if !ok {
-		return Answer{}, &NotFoundError{Name: name, Where: "hosts file " + h.file}
+		return Answer{}, &NotFoundError{Name: name, Where: "hosts file " + textsafe.Terminal(h.file)}
 	}
 	return Answer{Addrs: append([]netip.Addr(nil), as...), Source: "hosts:" + h.file, At: time.Now()}, nil
 }

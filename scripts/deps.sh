@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what portolan's tests need and is missing: the kernel's own tools
-# (nft, iptables, conntrack, ip) and the real peers (coturn, squid with
+# (nft, iptables, conntrack, ip, ipset) and the real peers (coturn, squid with
 # ssl-bump, htpasswd, sipp, nmap). Debian/Ubuntu, as root; a no-op when
 # everything is there.
 set -euo pipefail
@@ -16,6 +16,7 @@ declare -A need=(
   [htpasswd]=apache2-utils
   [sipp]=sip-tester
   [nmap]=nmap
+  [ipset]=ipset
 )
 
 missing=()

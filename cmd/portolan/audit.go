@@ -148,10 +148,10 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	var wan []netip.Addr
 	for _, w := range f.wanAddr {
 		a, err := netip.ParseAddr(strings.TrimSpace(w))
-		if err != nil {
+		if err != nil || a.Zone() != "" {
 			return fmt.Errorf("--wan-addr %q: not an address", w)
 		}
-		wan = append(wan, a.Unmap())
+		wan = append(wan, a.Unmap()) // ::ffff:192.0.2.1 is 192.0.2.1
 	}
 	// Read and parse the ruleset first: a bad file fails before any DNS.
 	name := f.ruleset

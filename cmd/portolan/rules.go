@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/portolan/portolan/internal/atomicfile"
+	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
@@ -71,12 +72,12 @@ func (f *planFlags) site() (policy.Site, error) {
 		p, err := netip.ParsePrefix(l)
 		if err != nil {
 			a, aerr := netip.ParseAddr(l)
-			if aerr != nil {
+			if aerr != nil || a.Zone() != "" {
 				return s, fmt.Errorf("--lan %q: not a CIDR block such as 192.0.2.0/24", l)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		s.LAN = append(s.LAN, p)
+		s.LAN = append(s.LAN, model.UnmapPrefix(p)) // ::ffff:192.0.2.0/120 is 192.0.2.0/24
 	}
 	return s, target.ValidateSite(s)
 }

@@ -97,7 +97,7 @@ func TestRulesErrors(t *testing.T) {
 		{"missing param", []string{"rules", "starleaf", "--no-resolve"}, 2, "starleaf: missing param company, needed by tunnel-https, tunnel-udp: pass --param company=VALUE"},
 		{"unknown feature", []string{"rules", "starleaf", "--feature", "webrtcc"}, 2, `unknown feature "webrtcc"`},
 		{"bad table", []string{"rules", "starleaf", "--param", "company=acme", "--chain-only", "--table", "bridge x", "--no-resolve"}, 2, `--table "bridge x": family "bridge"`},
-		{"hosts missing", []string{"rules", "starleaf", "--param", "company=acme", "--hosts", "/nonexistent/pins"}, 2, "--hosts: open /nonexistent/pins"},
+		{"hosts missing", []string{"rules", "starleaf", "--param", "company=acme", "--hosts", "/nonexistent/pins"}, 2, "/nonexistent/pins: no such file or directory"},
 		{"unresolvable", []string{"rules", "starleaf", "--param", "company=nobody", "--hosts", pins, "--dns", nx.addr}, 2,
 			"1 name has no address: nobody.call.sl (starleaf/tunnel-https, starleaf/tunnel-udp: no address (hosts file " + pins + "); not resolved (DNS " + nx.addr + ": NXDOMAIN)); pin them with --hosts FILE"},
 	}

@@ -27,7 +27,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "validate FILE|DIR...",
+		Use:   "validate FILE|DIR|-...",
 		Short: "Check profiles: syntax, fields, ports, addresses, references, sources",
 		Long: `Check profiles the way the embedded catalog is checked: unknown fields,
 ports 0 or above 65535, reversed ranges, bad addresses or CIDRs, undefined
@@ -37,7 +37,8 @@ problem is reported with file, line, column and field.
 With --documents DIR, every quote must also stand in its source document
 (read from DIR) on the line it names.
 
-A directory stands for the *.yaml and *.yml files in it. Exit 0 when every
+A directory stands for the *.yaml and *.yml files in it, - for standard
+input. Only regular files are read (devices, FIFOs refused). Exit 0 when every
 profile is valid, 1 when one is not, 2 when a file cannot be read.`,
 		Example: `  portolan validate my-service.yaml
   portolan validate ./profiles --documents ./vendor-docs
@@ -111,6 +112,10 @@ profile is valid, 1 when one is not, 2 when a file cannot be read.`,
 func expandFiles(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
+		if a == "-" {
+			out = append(out, a) // standard input
+			continue
+		}
 		fi, err := os.Stat(a)
 		if err != nil {
 			return nil, err
