@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/portolan/portolan/model"
 )
 
 // modelCase is one change to the minimal profile and the error it must
@@ -50,13 +52,15 @@ func runModelCases(t *testing.T, tests []modelCase) {
 }
 
 // TestLoadTestdataModel loads the test profiles that exercise the fields
-// of issue 8 items 23-29; each must load and satisfy the JSON Schema.
+// of issue 8 items 23-29; each must load and satisfy the JSON Schema, and
+// together they must use every one of those fields.
 func TestLoadTestdataModel(t *testing.T) {
 	files, err := ProfileFiles("testdata/model")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test profiles: %v", err)
 	}
 	s := compileSchema(t)
+	used := map[string]bool{}
 	for _, f := range files {
 		svc, err := LoadFile(f)
 		if err != nil {
@@ -67,10 +71,35 @@ func TestLoadTestdataModel(t *testing.T) {
 		if err := s.Validate(yamlInstance(t, data)); err != nil {
 			t.Errorf("%s: schema: %v", f, err)
 		}
-		if _, err := Open("testdata/model"); err != nil {
-			t.Errorf("Open: %v", err)
+		used["digit slug"] = used["digit slug"] || svc.Slug()[0] >= '0' && svc.Slug()[0] <= '9'
+		used["platforms"] = used["platforms"] || len(svc.Platforms) > 0
+		for _, fl := range svc.Flows {
+			used["several local roles"] = used["several local roles"] || len(fl.Local) > 1
+			used["remote_roles"] = used["remote_roles"] || len(fl.RemoteRoles) > 0
+			used["local_src_ports"] = used["local_src_ports"] || fl.LocalSrcPorts != nil
+			used["platforms only"] = used["platforms only"] || fl.Platforms != nil && len(fl.Platforms.Only) > 0
+			used["platforms except"] = used["platforms except"] || fl.Platforms != nil && len(fl.Platforms.Except) > 0
+			for _, p := range fl.Ports {
+				used["port expression"] = used["port expression"] || model.IsPortExpr(p)
+			}
 		}
-		_ = svc
+		for _, h := range svc.Hosts {
+			for _, e := range h.Entries {
+				pe, _ := model.ParseEntry(e)
+				used["host-name pattern"] = used["host-name pattern"] || pe.Kind == model.EntryGlob
+			}
+		}
+		for _, c := range svc.Constraints {
+			used["port-preserving-nat"] = used["port-preserving-nat"] || c.Kind == model.KindPortPreservingNAT
+		}
+	}
+	for _, f := range []string{"digit slug", "platforms", "several local roles", "remote_roles", "local_src_ports", "platforms only", "platforms except", "port expression", "host-name pattern", "port-preserving-nat"} {
+		if !used[f] {
+			t.Errorf("no test profile uses %s", f)
+		}
+	}
+	if _, err := Open("testdata/model"); err != nil {
+		t.Errorf("Open: %v", err)
 	}
 }
 
