@@ -228,22 +228,31 @@ func TestJoinRefs(t *testing.T) {
 	}
 }
 
-func TestMergeComments(t *testing.T) {
+func TestComments(t *testing.T) {
 	a := []string{"# a (outbound udp): audio", "#   (allowed towards the WAN)"}
 	b := []string{"# b (outbound udp): more audio", "#   (allowed towards the WAN)"}
+	cat := func(xs ...[]string) []string { return slices.Concat(xs...) }
 	tests := []struct {
-		name      string
-		into, add []string
-		want      []string
+		name   string
+		blocks [][]string
+		want   []string
 	}{
-		{"new block", a, b, append(append([]string{}, a...), b...)},
-		{"a shared line does not make a block present", append(append([]string{}, a...), b[0]), b, append(append(append([]string{}, a...), b[0]), b...)},
-		{"the same block again", append(append([]string{}, a...), b...), b, append(append([]string{}, a...), b...)},
-		{"nothing to add", a, nil, a},
+		{"new block", [][]string{a, b}, cat(a, b)},
+		{"a shared line does not make a block present", [][]string{a, b[:1], b}, cat(a, b[:1], b)},
+		{"the same block again", [][]string{a, b, b, a}, cat(a, b)},
+		{"nothing to add", [][]string{a, nil}, a},
+		{"nothing at all", nil, nil},
 	}
 	for _, tt := range tests {
-		got := target.MergeComments(slices.Clone(tt.into), tt.add)
-		if !slices.Equal(got, tt.want) {
+		var c *target.Comments
+		for i, bl := range tt.blocks {
+			if i == 0 {
+				c = target.NewComments(bl)
+				continue
+			}
+			c.Add(bl)
+		}
+		if got := c.Lines(); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -312,18 +312,49 @@ func (in *Input) FlowComments(r *policy.Rule) []string {
 	return out
 }
 
-// MergeComments adds the comment block of a rule merged into another to
-// that rule's comments, unless the same block, whole and in order, is
-// already there. Blocks stay whole: a wrapped line is never left without
-// its continuation.
-func MergeComments(into, block []string) []string {
+// Comments is the comment block above a rule that stands for several
+// flows: each flow's block once, whole and in the order the flows joined.
+// Adding a block costs its own length, whatever the rule holds already,
+// so that merging n flows stays linear.
+type Comments struct {
+	lines []string
+	first string          // the first block, joined
+	seen  map[string]bool // the others, once there are any
+}
+
+// NewComments starts a rule's comments with block (which it copies).
+func NewComments(block []string) *Comments {
+	c := &Comments{}
+	c.Add(block)
+	return c
+}
+
+// Add appends block unless the same block was added before.
+func (c *Comments) Add(block []string) {
 	if len(block) == 0 {
-		return into
+		return
 	}
-	if strings.Contains("\n"+strings.Join(into, "\n")+"\n", "\n"+strings.Join(block, "\n")+"\n") {
-		return into
+	k := strings.Join(block, "\n")
+	switch {
+	case len(c.lines) == 0:
+		c.first = k
+	case k == c.first || c.seen[k]:
+		return
+	default:
+		if c.seen == nil {
+			c.seen = map[string]bool{}
+		}
+		c.seen[k] = true
 	}
-	return append(into, block...)
+	c.lines = append(c.lines, block...)
+}
+
+// Lines returns the comment lines; the caller must not modify them.
+func (c *Comments) Lines() []string {
+	if c == nil {
+		return nil
+	}
+	return c.lines
 }
 
 // ConstraintAction says what a constraint means for a packet filter

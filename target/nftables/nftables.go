@@ -454,27 +454,43 @@ func (g *gen) mergePorts() {
 	for _, h := range g.order {
 		ch := g.chains[h]
 		var out []rule
+		// first holds rules of one verdict only, verdict: a rule of
+		// another verdict starts it afresh.
 		first := map[string]int{}
+		verdict := ""
+		blocks := map[int]*target.Comments{}
+		hasRef := map[int]map[string]bool{}
 		for _, r := range ch.rules {
+			if r.verdict != verdict {
+				first, verdict = map[string]int{}, r.verdict
+			}
 			if i, ok := first[r.key()]; ok {
 				k := &out[i]
 				k.dport = k.dport.Union(r.dport)
+				if hasRef[i] == nil {
+					hasRef[i] = map[string]bool{}
+					for _, ref := range k.refs {
+						hasRef[i][ref] = true
+					}
+				}
 				for _, ref := range r.refs {
-					if !slices.Contains(k.refs, ref) {
+					if !hasRef[i][ref] {
+						hasRef[i][ref] = true
 						k.refs = append(k.refs, ref)
 					}
 				}
-				k.comments = target.MergeComments(k.comments, r.comments)
-				continue
-			}
-			for key, i := range first {
-				if out[i].verdict != r.verdict {
-					delete(first, key)
+				if blocks[i] == nil {
+					blocks[i] = target.NewComments(k.comments)
 				}
+				blocks[i].Add(r.comments)
+				continue
 			}
 			first[r.key()] = len(out)
 			r.comments = slices.Clone(r.comments)
 			out = append(out, r)
+		}
+		for i, c := range blocks {
+			out[i].comments = c.Lines()
 		}
 		ch.rules = out
 	}
@@ -485,17 +501,32 @@ func (g *gen) mergePorts() {
 func (g *gen) mergeTwins() {
 	for _, h := range g.order {
 		ch := g.chains[h]
+		// last finds, per rule without addresses and family, the last
+		// such rule of the same match, flows and comments.
+		type twinKey struct {
+			text   string
+			family int
+		}
+		keyOf := func(r rule) string {
+			return r.match() + "\x00" + strings.Join(r.refs, "\x00") + "\x00" + strings.Join(r.comments, "\x00")
+		}
+		last := map[twinKey]int{}
+		keys := make([]string, len(ch.rules))
+		for i, r := range ch.rules {
+			if r.famFree {
+				keys[i] = keyOf(r)
+				last[twinKey{keys[i], r.family}] = i
+			}
+		}
 		var out []rule
 		for i, r := range ch.rules {
 			if !r.famFree {
 				out = append(out, r)
 				continue
 			}
-			twin := -1
-			for j, o := range ch.rules {
-				if j != i && o.famFree && o.family != r.family && o.match() == r.match() && slices.Equal(o.refs, r.refs) && slices.Equal(o.comments, r.comments) {
-					twin = j
-				}
+			twin, ok := last[twinKey{keys[i], 10 - r.family}]
+			if !ok {
+				twin = -1
 			}
 			switch {
 			case twin >= 0 && twin < i:
