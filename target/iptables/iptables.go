@@ -91,7 +91,7 @@ type line struct {
 	pre      []string // chain, interfaces, addresses, protocol, source ports
 	proto    string
 	dport    []model.PortRange // of every flow that joined, merged when written
-	post     string // -j …
+	post     string            // -j …
 	refs     []string
 	hasRef   map[string]bool
 }
