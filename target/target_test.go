@@ -59,6 +59,11 @@ func TestRemoteAddsUp(t *testing.T) {
 			if !got.Equal(want) {
 				t.Errorf("%s %s: sets %v, plan %v", m.Name, target.FlowRef(r.Flow), got.Prefixes(), want.Prefixes())
 			}
+			for _, hs := range r.Flow.RemoteSets {
+				if !m.In.Serves(r.Flow.Service, hs, r.Match.Family) {
+					t.Errorf("%s %s: an IPv%d rule to %s, but Serves says the family is not served", m.Name, target.FlowRef(r.Flow), r.Match.Family, hs)
+				}
+			}
 			rules++
 		}
 		for _, s := range ss {

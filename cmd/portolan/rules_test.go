@@ -298,3 +298,43 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 		t.Errorf("sync without table: exit %d %s", code, errs)
 	}
 }
+
+// TestSyncLANOfOneFamily: with an IPv4-only --lan the ruleset has no IPv6
+// sets; a name that also has an AAAA record is not a problem for sync,
+// which exits 0 and refreshes the IPv4 set, run after run.
+func TestSyncLANOfOneFamily(t *testing.T) {
+	l := netlab.New(t)
+	ns := newDNSServer(t, map[string][]netip.Addr{
+		"acme.call.sl":        {netip.MustParseAddr("203.0.113.20"), netip.MustParseAddr("2001:db8:3::20")},
+		"config.starleaf.com": {netip.MustParseAddr("203.0.113.30"), netip.MustParseAddr("2001:db8:3::30")},
+	})
+	args := []string{"starleaf", "--param", "company=acme", "--dns", ns.addr, "--lan", "192.0.2.0/24"}
+	out, errs, code := portolan(append([]string{"rules"}, args...)...)
+	if code != 0 {
+		t.Fatalf("rules: exit %d: %s", code, errs)
+	}
+	if strings.Contains(out, "_v6") {
+		t.Fatalf("an IPv4-only LAN got IPv6 sets:\n%s", out)
+	}
+	if err := l.Router.Nft(out); err != nil {
+		t.Fatal(err)
+	}
+	saved := runNft
+	runNft = func(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+		out, err := l.Router.RunInput(stdin, "nft", args...)
+		return []byte(out), err
+	}
+	t.Cleanup(func() { runNft = saved })
+
+	ns.set("acme.call.sl", netip.MustParseAddr("203.0.113.21"), netip.MustParseAddr("2001:db8:3::21"))
+	for run := 1; run <= 2; run++ {
+		_, errs, code = portolan(append([]string{"sync"}, args...)...)
+		if code != 0 || strings.Contains(errs, "_v6") {
+			t.Fatalf("sync run %d: exit %d, want 0 and nothing about IPv6 sets:\n%s", run, code, errs)
+		}
+	}
+	set, err := l.Router.Run("nft", "list", "set", "inet", "portolan", "starleaf_tunnel_v4")
+	if err != nil || !strings.Contains(set, "203.0.113.21") || strings.Contains(set, "203.0.113.20 ") {
+		t.Errorf("the IPv4 set was not refreshed: %v\n%s", err, set)
+	}
+}

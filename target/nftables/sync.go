@@ -258,7 +258,9 @@ func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 			old, ok := loaded[name]
 			ch := Change{Set: name, Names: want.NameList(), Resolved: want.Resolved(), Old: old, New: want.IPSet()}
 			if !ok {
-				if len(ch.New.Prefixes()) > 0 {
+				// A family the ruleset does not serve (--lan of the other
+				// family only) never has a set: nothing to refresh or report.
+				if len(ch.New.Prefixes()) > 0 && in.Serves(h.svc, h.name, fam) {
 					p.Problems = append(p.Problems, fmt.Sprintf("%s is not loaded, but %s now resolve to IPv%d addresses (%s): run portolan rules again and load it", name, strings.Join(ch.Names, ", "), fam, strings.Join(target.Elements(ch.New), ", ")))
 				}
 				continue
