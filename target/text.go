@@ -6,24 +6,22 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/portolan/portolan/internal/textsafe"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 )
 
-// OneLine folds s onto one line: every run of white space, newlines
-// included, becomes one space, and control characters go.
+// OneLine makes s fit for one comment line of generated configuration
+// (textsafe.Comment): every run of white space, newlines included, becomes
+// one space; control characters, bidirectional overrides (U+202E),
+// zero-width and other format characters and invalid bytes go. Every
+// comment a target writes passes through it, most through Wrap and
+// Quotable.
 func OneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) && !unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(textsafe.Comment(s)), " ")
 }
 
 // Quotable makes s safe inside a double-quoted string of a firewall
@@ -307,7 +305,7 @@ func (in *Input) FlowComments(r *policy.Rule) []string {
 		}
 	}
 	if r.Hook == policy.Prerouting {
-		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
+		out = append(out, "# "+OneLine(fmt.Sprintf("port forward to the %s at %s, ports unchanged", f.Local, r.DNAT)))
 	}
 	return out
 }

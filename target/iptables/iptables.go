@@ -302,7 +302,7 @@ func (g *gen) flowComments(r *policy.Rule) []string {
 	out := g.in.FlowComments(r)
 	names := &target.AddrSet{Names: append(slices.Clone(r.Match.SrcNames), r.Match.DstNames...)}
 	if len(names.Names) > 0 {
-		out = append(out, "# addresses of "+strings.Join(names.NameList(), ", ")+" "+names.Resolved()+"; regenerate to refresh")
+		out = append(out, "# "+target.OneLine("addresses of "+strings.Join(names.NameList(), ", ")+" "+names.Resolved()+"; regenerate to refresh"))
 	}
 	return out
 }

@@ -432,11 +432,11 @@ func (g *gen) flowComments(r *policy.Rule) []string {
 	}
 	for _, c := range g.in.Constraints {
 		if c.Kind == model.KindALGOff && g.in.ConstraintApplies(c, r.Flow) {
-			out = append(out, "# no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")")
+			out = append(out, "# "+target.OneLine("no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")"))
 		}
 	}
 	if t := g.timeoutFor(r); t != nil {
-		out = append(out, fmt.Sprintf("# %s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.Proto, secs(t.Unreplied), secs(t.Replied), t.name, t.C.Service, t.C.ID))
+		out = append(out, "# "+target.OneLine(fmt.Sprintf("%s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.Proto, secs(t.Unreplied), secs(t.Replied), t.name, t.C.Service, t.C.ID)))
 	}
 	return out
 }
