@@ -164,6 +164,31 @@ func (in *Input) Header(title string) []string {
 	return out
 }
 
+// WriteHeader writes the Header's lines as "# " comments, wrapped at 100
+// columns but for the command line, which stays one line so that it can
+// be copied as it is.
+func (in *Input) WriteHeader(b *strings.Builder, title string) {
+	for _, l := range in.Header(title) {
+		if strings.HasPrefix(l, "command: ") {
+			b.WriteString("# " + l + "\n")
+			continue
+		}
+		for _, w := range Wrap("# ", l, 100) {
+			b.WriteString(w + "\n")
+		}
+	}
+}
+
+// SyncLine is the command that refreshes the names' sets, as one comment
+// line ("# portolan sync …") that runs as written once "# " is removed;
+// "" when there is none.
+func (in *Input) SyncLine() string {
+	if in.Sync == "" {
+		return ""
+	}
+	return "# " + OneLine(in.Sync)
+}
+
 // SiteText describes the site in words.
 func SiteText(s policy.Site) string {
 	var b strings.Builder

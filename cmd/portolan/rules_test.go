@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -188,16 +189,64 @@ func TestRulesOutputFile(t *testing.T) {
 	}
 }
 
+// TestRulesHeaderSyncLine: the header's sync command is one comment line
+// that, without its "# ", runs as written from another directory (paths
+// absolute) and refreshes the loaded ruleset; the command line is one
+// line with absolute paths too.
 func TestRulesHeaderSyncLine(t *testing.T) {
-	pins := writeFile(t, "pins", starleafPins)
-	out, _, code := portolan("rules", "starleaf", "--param", "company=acme", "--hosts", pins, "--lan", "192.0.2.0/24", "--stats", "-o", "-")
-	if code != 0 {
-		t.Fatal(code)
+	l := netlab.New(t)
+	work := t.TempDir()
+	t.Chdir(work)
+	if err := os.WriteFile("pins", []byte(starleafPins), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	joined := strings.Join(strings.Fields(strings.ReplaceAll(out, "#", "")), " ")
-	want := "portolan sync starleaf --hosts " + pins + " --lan 192.0.2.0/24 --param company=acme"
-	if !strings.Contains(joined, want) {
-		t.Errorf("header lacks the sync command %q:\n%.2000s", want, out)
+	if err := os.Mkdir("cat", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeProfile(t, filepath.Join("cat", "demo.yaml"), "demo", "8443")
+	_, errs, code := portolan("--catalog", "cat", "rules", "starleaf", "--param", "company=acme", "--hosts", "pins", "--lan", "192.0.2.0/24", "--stats", "-o", "out.nft")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile("out.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(data)
+	var syncLine, cmdLine string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "# portolan ") && strings.Contains(line, " sync "):
+			syncLine = strings.TrimPrefix(line, "# ")
+		case strings.HasPrefix(line, "# command: "):
+			cmdLine = line
+		}
+	}
+	want := "portolan --catalog " + filepath.Join(work, "cat") + " sync starleaf --hosts " + filepath.Join(work, "pins") + " --lan 192.0.2.0/24 --param company=acme"
+	if syncLine != want {
+		t.Fatalf("sync line %q, want %q in:\n%.3000s", syncLine, want, out)
+	}
+	if !strings.Contains(cmdLine, "-o "+filepath.Join(work, "out.nft")) && !strings.Contains(cmdLine, "--output-file "+filepath.Join(work, "out.nft")) {
+		t.Errorf("command line without the absolute output path: %q", cmdLine)
+	}
+	if err := l.Router.Nft(out); err != nil {
+		t.Fatal(err)
+	}
+	saved := runNft
+	runNft = func(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+		out, err := l.Router.RunInput(stdin, "nft", args...)
+		return []byte(out), err
+	}
+	t.Cleanup(func() { runNft = saved })
+	// As cron would: the shell splits the line, from another directory.
+	t.Chdir(t.TempDir())
+	words, err := exec.Command("sh", "-c", "printf '%s\\0' "+strings.TrimPrefix(syncLine, "portolan ")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Split(strings.TrimSuffix(string(words), "\x00"), "\x00")
+	if _, errs, code := portolan(args...); code != 0 {
+		t.Errorf("the header's sync line: exit %d: %s", code, errs)
 	}
 }
 

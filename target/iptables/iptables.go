@@ -318,9 +318,7 @@ func (g *gen) write(b *strings.Builder) {
 	in := g.in
 	standalone := !in.Options.ChainOnly
 	restore := g.t.Name() + "-restore"
-	for _, l := range in.Header(fmt.Sprintf("portolan rules for %s (IPv%d), for %s --noflush", g.t.Name(), g.t.Family, restore)) {
-		comment(b, l)
-	}
+	in.WriteHeader(b, fmt.Sprintf("portolan rules for %s (IPv%d), for %s --noflush", g.t.Name(), g.t.Family, restore))
 	b.WriteString("#\n")
 	other := "ip6tables"
 	if g.t.Family == 6 {

@@ -544,9 +544,7 @@ func (g *gen) write(b *strings.Builder) {
 	in := g.in
 	lay := g.lay
 	b.WriteString("#!/usr/sbin/nft -f\n")
-	for _, l := range in.Header("portolan rules for nftables") {
-		writeComment(b, "", l)
-	}
+	in.WriteHeader(b, "portolan rules for nftables")
 	b.WriteString("#\n")
 	if lay.ChainOnly {
 		writeComment(b, "", fmt.Sprintf("Chains only: regular chains and sets named portolan_* in table %s, no policy, no hooks. nftables jumps only within a table, so they go into yours. Load with nft -f FILE: one transaction declares them, empties them and fills them again; nothing else in the table changes (sets that an older version made and this one does not stay behind).", lay.ref()))
@@ -569,8 +567,9 @@ func (g *gen) write(b *strings.Builder) {
 		}
 	}
 	writeComment(b, "", "ICMP: errors about accepted flows (destination unreachable, fragmentation needed and packet too big for path MTU discovery, time exceeded) pass as ct state related. Neighbour discovery and MLD are link-local: a router never forwards them, and host mode accepts them explicitly (hop limit 255 for ND). No echo request: no flow needs it.")
-	if in.Sync != "" {
-		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
+	if l := in.SyncLine(); l != "" {
+		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer with this command, one line:")
+		b.WriteString(l + "\n")
 	}
 	in.WriteConstraints(b, "nftables", g.action)
 	target.WriteNotes(b, g.notes)

@@ -100,9 +100,7 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	}
 
 	var b strings.Builder
-	for _, l := range in.Header("portolan rules for squid: an allow-list fragment for squid.conf") {
-		line(&b, l)
-	}
+	in.WriteHeader(&b, "portolan rules for squid: an allow-list fragment for squid.conf")
 	b.WriteString("#\n")
 	line(&b, "Include it before your final http_access deny all (Debian's squid.conf includes /etc/squid/conf.d/*.conf at the right place). The http_access lines below allow these destinations and ports without authentication; to require your login, use the ACLs in your own rules instead (http_access allow yourauth portolan_443_dom). CONNECT to ports other than 443 must also pass your SSL_ports rule.")
 	line(&b, "A wildcard *.example.com is written .example.com, which squid also matches for example.com itself. dstdomain -n: no reverse lookup of requests for bare addresses.")
