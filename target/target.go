@@ -286,18 +286,8 @@ func unresolved(con []resolve.Concrete, warns []resolve.Warning) error {
 				order = append(order, n)
 			}
 			flows[n] = append(flows[n], c.Service+"/"+c.ID)
-			if why[n] != "" {
-				continue
-			}
-			for _, w := range warns {
-				if w.Service == c.Service && w.Flow == c.ID && strings.HasPrefix(w.Msg, n+":") {
-					var parts []string
-					for _, l := range strings.Split(w.Msg, "\n") {
-						parts = append(parts, strings.TrimPrefix(OneLine(l), n+": "))
-					}
-					why[n] = strings.Join(parts, "; ")
-					break
-				}
+			if why[n] == "" {
+				why[n] = whyUnresolved(warns, n)
 			}
 		}
 	}
@@ -310,6 +300,26 @@ func unresolved(con []resolve.Concrete, warns []resolve.Warning) error {
 	}
 	return e
 }
+
+// whyUnresolved says why name has no address, from the resolver's
+// warnings: "no address (hosts file pins); not resolved (DNS …: NXDOMAIN)".
+func whyUnresolved(warns []resolve.Warning, name string) string {
+	for _, w := range warns {
+		if strings.HasPrefix(w.Msg, name+":") {
+			var parts []string
+			for _, l := range strings.Split(w.Msg, "\n") {
+				parts = append(parts, strings.TrimPrefix(OneLine(l), name+": "))
+			}
+			return strings.Join(parts, "; ")
+		}
+	}
+	return ""
+}
+
+// WhyUnresolved says why a name of the input has no address (NXDOMAIN, a
+// timeout, --no-resolve), as the resolver said it; "" when it does not
+// know.
+func (in *Input) WhyUnresolved(name string) string { return whyUnresolved(in.Warnings, name) }
 
 // IsUnresolved reports whether err is an *UnresolvedError.
 func IsUnresolved(err error) bool {

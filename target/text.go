@@ -91,8 +91,25 @@ func JoinRefs(refs []string, max int) string {
 // out; one line each.
 func (in *Input) Notes() []string {
 	var out []string
+	// A warning about a name is said once, with the flows it concerns,
+	// not once per flow.
+	var msgs []string
+	flows := map[string][]string{}
 	for _, w := range in.Warnings {
-		out = append(out, "warning: "+OneLine(w.String()))
+		m := msgLine(w.Msg)
+		if _, ok := flows[m]; !ok {
+			msgs = append(msgs, m)
+		}
+		if ref := w.Service + "/" + w.Flow; !slices.Contains(flows[m], ref) {
+			flows[m] = append(flows[m], ref)
+		}
+	}
+	for _, m := range msgs {
+		what := "; flow "
+		if len(flows[m]) > 1 {
+			what = "; flows "
+		}
+		out = append(out, "warning: "+m+what+strings.Join(flows[m], ", "))
 	}
 	for _, s := range in.Skips {
 		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
@@ -101,6 +118,18 @@ func (in *Input) Notes() []string {
 		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
 	}
 	return out
+}
+
+// msgLine writes a message of several lines as one, its lines joined by
+// "; ".
+func msgLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = OneLine(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Header describes the output for its first comment lines: what made it,

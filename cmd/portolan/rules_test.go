@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,8 +122,8 @@ func TestRulesNoResolve(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
-		"portolan: warning: starleaf/config-https: config.starleaf.com: no address (--no-resolve)",
-		"portolan: warning: starleaf/tunnel-https: acme.call.sl: no address (--no-resolve)",
+		"portolan: warning: config.starleaf.com: no address (--no-resolve); flow starleaf/config-https\n",
+		"portolan: warning: acme.call.sl: no address (--no-resolve); flows starleaf/tunnel-https, starleaf/tunnel-udp\n",
 		"portolan: stats: nftables: 6 rules, 4 named sets with 0 elements",
 	} {
 		if !strings.Contains(errs, want) {
@@ -143,14 +144,14 @@ func TestRulesWildcardsSaid(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
-		"portolan: warning: onsight/proxy-https: *.librestream.com is a wildcard domain",
+		"portolan: warning: *.librestream.com is a wildcard domain",
 		"portolan: skipped: onsight/proxy-https: wildcard domains only (*.librestream.com): allow on the web proxy (--target squid)",
 		"portolan: skipped: onsight/redirect-http: optional, left out unless --optional",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}
-		if !strings.Contains(out, strings.TrimPrefix(strings.TrimPrefix(want, "portolan: warning: "), "portolan: ")[:40]) {
+		if w := strings.TrimPrefix(strings.TrimPrefix(want, "portolan: warning: "), "portolan: "); !strings.Contains(out, w[:min(40, len(w))]) {
 			t.Errorf("output comments lack %q", want)
 		}
 	}
@@ -333,8 +334,22 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 	delete(ns.recs, "acme.call.sl")
 	ns.mu.Unlock()
 	_, errs, code = portolan(append([]string{"sync"}, args...)...)
-	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl now; the set keeps what it has") {
-		t.Errorf("sync without the name: exit %d\n%s", code, errs)
+	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl (not resolved (DNS "+ns.addr+": NXDOMAIN)) now; the set keeps what it has") {
+		t.Errorf("sync without the name: exit %d, want 1 and why (NXDOMAIN)\n%s", code, errs)
+	}
+	send(moved, true)
+
+	// A DNS server that does not answer: sync says so.
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	quiet := slices.Clone(args)
+	quiet[slices.Index(quiet, ns.addr)] = silent.LocalAddr().String()
+	_, errs, code = portolan(append([]string{"sync"}, quiet...)...)
+	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl (") || !strings.Contains(errs, "timeout") {
+		t.Errorf("sync with a silent DNS server: exit %d, want 1 and why (timeout)\n%s", code, errs)
 	}
 	send(moved, true)
 

@@ -266,7 +266,14 @@ func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 				continue
 			}
 			if un := in.Unresolved(want); len(un) > 0 {
-				ch.Kept = "no address for " + strings.Join(un, ", ") + " now; the set keeps what it has"
+				var why []string
+				for _, n := range un {
+					if w := in.WhyUnresolved(n); w != "" {
+						n += " (" + w + ")"
+					}
+					why = append(why, n)
+				}
+				ch.Kept = "no address for " + strings.Join(why, ", ") + " now; the set keeps what it has"
 				p.Problems = append(p.Problems, name+": "+ch.Kept)
 				p.Changes = append(p.Changes, ch)
 				continue
