@@ -195,6 +195,10 @@ type Config struct {
 	ResolverInfo string
 }
 
+// LANWidened is the warning for flows to or from "lan" in host mode
+// without --lan.
+const LANWidened = `"lan" is any address: --lan is not given, so these rules accept the LAN's flows from any source and to any destination; pass --lan with the site's networks`
+
 // UnresolvedError lists names that had no address, by flow.
 type UnresolvedError struct {
 	Names []string // "acme.call.sl (starleaf/tunnel-https, …: no address (DNS …))"
@@ -269,6 +273,15 @@ func Prepare(ctx context.Context, cfg Config) (*Input, error) {
 	in.Rules, in.Skips, err = policy.Plan(in.Flows, cfg.Site, cfg.Options.Options)
 	if err != nil {
 		return nil, err
+	}
+	// Host mode without --lan: "lan" can only mean any address, which
+	// widens those flows to every source (inbound) or destination.
+	if cfg.Site.Mode == policy.Host && len(cfg.Site.LAN) == 0 {
+		for _, f := range in.Flows {
+			if f.LAN && !f.Any {
+				in.Warnings = append(in.Warnings, resolve.Warning{Service: f.Service, Flow: f.ID, Msg: LANWidened})
+			}
+		}
 	}
 	for _, c := range policy.ForwardConflicts(in.Rules) {
 		in.Warnings = append(in.Warnings, resolve.Warning{Service: c.Second.Flow.Service, Flow: c.Second.Flow.ID, Msg: c.String()})

@@ -237,6 +237,8 @@ func SiteText(s policy.Site) string {
 		b.WriteString("; LAN " + joinPrefixes(s.LAN))
 	} else if s.Mode == policy.Gateway {
 		b.WriteString("; LAN not given (--lan): outbound flows from any source")
+	} else if s.Mode == policy.Host {
+		b.WriteString("; LAN not given (--lan): flows to or from the LAN accept any address")
 	}
 	return b.String()
 }

@@ -402,3 +402,34 @@ func TestSyncLANOfOneFamily(t *testing.T) {
 		t.Errorf("the IPv4 set was not refreshed: %v\n%s", err, set)
 	}
 }
+
+// TestRulesHostWithoutLAN: in host mode, "lan" without --lan is any
+// address; rules says so on stderr and in the header, as gateway mode
+// does, and says nothing once --lan is given.
+func TestRulesHostWithoutLAN(t *testing.T) {
+	base := []string{"rules", "starface", "--mode", "host", "--no-resolve", "--param", "pbx_address=192.0.2.10", "--param", "sip_provider=198.51.100.0/24"}
+	tests := []struct {
+		name   string
+		more   []string
+		warned bool
+	}{
+		{"no lan", nil, true},
+		{"lan given", []string{"--lan", "192.0.2.0/24"}, false},
+		{"iptables", []string{"--target", "iptables"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := portolan(append(slices.Clone(base), tt.more...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			warn := `portolan: warning: "lan" is any address: --lan is not given`
+			if got := strings.Contains(errs, warn) && strings.Contains(errs, "starface/sip-phones-udp"); got != tt.warned {
+				t.Errorf("warned on stderr = %v, want %v:\n%s", got, tt.warned, errs)
+			}
+			if got := strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(out, "#", "")), " "), "LAN not given (--lan): flows to or from the LAN accept any address"); got != tt.warned {
+				t.Errorf("warned in the header = %v, want %v:\n%.1500s", got, tt.warned, out)
+			}
+		})
+	}
+}
