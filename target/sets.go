@@ -41,6 +41,20 @@ func (s *AddrSet) Key() string {
 	return fmt.Sprintf("%s_%s_v%d", s.Service, s.HostSet, s.Family)
 }
 
+// FamilyEntries are the host set's entries that this family's set
+// holds: all but the addresses and prefixes of the other family, so that
+// an IPv4 set's comment never lists an IPv6 prefix.
+func (s *AddrSet) FamilyEntries() []string {
+	var out []string
+	for _, e := range s.Entries {
+		if pe, err := model.ParseEntry(e); err == nil && pe.IsAddress() && familyOf(pe.Prefix.Addr()) != s.Family {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // Dynamic reports whether the set holds DNS names, whose addresses change.
 func (s *AddrSet) Dynamic() bool { return len(s.Names) > 0 }
 

@@ -212,8 +212,9 @@ func (fake) Synopsis() string                                      { return "" }
 func (fake) Resolves() bool                                        { return false }
 func (fake) Write(io.Writer, *target.Input) (target.Result, error) { return target.Result{}, nil }
 
-func TestJoinRefs(t *testing.T) {
+func TestRefIndex(t *testing.T) {
 	a, b, c := "starface/rtp-out 001_aa6bddf40c960def.txt:23", "starface/s1-rtp-out 001_aa6bddf40c960def.txt:82", "starface/s2-rtp-out 001_aa6bddf40c960def.txt:102"
+	long := "starface/" + strings.Repeat("x", 150) + " 001.txt:1"
 	tests := []struct {
 		refs []string
 		max  int
@@ -221,14 +222,25 @@ func TestJoinRefs(t *testing.T) {
 	}{
 		{[]string{a}, 128, a},
 		{[]string{a, b}, 128, a + ", " + b},
-		{[]string{a, b, c}, 128, a + ", " + b + ", +1 more"},
 		{[]string{a, b, c}, 255, a + ", " + b + ", " + c},
-		{[]string{a, b}, 60, a + ", +1 more"},
+		{[]string{a, b, c}, 128, "index 1 (3 flows): starface/rtp-out, starface/s1-rtp-out, starface/s2-rtp-out"},
+		{[]string{a, b}, 60, "index 2 (2 flows): starface/rtp-out, starface/s1-rtp-out"},
+		{[]string{a, long}, 60, "index 3 (2 flows): starface/rtp-out, starface/xxxxxxxxxxx…"},
+		{[]string{long}, 30, "starface/xxxxxxxxxxxxxxxxxx…"},
 	}
+	var x target.RefIndex
 	for _, tt := range tests {
-		got := target.JoinRefs(tt.refs, tt.max)
+		got := x.Comment(tt.refs, tt.max)
 		if got != tt.want || len(got) > tt.max {
-			t.Errorf("JoinRefs(%d refs, %d) = %q, want %q", len(tt.refs), tt.max, got, tt.want)
+			t.Errorf("Comment(%d refs, %d) = %q (%d bytes), want %q", len(tt.refs), tt.max, got, len(got), tt.want)
+		}
+	}
+	var w strings.Builder
+	x.Write(&w)
+	text := w.String()
+	for _, want := range []string{"#   index 1 (3 flows):\n#     " + a + "\n#     " + b + "\n#     " + c + "\n", "#   index 2 (2 flows):\n#     " + a + "\n#     " + b + "\n#   index 3 (2 flows):\n#     " + a + "\n#     " + long + "\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("index lacks %q:\n%s", want, w.String())
 		}
 	}
 }

@@ -69,21 +69,43 @@ func RuleComment(r *policy.Rule) string {
 	return FlowRef(r.Flow) + " " + SourceRef(r.Flow.Source)
 }
 
-// JoinRefs writes the flow references of a rule that stands for several
-// flows, as many as fit in max bytes, then "+N more".
-func JoinRefs(refs []string, max int) string {
-	if len(refs) == 0 {
-		return ""
+// RefIndex numbers the rules whose flows do not all fit in their comment
+// (nftables keeps 128 bytes, iptables 255), so that the header can list
+// them whole: a comment never hides a flow behind "+N more".
+type RefIndex struct {
+	entries [][]string
+}
+
+// Comment is the comment of a rule that stands for the flows refs
+// ("service/flow document:line"), at most max bytes: all of refs when they
+// fit; else "index N (K flows): service/flow, …", with every flow, the
+// list cut only where max cuts it, and N an entry of the header's index
+// that holds refs whole.
+func (x *RefIndex) Comment(refs []string, max int) string {
+	full := Quotable(strings.Join(refs, ", "), max+1)
+	if len(full) <= max || len(refs) < 2 {
+		return Quotable(full, max)
 	}
-	out := refs[0]
-	for i, r := range refs[1:] {
-		more := fmt.Sprintf(", +%d more", len(refs)-1-i)
-		if len(out)+2+len(r) > max-len(more) && i < len(refs)-2 || len(out)+2+len(r) > max {
-			return out + more
+	x.entries = append(x.entries, slices.Clone(refs))
+	flows := make([]string, len(refs))
+	for i, r := range refs {
+		flows[i], _, _ = strings.Cut(r, " ")
+	}
+	return Quotable(fmt.Sprintf("index %d (%d flows): %s", len(x.entries), len(refs), strings.Join(flows, ", ")), max)
+}
+
+// Write writes the index as comments; nothing when it is empty.
+func (x *RefIndex) Write(b *strings.Builder) {
+	if len(x.entries) == 0 {
+		return
+	}
+	b.WriteString("#\n# Index of the rules that stand for more flows than their comment holds (comment \"index N\"):\n")
+	for i, refs := range x.entries {
+		fmt.Fprintf(b, "#   index %d (%d flows):\n", i+1, len(refs))
+		for _, r := range refs {
+			b.WriteString("#     " + OneLine(r) + "\n")
 		}
-		out += ", " + r
 	}
-	return out
 }
 
 // Notes are the lines a firewall target reports on stderr: the warnings of

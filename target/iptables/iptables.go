@@ -94,6 +94,7 @@ type line struct {
 	post     string            // -j …
 	refs     []string
 	hasRef   map[string]bool
+	comment  string // refs as the rule's comment says them
 }
 
 func (l *line) key() string { return strings.Join(l.pre, " ") + "|" + l.post }
@@ -101,7 +102,7 @@ func (l *line) key() string { return strings.Join(l.pre, " ") + "|" + l.post }
 // rules writes the line's rules, and counts them and their port lists.
 func (l *line) rules(st *target.Stats) []string {
 	var out []string
-	comment := target.Quotable(target.JoinRefs(l.refs, CommentMax), CommentMax)
+	comment := l.comment
 	for _, dc := range chunks(mergeRanges(l.dport), MultiportMax) {
 		var lists []int
 		pm := portMatch(l.proto, "dport", dc, &lists)
@@ -131,6 +132,7 @@ type gen struct {
 	indexPost map[policy.Hook]string
 	stats     target.Stats
 	notes     []string
+	refIndex  target.RefIndex
 }
 
 // Write writes the restore file.
@@ -149,6 +151,13 @@ func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	}
 	if other > 0 {
 		g.notes = append(g.notes, fmt.Sprintf("IPv%d: %d of the plan's rules are of that family; --target %s writes them", 10-t.Family, other, t.other()))
+	}
+	// Comments in the order the rules are written, so that the header's
+	// index counts as a reader does.
+	for _, h := range append(g.hooks(), policy.Prerouting) {
+		for _, l := range g.rules[h] {
+			l.comment = g.refIndex.Comment(l.refs, CommentMax)
+		}
 	}
 	var b strings.Builder
 	g.write(&b)
@@ -352,6 +361,7 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	in.WriteConstraints(b, g.t.Name(), g.action)
 	target.WriteNotes(b, g.notes)
+	g.refIndex.Write(b)
 	b.WriteString("\n*filter\n")
 	for _, h := range hooks {
 		if standalone {

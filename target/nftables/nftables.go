@@ -108,6 +108,7 @@ type rule struct {
 	stmts        []string // ct timeout set …
 	verdict      string   // accept, dnat ip to …
 	refs         []string // the flows it stands for: "starleaf/tunnel-udp 000_….txt:16"
+	comment      string   // refs as the rule's comment says them
 	famFree      bool
 	family       int
 }
@@ -131,7 +132,7 @@ func (r rule) match() string {
 }
 
 func (r rule) text() string {
-	return r.match() + fmt.Sprintf(" comment %q", target.Quotable(target.JoinRefs(r.refs, CommentMax), CommentMax))
+	return r.match() + fmt.Sprintf(" comment %q", r.comment)
 }
 
 // timeout is a ct timeout object of the ruleset.
@@ -149,6 +150,7 @@ type gen struct {
 	tos    []*timeout
 	stats  target.Stats
 	notes  []string
+	index  target.RefIndex
 }
 
 // Write writes the ruleset.
@@ -198,7 +200,9 @@ func build(in *target.Input) (*gen, error) {
 	g.mergePorts()
 	g.mergeTwins()
 	for _, h := range g.order {
-		for _, r := range g.chains[h].rules {
+		for i := range g.chains[h].rules {
+			r := &g.chains[h].rules[i]
+			r.comment = g.index.Comment(r.refs, CommentMax)
 			g.stats.Rules++
 			if strings.HasPrefix(r.verdict, "dnat") {
 				g.stats.DNAT++
@@ -573,6 +577,7 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	in.WriteConstraints(b, "nftables", g.action)
 	target.WriteNotes(b, g.notes)
+	g.index.Write(b)
 	b.WriteString("\n")
 	if lay.ChainOnly {
 		g.writeChainOnly(b)
@@ -652,7 +657,7 @@ func (g *gen) writeObjects(b *strings.Builder) {
 }
 
 func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
-	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.Entries, ", "))
+	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.FamilyEntries(), ", "))
 	if s.Dynamic() {
 		desc += " — " + s.Resolved()
 		var ns []string
@@ -669,7 +674,7 @@ func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
 		b.WriteString(l + "\n")
 	}
 	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", g.lay.SetName(s), setType(s.Family))
-	comment := strings.Join(s.Entries, ", ")
+	comment := strings.Join(s.FamilyEntries(), ", ")
 	if s.Dynamic() {
 		comment += "; " + s.Resolved()
 	}
