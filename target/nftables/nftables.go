@@ -412,16 +412,16 @@ func (g *gen) rule(r0 *policy.Rule) error {
 		ch.rules = append(ch.rules, base)
 		return nil
 	}
-	for i, s := range sets {
+	// Every set's rule keeps the flow's comments (written once above a
+	// run of rules that share them): a rule that another flow joins later
+	// must still say what this flow is.
+	for _, s := range sets {
 		s, err := g.sets.Add(s)
 		if err != nil {
 			return err
 		}
 		r := base
 		r.head = append(slices.Clone(head), fmt.Sprintf("%s %s @%s", kw, remoteDir, g.lay.SetName(s)))
-		if i > 0 {
-			r.comments = nil
-		}
 		ch.rules = append(ch.rules, r)
 	}
 	return nil
@@ -733,9 +733,7 @@ func (g *gen) writeChain(b *strings.Builder, ch *chain) {
 				fmt.Fprintf(b, "\t\t%s\n", c)
 			}
 		}
-		if len(r.comments) > 0 {
-			last = r.comments
-		}
+		last = r.comments
 		fmt.Fprintf(b, "\t\t%s\n", r.text())
 	}
 	b.WriteString("\t}\n")
