@@ -28,10 +28,11 @@ func OneLine(s string) string {
 // config (nftables, iptables-restore): one line, no double quotes or
 // backslashes, at most max bytes, cut on a character boundary.
 func Quotable(s string, max int) string {
-	s = OneLine(s)
-	s = strings.NewReplacer(`"`, "'", `\`, "/", "`", "'").Replace(s)
+	s = quoteSafe.Replace(OneLine(s))
 	return Truncate(s, max)
 }
+
+var quoteSafe = strings.NewReplacer(`"`, "'", `\`, "/", "`", "'")
 
 // Truncate cuts s to at most max bytes on a character boundary, marking
 // the cut with "…" when there is room.
