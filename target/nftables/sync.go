@@ -216,7 +216,9 @@ type Plan struct {
 // set whose addresses differ from what the names resolve to now is
 // flushed and filled again, in one transaction, without touching a rule.
 // Literal addresses stay in the set. A set whose names did not all
-// resolve keeps its elements (a DNS outage must not empty it).
+// resolve keeps its elements (a DNS outage must not empty it), and the
+// problem says why each name failed. A family the ruleset does not serve
+// (Input.Serves) is left alone, whatever the names resolve to.
 func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 	lay, sets, err := Sets(in)
 	if err != nil {
