@@ -41,6 +41,20 @@ func (s *AddrSet) Key() string {
 	return fmt.Sprintf("%s_%s_v%d", s.Service, s.HostSet, s.Family)
 }
 
+// FamilyEntries are the host set's entries that this family's set
+// holds: all but the addresses and prefixes of the other family, so that
+// an IPv4 set's comment never lists an IPv6 prefix.
+func (s *AddrSet) FamilyEntries() []string {
+	var out []string
+	for _, e := range s.Entries {
+		if pe, err := model.ParseEntry(e); err == nil && pe.IsAddress() && familyOf(pe.Prefix.Addr()) != s.Family {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // Dynamic reports whether the set holds DNS names, whose addresses change.
 func (s *AddrSet) Dynamic() bool { return len(s.Names) > 0 }
 
@@ -356,4 +370,35 @@ func (in *Input) Unresolved(s *AddrSet) []string {
 		}
 	}
 	return out
+}
+
+// Serves reports whether a ruleset for the input can hold rules of
+// family fam towards a service's host set: some flow the options take in
+// reaches it and has a local side of that family (the role's address,
+// else the site's --lan in gateway mode; any in host mode or without
+// --lan), as policy.Plan decides. A name's addresses of a family the
+// ruleset does not serve have no set to go to, now or after rules runs
+// again.
+func (in *Input) Serves(service, hostSet string, fam int) bool {
+	for i := range in.Flows {
+		f := &in.Flows[i]
+		if f.Service != service || !slices.Contains(f.RemoteSets, hostSet) {
+			continue
+		}
+		switch {
+		case f.LocalAddress != "":
+			if a, err := netip.ParseAddr(f.LocalAddress); err == nil && familyOf(a) == fam {
+				return true
+			}
+		case in.Site.Mode == policy.Gateway && len(in.Site.LAN) > 0:
+			for _, p := range in.Site.LAN {
+				if familyOf(p.Addr()) == fam {
+					return true
+				}
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }

@@ -195,6 +195,10 @@ type Config struct {
 	ResolverInfo string
 }
 
+// LANWidened is the warning for flows to or from "lan" in host mode
+// without --lan.
+const LANWidened = `"lan" is any address: --lan is not given, so these rules accept the LAN's flows from any source and to any destination; pass --lan with the site's networks`
+
 // UnresolvedError lists names that had no address, by flow.
 type UnresolvedError struct {
 	Names []string // "acme.call.sl (starleaf/tunnel-https, …: no address (DNS …))"
@@ -270,6 +274,15 @@ func Prepare(ctx context.Context, cfg Config) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Host mode without --lan: "lan" can only mean any address, which
+	// widens those flows to every source (inbound) or destination.
+	if cfg.Site.Mode == policy.Host && len(cfg.Site.LAN) == 0 {
+		for _, f := range in.Flows {
+			if f.LAN && !f.Any {
+				in.Warnings = append(in.Warnings, resolve.Warning{Service: f.Service, Flow: f.ID, Msg: LANWidened})
+			}
+		}
+	}
 	for _, c := range policy.ForwardConflicts(in.Rules) {
 		in.Warnings = append(in.Warnings, resolve.Warning{Service: c.Second.Flow.Service, Flow: c.Second.Flow.ID, Msg: c.String()})
 	}
@@ -286,18 +299,8 @@ func unresolved(con []resolve.Concrete, warns []resolve.Warning) error {
 				order = append(order, n)
 			}
 			flows[n] = append(flows[n], c.Service+"/"+c.ID)
-			if why[n] != "" {
-				continue
-			}
-			for _, w := range warns {
-				if w.Service == c.Service && w.Flow == c.ID && strings.HasPrefix(w.Msg, n+":") {
-					var parts []string
-					for _, l := range strings.Split(w.Msg, "\n") {
-						parts = append(parts, strings.TrimPrefix(OneLine(l), n+": "))
-					}
-					why[n] = strings.Join(parts, "; ")
-					break
-				}
+			if why[n] == "" {
+				why[n] = whyUnresolved(warns, n)
 			}
 		}
 	}
@@ -310,6 +313,26 @@ func unresolved(con []resolve.Concrete, warns []resolve.Warning) error {
 	}
 	return e
 }
+
+// whyUnresolved says why name has no address, from the resolver's
+// warnings: "no address (hosts file pins); not resolved (DNS …: NXDOMAIN)".
+func whyUnresolved(warns []resolve.Warning, name string) string {
+	for _, w := range warns {
+		if strings.HasPrefix(w.Msg, name+":") {
+			var parts []string
+			for _, l := range strings.Split(w.Msg, "\n") {
+				parts = append(parts, strings.TrimPrefix(OneLine(l), name+": "))
+			}
+			return strings.Join(parts, "; ")
+		}
+	}
+	return ""
+}
+
+// WhyUnresolved says why a name of the input has no address (NXDOMAIN, a
+// timeout, --no-resolve), as the resolver said it; "" when it does not
+// know.
+func (in *Input) WhyUnresolved(name string) string { return whyUnresolved(in.Warnings, name) }
 
 // IsUnresolved reports whether err is an *UnresolvedError.
 func IsUnresolved(err error) bool {

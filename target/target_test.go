@@ -59,6 +59,11 @@ func TestRemoteAddsUp(t *testing.T) {
 			if !got.Equal(want) {
 				t.Errorf("%s %s: sets %v, plan %v", m.Name, target.FlowRef(r.Flow), got.Prefixes(), want.Prefixes())
 			}
+			for _, hs := range r.Flow.RemoteSets {
+				if !m.In.Serves(r.Flow.Service, hs, r.Match.Family) {
+					t.Errorf("%s %s: an IPv%d rule to %s, but Serves says the family is not served", m.Name, target.FlowRef(r.Flow), r.Match.Family, hs)
+				}
+			}
 			rules++
 		}
 		for _, s := range ss {
@@ -207,8 +212,9 @@ func (fake) Synopsis() string                                      { return "" }
 func (fake) Resolves() bool                                        { return false }
 func (fake) Write(io.Writer, *target.Input) (target.Result, error) { return target.Result{}, nil }
 
-func TestJoinRefs(t *testing.T) {
+func TestRefIndex(t *testing.T) {
 	a, b, c := "starface/rtp-out 001_aa6bddf40c960def.txt:23", "starface/s1-rtp-out 001_aa6bddf40c960def.txt:82", "starface/s2-rtp-out 001_aa6bddf40c960def.txt:102"
+	long := "starface/" + strings.Repeat("x", 150) + " 001.txt:1"
 	tests := []struct {
 		refs []string
 		max  int
@@ -216,34 +222,54 @@ func TestJoinRefs(t *testing.T) {
 	}{
 		{[]string{a}, 128, a},
 		{[]string{a, b}, 128, a + ", " + b},
-		{[]string{a, b, c}, 128, a + ", " + b + ", +1 more"},
 		{[]string{a, b, c}, 255, a + ", " + b + ", " + c},
-		{[]string{a, b}, 60, a + ", +1 more"},
+		{[]string{a, b, c}, 128, "index 1 (3 flows): starface/rtp-out, starface/s1-rtp-out, starface/s2-rtp-out"},
+		{[]string{a, b}, 60, "index 2 (2 flows): starface/rtp-out, starface/s1-rtp-out"},
+		{[]string{a, long}, 60, "index 3 (2 flows): starface/rtp-out, starface/xxxxxxxxxxx…"},
+		{[]string{long}, 30, "starface/xxxxxxxxxxxxxxxxxx…"},
 	}
+	var x target.RefIndex
 	for _, tt := range tests {
-		got := target.JoinRefs(tt.refs, tt.max)
+		got := x.Comment(tt.refs, tt.max)
 		if got != tt.want || len(got) > tt.max {
-			t.Errorf("JoinRefs(%d refs, %d) = %q, want %q", len(tt.refs), tt.max, got, tt.want)
+			t.Errorf("Comment(%d refs, %d) = %q (%d bytes), want %q", len(tt.refs), tt.max, got, len(got), tt.want)
+		}
+	}
+	var w strings.Builder
+	x.Write(&w)
+	text := w.String()
+	for _, want := range []string{"#   index 1 (3 flows):\n#     " + a + "\n#     " + b + "\n#     " + c + "\n", "#   index 2 (2 flows):\n#     " + a + "\n#     " + b + "\n#   index 3 (2 flows):\n#     " + a + "\n#     " + long + "\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("index lacks %q:\n%s", want, w.String())
 		}
 	}
 }
 
-func TestMergeComments(t *testing.T) {
+func TestComments(t *testing.T) {
 	a := []string{"# a (outbound udp): audio", "#   (allowed towards the WAN)"}
 	b := []string{"# b (outbound udp): more audio", "#   (allowed towards the WAN)"}
+	cat := func(xs ...[]string) []string { return slices.Concat(xs...) }
 	tests := []struct {
-		name      string
-		into, add []string
-		want      []string
+		name   string
+		blocks [][]string
+		want   []string
 	}{
-		{"new block", a, b, append(append([]string{}, a...), b...)},
-		{"a shared line does not make a block present", append(append([]string{}, a...), b[0]), b, append(append(append([]string{}, a...), b[0]), b...)},
-		{"the same block again", append(append([]string{}, a...), b...), b, append(append([]string{}, a...), b...)},
-		{"nothing to add", a, nil, a},
+		{"new block", [][]string{a, b}, cat(a, b)},
+		{"a shared line does not make a block present", [][]string{a, b[:1], b}, cat(a, b[:1], b)},
+		{"the same block again", [][]string{a, b, b, a}, cat(a, b)},
+		{"nothing to add", [][]string{a, nil}, a},
+		{"nothing at all", nil, nil},
 	}
 	for _, tt := range tests {
-		got := target.MergeComments(slices.Clone(tt.into), tt.add)
-		if !slices.Equal(got, tt.want) {
+		var c *target.Comments
+		for i, bl := range tt.blocks {
+			if i == 0 {
+				c = target.NewComments(bl)
+				continue
+			}
+			c.Add(bl)
+		}
+		if got := c.Lines(); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -6,34 +6,33 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/portolan/portolan/internal/textsafe"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 )
 
-// OneLine folds s onto one line: every run of white space, newlines
-// included, becomes one space, and control characters go.
+// OneLine makes s fit for one comment line of generated configuration
+// (textsafe.Comment): every run of white space, newlines included, becomes
+// one space; control characters, bidirectional overrides (U+202E),
+// zero-width and other format characters and invalid bytes go. Every
+// comment a target writes passes through it, most through Wrap and
+// Quotable.
 func OneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) && !unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(textsafe.Comment(s)), " ")
 }
 
 // Quotable makes s safe inside a double-quoted string of a firewall
 // config (nftables, iptables-restore): one line, no double quotes or
 // backslashes, at most max bytes, cut on a character boundary.
 func Quotable(s string, max int) string {
-	s = OneLine(s)
-	s = strings.NewReplacer(`"`, "'", `\`, "/", "`", "'").Replace(s)
+	s = quoteSafe.Replace(OneLine(s))
 	return Truncate(s, max)
 }
+
+var quoteSafe = strings.NewReplacer(`"`, "'", `\`, "/", "`", "'")
 
 // Truncate cuts s to at most max bytes on a character boundary, marking
 // the cut with "…" when there is room.
@@ -71,21 +70,43 @@ func RuleComment(r *policy.Rule) string {
 	return FlowRef(r.Flow) + " " + SourceRef(r.Flow.Source)
 }
 
-// JoinRefs writes the flow references of a rule that stands for several
-// flows, as many as fit in max bytes, then "+N more".
-func JoinRefs(refs []string, max int) string {
-	if len(refs) == 0 {
-		return ""
+// RefIndex numbers the rules whose flows do not all fit in their comment
+// (nftables keeps 128 bytes, iptables 255), so that the header can list
+// them whole: a comment never hides a flow behind "+N more".
+type RefIndex struct {
+	entries [][]string
+}
+
+// Comment is the comment of a rule that stands for the flows refs
+// ("service/flow document:line"), at most max bytes: all of refs when they
+// fit; else "index N (K flows): service/flow, …", with every flow, the
+// list cut only where max cuts it, and N an entry of the header's index
+// that holds refs whole.
+func (x *RefIndex) Comment(refs []string, max int) string {
+	full := Quotable(strings.Join(refs, ", "), max+1)
+	if len(full) <= max || len(refs) < 2 {
+		return Quotable(full, max)
 	}
-	out := refs[0]
-	for i, r := range refs[1:] {
-		more := fmt.Sprintf(", +%d more", len(refs)-1-i)
-		if len(out)+2+len(r) > max-len(more) && i < len(refs)-2 || len(out)+2+len(r) > max {
-			return out + more
+	x.entries = append(x.entries, slices.Clone(refs))
+	flows := make([]string, len(refs))
+	for i, r := range refs {
+		flows[i], _, _ = strings.Cut(r, " ")
+	}
+	return Quotable(fmt.Sprintf("index %d (%d flows): %s", len(x.entries), len(refs), strings.Join(flows, ", ")), max)
+}
+
+// Write writes the index as comments; nothing when it is empty.
+func (x *RefIndex) Write(b *strings.Builder) {
+	if len(x.entries) == 0 {
+		return
+	}
+	b.WriteString("#\n# Index of the rules that stand for more flows than their comment holds (comment \"index N\"):\n")
+	for i, refs := range x.entries {
+		fmt.Fprintf(b, "#   index %d (%d flows):\n", i+1, len(refs))
+		for _, r := range refs {
+			b.WriteString("#     " + OneLine(r) + "\n")
 		}
-		out += ", " + r
 	}
-	return out
 }
 
 // Notes are the lines a firewall target reports on stderr: the warnings of
@@ -93,8 +114,25 @@ func JoinRefs(refs []string, max int) string {
 // out; one line each.
 func (in *Input) Notes() []string {
 	var out []string
+	// A warning about a name is said once, with the flows it concerns,
+	// not once per flow.
+	var msgs []string
+	flows := map[string][]string{}
 	for _, w := range in.Warnings {
-		out = append(out, "warning: "+OneLine(w.String()))
+		m := msgLine(w.Msg)
+		if _, ok := flows[m]; !ok {
+			msgs = append(msgs, m)
+		}
+		if ref := w.Service + "/" + w.Flow; !slices.Contains(flows[m], ref) {
+			flows[m] = append(flows[m], ref)
+		}
+	}
+	for _, m := range msgs {
+		what := "; flow "
+		if len(flows[m]) > 1 {
+			what = "; flows "
+		}
+		out = append(out, "warning: "+m+what+strings.Join(flows[m], ", "))
 	}
 	for _, s := range in.Skips {
 		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
@@ -103,6 +141,18 @@ func (in *Input) Notes() []string {
 		out = append(out, "skipped: "+FlowRef(s.Flow)+": "+OneLine(s.Reason))
 	}
 	return out
+}
+
+// msgLine writes a message of several lines as one, its lines joined by
+// "; ".
+func msgLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = OneLine(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Header describes the output for its first comment lines: what made it,
@@ -166,6 +216,31 @@ func (in *Input) Header(title string) []string {
 	return out
 }
 
+// WriteHeader writes the Header's lines as "# " comments, wrapped at 100
+// columns but for the command line, which stays one line so that it can
+// be copied as it is.
+func (in *Input) WriteHeader(b *strings.Builder, title string) {
+	for _, l := range in.Header(title) {
+		if strings.HasPrefix(l, "command: ") {
+			b.WriteString("# " + l + "\n")
+			continue
+		}
+		for _, w := range Wrap("# ", l, 100) {
+			b.WriteString(w + "\n")
+		}
+	}
+}
+
+// SyncLine is the command that refreshes the names' sets, as one comment
+// line ("# portolan sync …") that runs as written once "# " is removed;
+// "" when there is none.
+func (in *Input) SyncLine() string {
+	if in.Sync == "" {
+		return ""
+	}
+	return "# " + OneLine(in.Sync)
+}
+
 // SiteText describes the site in words.
 func SiteText(s policy.Site) string {
 	var b strings.Builder
@@ -185,6 +260,8 @@ func SiteText(s policy.Site) string {
 		b.WriteString("; LAN " + joinPrefixes(s.LAN))
 	} else if s.Mode == policy.Gateway {
 		b.WriteString("; LAN not given (--lan): outbound flows from any source")
+	} else if s.Mode == policy.Host {
+		b.WriteString("; LAN not given (--lan): flows to or from the LAN accept any address")
 	}
 	return b.String()
 }
@@ -307,23 +384,54 @@ func (in *Input) FlowComments(r *policy.Rule) []string {
 		}
 	}
 	if r.Hook == policy.Prerouting {
-		out = append(out, fmt.Sprintf("# port forward to the %s at %s, ports unchanged", f.Local, r.DNAT))
+		out = append(out, "# "+OneLine(fmt.Sprintf("port forward to the %s at %s, ports unchanged", f.Local, r.DNAT)))
 	}
 	return out
 }
 
-// MergeComments adds the comment block of a rule merged into another to
-// that rule's comments, unless the same block, whole and in order, is
-// already there. Blocks stay whole: a wrapped line is never left without
-// its continuation.
-func MergeComments(into, block []string) []string {
+// Comments is the comment block above a rule that stands for several
+// flows: each flow's block once, whole and in the order the flows joined.
+// Adding a block costs its own length, whatever the rule holds already,
+// so that merging n flows stays linear.
+type Comments struct {
+	lines []string
+	first string          // the first block, joined
+	seen  map[string]bool // the others, once there are any
+}
+
+// NewComments starts a rule's comments with block (which it copies).
+func NewComments(block []string) *Comments {
+	c := &Comments{}
+	c.Add(block)
+	return c
+}
+
+// Add appends block unless the same block was added before.
+func (c *Comments) Add(block []string) {
 	if len(block) == 0 {
-		return into
+		return
 	}
-	if strings.Contains("\n"+strings.Join(into, "\n")+"\n", "\n"+strings.Join(block, "\n")+"\n") {
-		return into
+	k := strings.Join(block, "\n")
+	switch {
+	case len(c.lines) == 0:
+		c.first = k
+	case k == c.first || c.seen[k]:
+		return
+	default:
+		if c.seen == nil {
+			c.seen = map[string]bool{}
+		}
+		c.seen[k] = true
 	}
-	return append(into, block...)
+	c.lines = append(c.lines, block...)
+}
+
+// Lines returns the comment lines; the caller must not modify them.
+func (c *Comments) Lines() []string {
+	if c == nil {
+		return nil
+	}
+	return c.lines
 }
 
 // ConstraintAction says what a constraint means for a packet filter

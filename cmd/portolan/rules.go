@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -154,12 +155,29 @@ func (f *planFlags) prepare(ctx context.Context, g *globals, args []string, t ta
 	})
 }
 
+// pathFlags are the flags whose values are files or directories: a
+// command line in a comment gives them absolute, so that it runs as
+// written from cron, whatever the working directory.
+var pathFlags = map[string]bool{"catalog": true, "hosts": true, "output-file": true, "output": true}
+
+// flagValue is v as a command line in a comment gives it: absolute for a
+// path flag (but "-", stdin or stdout), shell-quoted.
+func flagValue(name, v string) string {
+	if pathFlags[name] && v != "" && v != "-" {
+		if abs, err := filepath.Abs(v); err == nil {
+			v = abs
+		}
+	}
+	return shellQuote(v)
+}
+
 // commandLine writes the command as the user gave it, for comments: the
-// name, the args, then the flags that were set (without those in skip).
+// name, the args, then the flags that were set (without those in skip),
+// paths made absolute.
 func commandLine(cmd *cobra.Command, name string, args []string, skip ...string) string {
 	parts := []string{"portolan"}
 	if g := cmd.Root().PersistentFlags().Lookup("catalog"); g != nil && g.Changed {
-		parts = append(parts, "--catalog", shellQuote(g.Value.String()))
+		parts = append(parts, "--catalog", flagValue("catalog", g.Value.String()))
 	}
 	parts = append(parts, name)
 	for _, a := range args {
@@ -184,7 +202,7 @@ func commandLine(cmd *cobra.Command, name string, args []string, skip ...string)
 			vals = sv.GetSlice()
 		}
 		for _, v := range vals {
-			flags = append(flags, "--"+fl.Name+" "+shellQuote(v))
+			flags = append(flags, "--"+fl.Name+" "+flagValue(fl.Name, v))
 		}
 	})
 	return strings.Join(append(parts, flags...), " ")
@@ -299,7 +317,7 @@ counts on stderr.`,
 			command := commandLine(cmd, "rules", args)
 			syncCmd := ""
 			if tname == "nftables" {
-				syncCmd = commandLine(cmd, "sync", args, "target", "output-file", "stats", "no-resolve")
+				syncCmd = commandLine(cmd, "sync", args, "target", "output-file", "output", "stats", "no-resolve")
 			}
 			in, err := pf.prepare(cmd.Context(), g, args, t, command, syncCmd)
 			if err != nil {

@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,8 +122,8 @@ func TestRulesNoResolve(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
-		"portolan: warning: starleaf/config-https: config.starleaf.com: no address (--no-resolve)",
-		"portolan: warning: starleaf/tunnel-https: acme.call.sl: no address (--no-resolve)",
+		"portolan: warning: config.starleaf.com: no address (--no-resolve); flow starleaf/config-https\n",
+		"portolan: warning: acme.call.sl: no address (--no-resolve); flows starleaf/tunnel-https, starleaf/tunnel-udp\n",
 		"portolan: stats: nftables: 6 rules, 4 named sets with 0 elements",
 	} {
 		if !strings.Contains(errs, want) {
@@ -142,14 +144,14 @@ func TestRulesWildcardsSaid(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
-		"portolan: warning: onsight/proxy-https: *.librestream.com is a wildcard domain",
+		"portolan: warning: *.librestream.com is a wildcard domain",
 		"portolan: skipped: onsight/proxy-https: wildcard domains only (*.librestream.com): allow on the web proxy (--target squid)",
 		"portolan: skipped: onsight/redirect-http: optional, left out unless --optional",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}
-		if !strings.Contains(out, strings.TrimPrefix(strings.TrimPrefix(want, "portolan: warning: "), "portolan: ")[:40]) {
+		if w := strings.TrimPrefix(strings.TrimPrefix(want, "portolan: warning: "), "portolan: "); !strings.Contains(out, w[:min(40, len(w))]) {
 			t.Errorf("output comments lack %q", want)
 		}
 	}
@@ -188,16 +190,64 @@ func TestRulesOutputFile(t *testing.T) {
 	}
 }
 
+// TestRulesHeaderSyncLine: the header's sync command is one comment line
+// that, without its "# ", runs as written from another directory (paths
+// absolute) and refreshes the loaded ruleset; the command line is one
+// line with absolute paths too.
 func TestRulesHeaderSyncLine(t *testing.T) {
-	pins := writeFile(t, "pins", starleafPins)
-	out, _, code := portolan("rules", "starleaf", "--param", "company=acme", "--hosts", pins, "--lan", "192.0.2.0/24", "--stats", "-o", "-")
-	if code != 0 {
-		t.Fatal(code)
+	l := netlab.New(t)
+	work := t.TempDir()
+	t.Chdir(work)
+	if err := os.WriteFile("pins", []byte(starleafPins), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	joined := strings.Join(strings.Fields(strings.ReplaceAll(out, "#", "")), " ")
-	want := "portolan sync starleaf --hosts " + pins + " --lan 192.0.2.0/24 --param company=acme"
-	if !strings.Contains(joined, want) {
-		t.Errorf("header lacks the sync command %q:\n%.2000s", want, out)
+	if err := os.Mkdir("cat", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeProfile(t, filepath.Join("cat", "demo.yaml"), "demo", "8443")
+	_, errs, code := portolan("--catalog", "cat", "rules", "starleaf", "--param", "company=acme", "--hosts", "pins", "--lan", "192.0.2.0/24", "--stats", "-o", "out.nft")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile("out.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(data)
+	var syncLine, cmdLine string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "# portolan ") && strings.Contains(line, " sync "):
+			syncLine = strings.TrimPrefix(line, "# ")
+		case strings.HasPrefix(line, "# command: "):
+			cmdLine = line
+		}
+	}
+	want := "portolan --catalog " + filepath.Join(work, "cat") + " sync starleaf --hosts " + filepath.Join(work, "pins") + " --lan 192.0.2.0/24 --param company=acme"
+	if syncLine != want {
+		t.Fatalf("sync line %q, want %q in:\n%.3000s", syncLine, want, out)
+	}
+	if !strings.Contains(cmdLine, "-o "+filepath.Join(work, "out.nft")) && !strings.Contains(cmdLine, "--output-file "+filepath.Join(work, "out.nft")) {
+		t.Errorf("command line without the absolute output path: %q", cmdLine)
+	}
+	if err := l.Router.Nft(out); err != nil {
+		t.Fatal(err)
+	}
+	saved := runNft
+	runNft = func(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+		out, err := l.Router.RunInput(stdin, "nft", args...)
+		return []byte(out), err
+	}
+	t.Cleanup(func() { runNft = saved })
+	// As cron would: the shell splits the line, from another directory.
+	t.Chdir(t.TempDir())
+	words, err := exec.Command("sh", "-c", "printf '%s\\0' "+strings.TrimPrefix(syncLine, "portolan ")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Split(strings.TrimSuffix(string(words), "\x00"), "\x00")
+	if _, errs, code := portolan(args...); code != 0 {
+		t.Errorf("the header's sync line: exit %d: %s", code, errs)
 	}
 }
 
@@ -284,8 +334,22 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 	delete(ns.recs, "acme.call.sl")
 	ns.mu.Unlock()
 	_, errs, code = portolan(append([]string{"sync"}, args...)...)
-	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl now; the set keeps what it has") {
-		t.Errorf("sync without the name: exit %d\n%s", code, errs)
+	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl (not resolved (DNS "+ns.addr+": NXDOMAIN)) now; the set keeps what it has") {
+		t.Errorf("sync without the name: exit %d, want 1 and why (NXDOMAIN)\n%s", code, errs)
+	}
+	send(moved, true)
+
+	// A DNS server that does not answer: sync says so.
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	quiet := slices.Clone(args)
+	quiet[slices.Index(quiet, ns.addr)] = silent.LocalAddr().String()
+	_, errs, code = portolan(append([]string{"sync"}, quiet...)...)
+	if code != 1 || !strings.Contains(errs, "starleaf_tunnel_v4: no address for acme.call.sl (") || !strings.Contains(errs, "timeout") {
+		t.Errorf("sync with a silent DNS server: exit %d, want 1 and why (timeout)\n%s", code, errs)
 	}
 	send(moved, true)
 
@@ -296,5 +360,76 @@ func TestRulesAndSyncOnKernel(t *testing.T) {
 	_, errs, code = portolan(append([]string{"sync"}, args...)...)
 	if code != 2 || !strings.Contains(errs, "table inet portolan: table not loaded: load the ruleset first") {
 		t.Errorf("sync without table: exit %d %s", code, errs)
+	}
+}
+
+// TestSyncLANOfOneFamily: with an IPv4-only --lan the ruleset has no IPv6
+// sets; a name that also has an AAAA record is not a problem for sync,
+// which exits 0 and refreshes the IPv4 set, run after run.
+func TestSyncLANOfOneFamily(t *testing.T) {
+	l := netlab.New(t)
+	ns := newDNSServer(t, map[string][]netip.Addr{
+		"acme.call.sl":        {netip.MustParseAddr("203.0.113.20"), netip.MustParseAddr("2001:db8:3::20")},
+		"config.starleaf.com": {netip.MustParseAddr("203.0.113.30"), netip.MustParseAddr("2001:db8:3::30")},
+	})
+	args := []string{"starleaf", "--param", "company=acme", "--dns", ns.addr, "--lan", "192.0.2.0/24"}
+	out, errs, code := portolan(append([]string{"rules"}, args...)...)
+	if code != 0 {
+		t.Fatalf("rules: exit %d: %s", code, errs)
+	}
+	if strings.Contains(out, "_v6") {
+		t.Fatalf("an IPv4-only LAN got IPv6 sets:\n%s", out)
+	}
+	if err := l.Router.Nft(out); err != nil {
+		t.Fatal(err)
+	}
+	saved := runNft
+	runNft = func(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+		out, err := l.Router.RunInput(stdin, "nft", args...)
+		return []byte(out), err
+	}
+	t.Cleanup(func() { runNft = saved })
+
+	ns.set("acme.call.sl", netip.MustParseAddr("203.0.113.21"), netip.MustParseAddr("2001:db8:3::21"))
+	for run := 1; run <= 2; run++ {
+		_, errs, code = portolan(append([]string{"sync"}, args...)...)
+		if code != 0 || strings.Contains(errs, "_v6") {
+			t.Fatalf("sync run %d: exit %d, want 0 and nothing about IPv6 sets:\n%s", run, code, errs)
+		}
+	}
+	set, err := l.Router.Run("nft", "list", "set", "inet", "portolan", "starleaf_tunnel_v4")
+	if err != nil || !strings.Contains(set, "203.0.113.21") || strings.Contains(set, "203.0.113.20 ") {
+		t.Errorf("the IPv4 set was not refreshed: %v\n%s", err, set)
+	}
+}
+
+// TestRulesHostWithoutLAN: in host mode, "lan" without --lan is any
+// address; rules says so on stderr and in the header, as gateway mode
+// does, and says nothing once --lan is given.
+func TestRulesHostWithoutLAN(t *testing.T) {
+	base := []string{"rules", "starface", "--mode", "host", "--no-resolve", "--param", "pbx_address=192.0.2.10", "--param", "sip_provider=198.51.100.0/24"}
+	tests := []struct {
+		name   string
+		more   []string
+		warned bool
+	}{
+		{"no lan", nil, true},
+		{"lan given", []string{"--lan", "192.0.2.0/24"}, false},
+		{"iptables", []string{"--target", "iptables"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := portolan(append(slices.Clone(base), tt.more...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			warn := `portolan: warning: "lan" is any address: --lan is not given`
+			if got := strings.Contains(errs, warn) && strings.Contains(errs, "starface/sip-phones-udp"); got != tt.warned {
+				t.Errorf("warned on stderr = %v, want %v:\n%s", got, tt.warned, errs)
+			}
+			if got := strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(out, "#", "")), " "), "LAN not given (--lan): flows to or from the LAN accept any address"); got != tt.warned {
+				t.Errorf("warned in the header = %v, want %v:\n%.1500s", got, tt.warned, out)
+			}
+		})
 	}
 }

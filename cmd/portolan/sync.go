@@ -39,8 +39,10 @@ what they are called. --hosts pins names as it does for rules, then DNS.
 
 Safe by design: a set whose names do not resolve now keeps its addresses (a
 DNS outage must not empty it), and a name that gained an address family the
-ruleset has no set for is reported, not guessed: run rules again. Both make
-the exit code 1; the other sets are refreshed all the same.
+ruleset serves but has no set for is reported, not guessed: run rules again.
+Both make the exit code 1; the other sets are refreshed all the same. A
+family the ruleset does not serve (IPv6 when --lan is IPv4 only) is no
+problem: its addresses have nowhere to go.
 
 --dry-run prints the nft script instead of loading it; -o FILE writes it.
 iptables has no sets here (no ipset): regenerate with "portolan rules

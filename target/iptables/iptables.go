@@ -87,12 +87,14 @@ var builtinOf = map[policy.Hook]string{
 // written into its comment match. It becomes one rule per multiport
 // list of its ports.
 type line struct {
-	comments []string
+	comments *target.Comments
 	pre      []string // chain, interfaces, addresses, protocol, source ports
 	proto    string
-	dport    model.PortSet
-	post     string // -j …
+	dport    []model.PortRange // of every flow that joined, merged when written
+	post     string            // -j …
 	refs     []string
+	hasRef   map[string]bool
+	comment  string // refs as the rule's comment says them
 }
 
 func (l *line) key() string { return strings.Join(l.pre, " ") + "|" + l.post }
@@ -100,8 +102,8 @@ func (l *line) key() string { return strings.Join(l.pre, " ") + "|" + l.post }
 // rules writes the line's rules, and counts them and their port lists.
 func (l *line) rules(st *target.Stats) []string {
 	var out []string
-	comment := target.Quotable(target.JoinRefs(l.refs, CommentMax), CommentMax)
-	for _, dc := range PortChunks(l.dport, MultiportMax) {
+	comment := l.comment
+	for _, dc := range chunks(mergeRanges(l.dport), MultiportMax) {
 		var lists []int
 		pm := portMatch(l.proto, "dport", dc, &lists)
 		out = append(out, fmt.Sprintf("%s %s -m comment --comment \"%s\" %s", strings.Join(l.pre, " "), pm, comment, l.post))
@@ -124,15 +126,18 @@ type gen struct {
 	// index finds, per chain, the line a rule with the same match and
 	// verdict joins; a line stays there only while no line of another
 	// verdict follows it, so that merging never lets a port forward
-	// overtake another.
-	index map[policy.Hook]map[string]*line
-	stats target.Stats
-	notes []string
+	// overtake another. It holds lines of one verdict only, indexPost:
+	// a line of another verdict starts it afresh.
+	index     map[policy.Hook]map[string]*line
+	indexPost map[policy.Hook]string
+	stats     target.Stats
+	notes     []string
+	refIndex  target.RefIndex
 }
 
 // Write writes the restore file.
 func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
-	g := &gen{t: t, in: in, rules: map[policy.Hook][]*line{}, index: map[policy.Hook]map[string]*line{}, notes: in.Notes()}
+	g := &gen{t: t, in: in, rules: map[policy.Hook][]*line{}, index: map[policy.Hook]map[string]*line{}, indexPost: map[policy.Hook]string{}, notes: in.Notes()}
 	other := 0
 	for i := range in.Rules {
 		r := &in.Rules[i]
@@ -147,6 +152,13 @@ func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	if other > 0 {
 		g.notes = append(g.notes, fmt.Sprintf("IPv%d: %d of the plan's rules are of that family; --target %s writes them", 10-t.Family, other, t.other()))
 	}
+	// Comments in the order the rules are written, so that the header's
+	// index counts as a reader does.
+	for _, h := range append(g.hooks(), policy.Prerouting) {
+		for _, l := range g.rules[h] {
+			l.comment = g.refIndex.Comment(l.refs, CommentMax)
+		}
+	}
 	var b strings.Builder
 	g.write(&b)
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -160,11 +172,31 @@ func (t Target) other() string { return Target{Family: 10 - t.Family}.Name() }
 
 // PortChunks splits a port set into lists for -m multiport of at most max
 // ports each (a range counts as two), written as iptables writes them.
-func PortChunks(ps model.PortSet, max int) [][]string {
+func PortChunks(ps model.PortSet, max int) [][]string { return chunks(ps.Ranges(), max) }
+
+// mergeRanges sorts port ranges and merges those that overlap or touch,
+// as a model.PortSet holds them, in one pass: a line that many flows
+// joined is merged once, not once per flow.
+func mergeRanges(rs []model.PortRange) []model.PortRange {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b model.PortRange) int { return int(a.Lo) - int(b.Lo) })
+	var out []model.PortRange
+	for _, r := range rs {
+		if n := len(out); n > 0 && int(r.Lo) <= int(out[n-1].Hi)+1 {
+			out[n-1].Hi = max(out[n-1].Hi, r.Hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// chunks is PortChunks of sorted, disjoint ranges.
+func chunks(rs []model.PortRange, max int) [][]string {
 	var out [][]string
 	var cur []string
 	n := 0
-	for _, r := range ps.Ranges() {
+	for _, r := range rs {
 		w, s := 1, fmt.Sprint(r.Lo)
 		if r.Hi != r.Lo {
 			w, s = 2, fmt.Sprintf("%d:%d", r.Lo, r.Hi)
@@ -223,9 +255,11 @@ func (g *gen) rule(r *policy.Rule) error {
 		post = "-j DNAT --to-destination " + r.DNAT.String()
 	}
 	index := g.index[r.Hook]
-	if index == nil {
+	if index == nil || g.indexPost[r.Hook] != post {
+		// Lines of another verdict no longer take joiners: a rule joining
+		// one would overtake the lines in between.
 		index = map[string]*line{}
-		g.index[r.Hook] = index
+		g.index[r.Hook], g.indexPost[r.Hook] = index, post
 	}
 	for _, s := range src {
 		for _, d := range dst {
@@ -248,23 +282,22 @@ func (g *gen) rule(r *policy.Rule) error {
 					var lists []int
 					pre = append(pre, portMatch(m.Proto, "sport", sc, &lists))
 				}
-				l := &line{comments: comments, pre: pre, proto: m.Proto, dport: m.DstPorts, post: post, refs: []string{ref}}
+				l := &line{pre: pre, proto: m.Proto, dport: slices.Clone(m.DstPorts.Ranges()), post: post, refs: []string{ref}}
 				if same, ok := index[l.key()]; ok {
 					// Another flow's rule to the same hosts: one rule, the
 					// ports of both.
-					same.dport = same.dport.Union(m.DstPorts)
-					if !slices.Contains(same.refs, ref) {
+					same.dport = append(same.dport, m.DstPorts.Ranges()...)
+					if !same.hasRef[ref] {
+						if same.hasRef == nil {
+							same.hasRef = map[string]bool{same.refs[0]: true}
+						}
+						same.hasRef[ref] = true
 						same.refs = append(same.refs, ref)
 					}
-					same.comments = target.MergeComments(same.comments, comments)
+					same.comments.Add(comments)
 					continue
 				}
-				for k, o := range index {
-					if o.post != post {
-						delete(index, k)
-					}
-				}
-				l.comments = slices.Clone(comments)
+				l.comments = target.NewComments(comments)
 				index[l.key()] = l
 				g.rules[r.Hook] = append(g.rules[r.Hook], l)
 			}
@@ -278,7 +311,7 @@ func (g *gen) flowComments(r *policy.Rule) []string {
 	out := g.in.FlowComments(r)
 	names := &target.AddrSet{Names: append(slices.Clone(r.Match.SrcNames), r.Match.DstNames...)}
 	if len(names.Names) > 0 {
-		out = append(out, "# addresses of "+strings.Join(names.NameList(), ", ")+" "+names.Resolved()+"; regenerate to refresh")
+		out = append(out, "# "+target.OneLine("addresses of "+strings.Join(names.NameList(), ", ")+" "+names.Resolved()+"; regenerate to refresh"))
 	}
 	return out
 }
@@ -294,9 +327,7 @@ func (g *gen) write(b *strings.Builder) {
 	in := g.in
 	standalone := !in.Options.ChainOnly
 	restore := g.t.Name() + "-restore"
-	for _, l := range in.Header(fmt.Sprintf("portolan rules for %s (IPv%d), for %s --noflush", g.t.Name(), g.t.Family, restore)) {
-		comment(b, l)
-	}
+	in.WriteHeader(b, fmt.Sprintf("portolan rules for %s (IPv%d), for %s --noflush", g.t.Name(), g.t.Family, restore))
 	b.WriteString("#\n")
 	other := "ip6tables"
 	if g.t.Family == 6 {
@@ -330,6 +361,7 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	in.WriteConstraints(b, g.t.Name(), g.action)
 	target.WriteNotes(b, g.notes)
+	g.refIndex.Write(b)
 	b.WriteString("\n*filter\n")
 	for _, h := range hooks {
 		if standalone {
@@ -379,11 +411,11 @@ func (g *gen) write(b *strings.Builder) {
 func (g *gen) writeLines(b *strings.Builder, ls []*line) {
 	var last []string
 	for _, l := range ls {
-		if !slices.Equal(l.comments, last) {
-			for _, c := range l.comments {
+		if cs := l.comments.Lines(); !slices.Equal(cs, last) {
+			for _, c := range cs {
 				b.WriteString(c + "\n")
 			}
-			last = l.comments
+			last = cs
 		}
 		for _, r := range l.rules(&g.stats) {
 			b.WriteString(r + "\n")

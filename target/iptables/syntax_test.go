@@ -12,10 +12,13 @@ import (
 	"github.com/portolan/portolan/target/targettest"
 )
 
-var ruleComment = regexp.MustCompile(`-m comment --comment "` + ref + `(, ` + ref + `)*(, \+[0-9]+ more)?" -j (ACCEPT|DNAT)`)
+var ruleComment = regexp.MustCompile(`-m comment --comment "(` + ref + `(, ` + ref + `)*|` + indexed + `)" -j (ACCEPT|DNAT)`)
 
 // ref is a flow's reference in a comment: service/flow document:line.
 const ref = `[a-z0-9-]+/[a-z0-9-]+ [^",]+\.txt:[0-9]+`
+
+// indexed is the comment of a rule whose flows the header's index lists.
+const indexed = `index [0-9]+ \([0-9]+ flows\): [a-z0-9-]+/[a-z0-9-]+(, [a-z0-9-]+/[a-z0-9-]+)*(,? ?[a-z0-9/-]*…)?`
 
 var multiport = regexp.MustCompile(`--[ds]ports ([0-9:,]+)`)
 

@@ -118,6 +118,7 @@ type rule struct {
 	stmts        []string // ct timeout set …
 	verdict      string   // accept, dnat ip to …
 	refs         []string // the flows it stands for: "starleaf/tunnel-udp 000_….txt:16"
+	comment      string   // refs as the rule's comment says them
 	famFree      bool
 	family       int
 }
@@ -141,7 +142,7 @@ func (r rule) match() string {
 }
 
 func (r rule) text() string {
-	return r.match() + fmt.Sprintf(" comment %q", target.Quotable(target.JoinRefs(r.refs, CommentMax), CommentMax))
+	return r.match() + fmt.Sprintf(" comment %q", r.comment)
 }
 
 // timeout is a ct timeout object of the ruleset.
@@ -159,6 +160,7 @@ type gen struct {
 	tos    []*timeout
 	stats  target.Stats
 	notes  []string
+	index  target.RefIndex
 }
 
 // Write writes the ruleset.
@@ -208,7 +210,9 @@ func build(in *target.Input) (*gen, error) {
 	g.mergePorts()
 	g.mergeTwins()
 	for _, h := range g.order {
-		for _, r := range g.chains[h].rules {
+		for i := range g.chains[h].rules {
+			r := &g.chains[h].rules[i]
+			r.comment = g.index.Comment(r.refs, CommentMax)
 			g.stats.Rules++
 			if strings.HasPrefix(r.verdict, "dnat") {
 				g.stats.DNAT++
@@ -418,16 +422,16 @@ func (g *gen) rule(r0 *policy.Rule) error {
 		ch.rules = append(ch.rules, base)
 		return nil
 	}
-	for i, s := range sets {
+	// Every set's rule keeps the flow's comments (written once above a
+	// run of rules that share them): a rule that another flow joins later
+	// must still say what this flow is.
+	for _, s := range sets {
 		s, err := g.sets.Add(s)
 		if err != nil {
 			return err
 		}
 		r := base
 		r.head = append(slices.Clone(head), fmt.Sprintf("%s %s @%s", kw, remoteDir, g.lay.SetName(s)))
-		if i > 0 {
-			r.comments = nil
-		}
 		ch.rules = append(ch.rules, r)
 	}
 	return nil
@@ -442,11 +446,11 @@ func (g *gen) flowComments(r *policy.Rule) []string {
 	}
 	for _, c := range g.in.Constraints {
 		if c.Kind == model.KindALGOff && g.in.ConstraintApplies(c, r.Flow) {
-			out = append(out, "# no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")")
+			out = append(out, "# "+target.OneLine("no conntrack helper (ALG) for "+strings.Join(c.Apps, ", ")+": nothing in this ruleset assigns one ("+c.Service+"/"+c.ID+")"))
 		}
 	}
 	if t := g.timeoutFor(r); t != nil {
-		out = append(out, fmt.Sprintf("# %s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.Proto, secs(t.Unreplied), secs(t.Replied), t.name, t.C.Service, t.C.ID))
+		out = append(out, "# "+target.OneLine(fmt.Sprintf("%s binding kept %s unreplied, %s replied by ct timeout %s (%s/%s)", t.Proto, secs(t.Unreplied), secs(t.Replied), t.name, t.C.Service, t.C.ID)))
 	}
 	return out
 }
@@ -464,27 +468,43 @@ func (g *gen) mergePorts() {
 	for _, h := range g.order {
 		ch := g.chains[h]
 		var out []rule
+		// first holds rules of one verdict only, verdict: a rule of
+		// another verdict starts it afresh.
 		first := map[string]int{}
+		verdict := ""
+		blocks := map[int]*target.Comments{}
+		hasRef := map[int]map[string]bool{}
 		for _, r := range ch.rules {
+			if r.verdict != verdict {
+				first, verdict = map[string]int{}, r.verdict
+			}
 			if i, ok := first[r.key()]; ok {
 				k := &out[i]
 				k.dport = k.dport.Union(r.dport)
+				if hasRef[i] == nil {
+					hasRef[i] = map[string]bool{}
+					for _, ref := range k.refs {
+						hasRef[i][ref] = true
+					}
+				}
 				for _, ref := range r.refs {
-					if !slices.Contains(k.refs, ref) {
+					if !hasRef[i][ref] {
+						hasRef[i][ref] = true
 						k.refs = append(k.refs, ref)
 					}
 				}
-				k.comments = target.MergeComments(k.comments, r.comments)
-				continue
-			}
-			for key, i := range first {
-				if out[i].verdict != r.verdict {
-					delete(first, key)
+				if blocks[i] == nil {
+					blocks[i] = target.NewComments(k.comments)
 				}
+				blocks[i].Add(r.comments)
+				continue
 			}
 			first[r.key()] = len(out)
 			r.comments = slices.Clone(r.comments)
 			out = append(out, r)
+		}
+		for i, c := range blocks {
+			out[i].comments = c.Lines()
 		}
 		ch.rules = out
 	}
@@ -495,17 +515,32 @@ func (g *gen) mergePorts() {
 func (g *gen) mergeTwins() {
 	for _, h := range g.order {
 		ch := g.chains[h]
+		// last finds, per rule without addresses and family, the last
+		// such rule of the same match, flows and comments.
+		type twinKey struct {
+			text   string
+			family int
+		}
+		keyOf := func(r rule) string {
+			return r.match() + "\x00" + strings.Join(r.refs, "\x00") + "\x00" + strings.Join(r.comments, "\x00")
+		}
+		last := map[twinKey]int{}
+		keys := make([]string, len(ch.rules))
+		for i, r := range ch.rules {
+			if r.famFree {
+				keys[i] = keyOf(r)
+				last[twinKey{keys[i], r.family}] = i
+			}
+		}
 		var out []rule
 		for i, r := range ch.rules {
 			if !r.famFree {
 				out = append(out, r)
 				continue
 			}
-			twin := -1
-			for j, o := range ch.rules {
-				if j != i && o.famFree && o.family != r.family && o.match() == r.match() && slices.Equal(o.refs, r.refs) && slices.Equal(o.comments, r.comments) {
-					twin = j
-				}
+			twin, ok := last[twinKey{keys[i], 10 - r.family}]
+			if !ok {
+				twin = -1
 			}
 			switch {
 			case twin >= 0 && twin < i:
@@ -523,9 +558,7 @@ func (g *gen) write(b *strings.Builder) {
 	in := g.in
 	lay := g.lay
 	b.WriteString("#!/usr/sbin/nft -f\n")
-	for _, l := range in.Header("portolan rules for nftables") {
-		writeComment(b, "", l)
-	}
+	in.WriteHeader(b, "portolan rules for nftables")
 	b.WriteString("#\n")
 	if lay.ChainOnly {
 		writeComment(b, "", fmt.Sprintf("Chains only: regular chains and sets named portolan_* in table %s, no policy, no hooks. nftables jumps only within a table, so they go into yours. Load with nft -f FILE: one transaction declares them, empties them and fills them again; nothing else in the table changes (sets that an older version made and this one does not stay behind).", lay.ref()))
@@ -548,11 +581,13 @@ func (g *gen) write(b *strings.Builder) {
 		}
 	}
 	writeComment(b, "", "ICMP: errors about accepted flows (destination unreachable, fragmentation needed and packet too big for path MTU discovery, time exceeded) pass as ct state related. Neighbour discovery and MLD are link-local: a router never forwards them, and host mode accepts them explicitly (hop limit 255 for ND). No echo request: no flow needs it.")
-	if in.Sync != "" {
-		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer: "+in.Sync)
+	if l := in.SyncLine(); l != "" {
+		writeComment(b, "", "Refresh the names' addresses in place (elements only, in one transaction; rules, handles and counters stay) from cron or a timer with this command, one line:")
+		b.WriteString(l + "\n")
 	}
 	in.WriteConstraints(b, "nftables", g.action)
 	target.WriteNotes(b, g.notes)
+	g.index.Write(b)
 	b.WriteString("\n")
 	if lay.ChainOnly {
 		g.writeChainOnly(b)
@@ -632,7 +667,7 @@ func (g *gen) writeObjects(b *strings.Builder) {
 }
 
 func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
-	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.Entries, ", "))
+	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.FamilyEntries(), ", "))
 	if s.Dynamic() {
 		desc += " — " + s.Resolved()
 		var ns []string
@@ -649,7 +684,7 @@ func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
 		b.WriteString(l + "\n")
 	}
 	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", g.lay.SetName(s), setType(s.Family))
-	comment := strings.Join(s.Entries, ", ")
+	comment := strings.Join(s.FamilyEntries(), ", ")
 	if s.Dynamic() {
 		comment += "; " + s.Resolved()
 	}
@@ -708,9 +743,7 @@ func (g *gen) writeChain(b *strings.Builder, ch *chain) {
 				fmt.Fprintf(b, "\t\t%s\n", c)
 			}
 		}
-		if len(r.comments) > 0 {
-			last = r.comments
-		}
+		last = r.comments
 		fmt.Fprintf(b, "\t\t%s\n", r.text())
 	}
 	b.WriteString("\t}\n")

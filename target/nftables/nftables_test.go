@@ -171,8 +171,9 @@ func TestHostShape(t *testing.T) {
 		"type filter hook output priority filter; policy drop;",
 		`iif "lo" accept`, `oif "lo" accept`,
 		"icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-redirect } ip6 hoplimit 255 accept",
-		`ip saddr @starface_lan-clients_v4 tcp dport { 80, 443, 5060-5061, 5222, 50080-50081 } counter accept comment "starface/web-http`,
-		`ip daddr @starface_license_v4 tcp dport { 80, 443, 8383 } counter accept comment "starface/license-http 001_aa6bddf40c960def.txt:44, starface/license-https 001_aa6bddf40c960def.txt:45, +1 more"`,
+		`ip saddr @starface_lan-clients_v4 tcp dport { 80, 443, 5060-5061, 5222, 50080-50081 } counter accept comment "index 1 (9 flows): starface/web-http, `,
+		`ip daddr @starface_license_v4 tcp dport { 80, 443, 8383 } counter accept comment "index 4 (3 flows): starface/license-http, starface/license-https, starface/license-8383"`,
+		"#   index 4 (3 flows):\n#     starface/license-http 001_aa6bddf40c960def.txt:44\n#     starface/license-https 001_aa6bddf40c960def.txt:45\n#     starface/license-8383 001_aa6bddf40c960def.txt:",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("host mode lacks %q", want)
@@ -245,7 +246,8 @@ func TestPortsMerged(t *testing.T) {
 			hits = append(hits, l)
 		}
 	}
-	if len(hits) != 1 || !strings.Contains(hits[0], `udp dport { 53, 123, 1025-65535 } counter accept comment "starface/dns-udp 001_aa6bddf40c960def.txt:10, starface/ntp 001_aa6bddf40c960def.txt:13, +`) {
+	if len(hits) != 1 || !strings.Contains(hits[0], `udp dport { 53, 123, 1025-65535 } counter accept comment "index 1 (11 flows): starface/dns-udp, starface/ntp, `) ||
+		!strings.Contains(text, "#   index 1 (11 flows):\n#     starface/dns-udp 001_aa6bddf40c960def.txt:10\n#     starface/ntp 001_aa6bddf40c960def.txt:13\n") {
 		t.Errorf("UDP from the PBX:\n%s", strings.Join(hits, "\n"))
 	}
 	for _, id := range []string{"rtp-out", "s1-rtp-out", "s2-rtp-out", "s3-rtp-out", "s3-sip-out"} {

@@ -216,7 +216,9 @@ type Plan struct {
 // set whose addresses differ from what the names resolve to now is
 // flushed and filled again, in one transaction, without touching a rule.
 // Literal addresses stay in the set. A set whose names did not all
-// resolve keeps its elements (a DNS outage must not empty it).
+// resolve keeps its elements (a DNS outage must not empty it), and the
+// problem says why each name failed. A family the ruleset does not serve
+// (Input.Serves) is left alone, whatever the names resolve to.
 func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 	lay, sets, err := Sets(in)
 	if err != nil {
@@ -258,13 +260,22 @@ func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 			old, ok := loaded[name]
 			ch := Change{Set: name, Names: want.NameList(), Resolved: want.Resolved(), Old: old, New: want.IPSet()}
 			if !ok {
-				if len(ch.New.Prefixes()) > 0 {
+				// A family the ruleset does not serve (--lan of the other
+				// family only) never has a set: nothing to refresh or report.
+				if len(ch.New.Prefixes()) > 0 && in.Serves(h.svc, h.name, fam) {
 					p.Problems = append(p.Problems, fmt.Sprintf("%s is not loaded, but %s now resolve to IPv%d addresses (%s): run portolan rules again and load it", name, strings.Join(ch.Names, ", "), fam, strings.Join(target.Elements(ch.New), ", ")))
 				}
 				continue
 			}
 			if un := in.Unresolved(want); len(un) > 0 {
-				ch.Kept = "no address for " + strings.Join(un, ", ") + " now; the set keeps what it has"
+				var why []string
+				for _, n := range un {
+					if w := in.WhyUnresolved(n); w != "" {
+						n += " (" + w + ")"
+					}
+					why = append(why, n)
+				}
+				ch.Kept = "no address for " + strings.Join(why, ", ") + " now; the set keeps what it has"
 				p.Problems = append(p.Problems, name+": "+ch.Kept)
 				p.Changes = append(p.Changes, ch)
 				continue

@@ -11,10 +11,13 @@ import (
 	"github.com/portolan/portolan/target/targettest"
 )
 
-var ruleComment = regexp.MustCompile(`comment "` + ref + `(, ` + ref + `)*(, \+[0-9]+ more)?"$`)
+var ruleComment = regexp.MustCompile(`comment "(` + ref + `(, ` + ref + `)*|` + indexed + `)"$`)
 
 // ref is a flow's reference in a comment: service/flow document:line.
 const ref = `[a-z0-9-]+/[a-z0-9-]+ [^",]+\.txt:[0-9]+`
+
+// indexed is the comment of a rule whose flows the header's index lists.
+const indexed = `index [0-9]+ \([0-9]+ flows\): [a-z0-9-]+/[a-z0-9-]+(, [a-z0-9-]+/[a-z0-9-]+)*(,? ?[a-z0-9/-]*…)?`
 
 // TestSyntax has nft check (nft -c, in a namespace of its own) every
 // output of the syntax matrix, and checks that every rule that accepts or

@@ -67,9 +67,11 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		groups = append(groups, g)
 		return g
 	}
+	var left leftOut
 	for i := range in.Flows {
 		f := &in.Flows[i]
 		if !WebFlow(f) {
+			left.add(f)
 			continue
 		}
 		doms, nets, any, err := dests(f.Dest)
@@ -81,6 +83,7 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 			continue
 		}
 		if len(doms) == 0 && len(nets) == 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("skipped: %s: no destination a proxy sees (%s): it stays inside the LAN", target.FlowRef(f), strings.Join(f.Dest, ", ")))
 			continue
 		}
 		ps := f.Ports
@@ -99,11 +102,10 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 			res.Notes = append(res.Notes, "skipped: "+target.FlowRef(s.Flow)+": "+s.Reason)
 		}
 	}
+	res.Notes = append(res.Notes, left.notes()...)
 
 	var b strings.Builder
-	for _, l := range in.Header("portolan rules for squid: an allow-list fragment for squid.conf") {
-		line(&b, l)
-	}
+	in.WriteHeader(&b, "portolan rules for squid: an allow-list fragment for squid.conf")
 	b.WriteString("#\n")
 	line(&b, "Include it before your final http_access deny all (Debian's squid.conf includes /etc/squid/conf.d/*.conf at the right place). The http_access lines below allow these destinations and ports without authentication; to require your login, use the ACLs in your own rules instead (http_access allow yourauth portolan_443_dom). CONNECT to ports other than 443 must also pass your SSL_ports rule.")
 	line(&b, "A wildcard *.example.com is written .example.com, which squid also matches for example.com itself. dstdomain -n: no reverse lookup of requests for bare addresses.")
@@ -149,6 +151,43 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	res.Notes = append(res.Notes, notes...)
 	_, err = io.WriteString(w, b.String())
 	return res, err
+}
+
+// leftOut gathers the flows that are not for a web proxy, by reason, so
+// that the output says what it leaves out as rules does, a line per
+// reason rather than per flow.
+type leftOut struct {
+	reasons []string
+	flows   map[string][]string
+}
+
+func (l *leftOut) add(f *resolve.Concrete) {
+	var why string
+	switch {
+	case f.Direction != model.Outbound:
+		why = "inbound, which a web proxy does not carry (it carries the site's own requests); --target nftables or iptables writes them"
+	case f.Proto != model.TCP && len(f.Wildcards) > 0 && len(f.Wildcards) == len(f.Dest):
+		why = fmt.Sprintf("%s to wildcard domains only (%s), which neither a web proxy nor an address list can allow; a DNS-aware firewall can", strings.ToUpper(f.Proto), strings.Join(f.Wildcards, ", "))
+	case f.Proto != model.TCP:
+		why = fmt.Sprintf("%s, which a web proxy does not carry (it carries TCP); --target nftables or iptables writes them", strings.ToUpper(f.Proto))
+	default:
+		why = "not web traffic (neither HTTP(S) nor meant for the proxy); --target nftables or iptables writes them"
+	}
+	if l.flows == nil {
+		l.flows = map[string][]string{}
+	}
+	if _, ok := l.flows[why]; !ok {
+		l.reasons = append(l.reasons, why)
+	}
+	l.flows[why] = append(l.flows[why], target.FlowRef(f))
+}
+
+func (l *leftOut) notes() []string {
+	var out []string
+	for _, why := range l.reasons {
+		out = append(out, "skipped: "+strings.Join(l.flows[why], ", ")+": "+why)
+	}
+	return out
 }
 
 // dests sorts host entries into dstdomain entries (a wildcard

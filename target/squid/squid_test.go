@@ -3,17 +3,22 @@ package squid_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
 	"github.com/portolan/portolan/internal/peers"
 	"github.com/portolan/portolan/resolve"
@@ -194,3 +199,71 @@ type bufConn struct {
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// TestSaysWhatItLeavesOut: every flow the options take in is either in
+// the allow-list or named, with why, on stderr (the notes) and in the
+// output's comments: UDP, inbound and other non-web flows, and UDP to
+// wildcard domains, which nothing but a DNS-aware firewall can allow.
+func TestSaysWhatItLeavesOut(t *testing.T) {
+	wild := `service: {slug: wild, name: Wild, vendor: tests, document: wild.txt, language: en}
+roles:
+  - {name: endpoint, description: an endpoint}
+hosts:
+  - {name: media, description: media relays, entries: ["*.media.example.com"]}
+flows:
+  - {id: media, direction: outbound, proto: [udp], ports: [3478], local: endpoint, remote: [media], necessity: required, app: stun, purpose: {en: media}, source: {quote: q, line: 1}}
+  - {id: web, direction: outbound, proto: [tcp], ports: [443], local: endpoint, remote: [media], necessity: required, app: https, purpose: {en: web}, source: {quote: q, line: 2}}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wild.yaml"), []byte(wild), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, _ := cat.Select([]string{"wild"})
+	cs, err := resolve.Choose(svcs, resolve.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wildIn, err := target.Prepare(context.Background(), target.Config{Choices: cs, AllowUnresolved: true, Site: targettest.Site})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		in   *target.Input
+		want []string
+	}{
+		{"starleaf", input(t, []string{"starleaf"}, resolve.Selection{Params: []string{"company=acme"}}),
+			[]string{"skipped: starleaf/tunnel-udp: UDP, which a web proxy does not carry"}},
+		{"starface inbound", input(t, []string{"starface"}, resolve.Selection{AllFeatures: true, Params: []string{"pbx_address=192.0.2.10", "sip_provider=198.51.100.0/24", "pbx_peers=203.0.113.180"}}),
+			[]string{": inbound, which a web proxy does not carry", "starface/sip-provider-tcp", ": not web traffic"}},
+		{"udp to wildcards", wildIn,
+			[]string{"skipped: wild/media: UDP to wildcard domains only (*.media.example.com), which neither a web proxy nor an address list can allow; a DNS-aware firewall can"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, res := write(t, tt.in)
+			notes := strings.Join(res.Notes, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("notes lack %q:\n%s", w, notes)
+				}
+			}
+			flat := strings.Join(strings.Fields(strings.ReplaceAll(out, "#", "")), " ")
+			for _, n := range res.Notes {
+				if !strings.Contains(flat, strings.Join(strings.Fields(n), " ")) {
+					t.Errorf("the output's comments lack the note %q", n)
+				}
+			}
+			for i := range tt.in.Flows {
+				ref := target.FlowRef(&tt.in.Flows[i])
+				if !strings.Contains(out, "# "+ref+" (") && !regexp.MustCompile(`(^|[ ,])`+regexp.QuoteMeta(ref)+`[,:]`).MatchString(notes) {
+					t.Errorf("%s is neither in the allow-list nor said to be left out", ref)
+				}
+			}
+		})
+	}
+}

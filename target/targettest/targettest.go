@@ -500,3 +500,54 @@ func Prepare(t testing.TB, slugs []string, sel resolve.Selection, pins string, s
 	}
 	return in
 }
+
+// Large is a catalog of one test service, "large", with flows outbound
+// TCP flows, each to a port and a host set of its own of addrs IPv6
+// addresses, all distinct and none adjacent (so that no two merge into a
+// prefix), in 2001:db8::/32; the config plans it for Site. It is the
+// shape of a big site's allow-list: every flow a rule per address in
+// iptables, a named set in nftables. With shared, every flow goes to the
+// first host set instead: one rule per address that stands for every
+// flow.
+func Large(t testing.TB, flows, addrs int, shared bool) target.Config {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("service: {slug: large, name: Large, vendor: portolan tests, document: large.txt, language: en}\n")
+	b.WriteString("roles:\n  - {name: endpoint, description: an endpoint}\nhosts:\n")
+	for i := 0; i < flows; i++ {
+		fmt.Fprintf(&b, "  - {name: h%d, description: host set %d, entries: [", i, i)
+		for j := 0; j < addrs; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "\"2001:db8:%x:%x::2\"", i, 2*j)
+		}
+		b.WriteString("]}\n")
+	}
+	b.WriteString("flows:\n")
+	for i := 0; i < flows; i++ {
+		h := i
+		if shared {
+			h = 0
+		}
+		fmt.Fprintf(&b, "  - {id: f%d, direction: outbound, proto: [tcp], ports: [%d], local: endpoint, remote: [h%d], necessity: required, app: https, purpose: {en: flow %d}, source: {quote: q, line: %d}}\n",
+			i, 10000+2*(i%25000), h, i, i+1)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "large.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := cat.Select([]string{"large"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := resolve.Choose(svcs, resolve.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target.Config{Choices: cs, Site: Site, Generated: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
