@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 func main() {
@@ -30,12 +32,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "portolan: %s\n", ee.msg)
+			warn(stderr, "%s", ee.msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "portolan: %v\n", err)
+	warn(stderr, "%v", err)
 	return 2
+}
+
+// warn writes one line "portolan: …" to w, with control characters,
+// bidirectional overrides and invalid bytes of user and profile text
+// escaped (textsafe.Terminal), so that a ruleset or profile cannot drive the
+// terminal through an error message. Every error and warning of the CLI
+// goes through it.
+func warn(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "portolan: %s\n", textsafe.Terminal(fmt.Sprintf(format, args...)))
 }
 
 // exitError ends the command with a code; msg, when set, goes to stderr.

@@ -43,6 +43,9 @@ Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return checkOutputFile(cmd)
+		},
 	}
 	root.PersistentFlags().StringVar(&g.catalogDir, "catalog", "",
 		"directory of your own profiles (*.yaml); they add to the embedded catalog or replace a service of the same slug")
