@@ -17,8 +17,13 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# The version comes from the build information (module version, VCS
+# revision); where the go command records no revision (a git worktree,
+# GOFLAGS=-buildvcs=false) the ldflags give it.
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+MODIFIED ?= $(shell git status --porcelain 2>/dev/null | grep -q . && echo true)
 build:
-	$(GO) build -o portolan ./cmd/portolan
+	$(GO) build -ldflags "-X main.vcsRevision=$(REVISION) -X main.vcsModified=$(MODIFIED)" -o portolan ./cmd/portolan
 
 # Each fuzz target for a while; FUZZTIME=5m for longer.
 FUZZTIME ?= 30s
