@@ -55,6 +55,7 @@ Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 	for _, mk := range extraCommands {
 		root.AddCommand(mk(g))
 	}
+	registerSelectCompletions(root, g)
 	return root
 }
 
