@@ -33,6 +33,10 @@ func TestOutputFileFlag(t *testing.T) {
 			"-o table: rules has no --output format to pick; to write a file named table, say ./table", "", ""},
 		{"sync -o json", []string{"sync", "no-such-service", "-o", "json"}, 2, "sync has no --output format", "", ""},
 		{"validate -o json", []string{"validate", "good.yaml", "-o", "json"}, 2, "did you mean --output json?", "", ""},
+		{"--output FILE", []string{"audit", "no-such-service", "--ruleset", "r.json", "--output", "report.json"}, 2,
+			"--output report.json: --output picks the format (table or json); did you mean -o report.json?", "", ""},
+		{"show --output FILE", []string{"show", "starleaf", "--output", "out/flows"}, 2,
+			"(table, json or yaml); did you mean -o out/flows?", "", ""},
 		{"./json is a file", []string{"show", "starleaf", "-o", "./json"}, 0, "", "json", "config.starleaf.com"},
 		{"show format and file", []string{"show", "starleaf", "--output", "json", "-o", "flows.json"}, 0, "", "flows.json", `"id": "tunnel-udp"`},
 		{"show --output-file", []string{"show", "tw-solutions", "--constraints", "--output", "yaml", "--output-file", "c.yaml"}, 0, "", "c.yaml", "kind: nat-timeout"},
@@ -132,6 +136,16 @@ flows:
 		{"error of a missing file", []string{"validate", filepath.Join(dir, "x\x1b[2Jy.yaml")}, `x\x1b[2Jy.yaml`},
 		{"error of an unknown service", []string{"show", "star\x1b[2Jleaf\a"}, `\x1b[2J`},
 		{"error of an overlay", []string{"--catalog", filepath.Dir(bad), "list"}, `\x1b[31m`},
+	}
+	// An error of several problems is one line each, each "portolan: ".
+	two := strings.Replace(strings.Replace(src, "ports: [443]", "ports: [70000]", 1), "remote: [cloud]", `remote: ["clo\e[31mud"]`, 1)
+	if err := os.WriteFile(bad, []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := portolan("--catalog", filepath.Dir(bad), "list")
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if code != 2 || len(lines) != 2 || !strings.HasPrefix(lines[0], "portolan: ") || !strings.HasPrefix(lines[1], "portolan: ") {
+		t.Errorf("exit %d, want 2 lines each \"portolan: …\":\n%s", code, errs)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/portolan/portolan/internal/textsafe"
 )
@@ -40,13 +41,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// warn writes one line "portolan: …" to w, with control characters,
+// warn writes "portolan: …" to w, one line per line of the message (an
+// error may list several problems, one a line), with control characters,
 // bidirectional overrides and invalid bytes of user and profile text
 // escaped (textsafe.Terminal), so that a ruleset or profile cannot drive the
 // terminal through an error message. Every error and warning of the CLI
 // goes through it.
 func warn(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, "portolan: %s\n", textsafe.Terminal(fmt.Sprintf(format, args...)))
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
+		b.WriteString("portolan: ")
+		b.WriteString(textsafe.Terminal(l))
+		b.WriteByte('\n')
+	}
+	io.WriteString(w, b.String())
 }
 
 // exitError ends the command with a code; msg, when set, goes to stderr.

@@ -28,9 +28,15 @@ func addOutputFile(fs *pflag.FlagSet, p *string, what string) {
 	fs.StringVarP(p, outputFileFlag, "o", "", "write "+what+" to FILE (atomically) instead of stdout; --output picks the format")
 }
 
-// checkOutputFile refuses -o FORMAT when no file of that name was meant:
-// a path with a slash (./json) says a file was.
+// checkOutputFile refuses -o FORMAT when no file of that name was meant
+// (a path with a slash, ./json, says a file was), and --output FILE.
 func checkOutputFile(cmd *cobra.Command) error {
+	if o := cmd.Flags().Lookup("output"); o != nil && o.Changed && cmd.Flags().Lookup(outputFileFlag) != nil {
+		v := o.Value.String()
+		if strings.ContainsAny(v, "./") {
+			return fmt.Errorf("--output %s: --output picks the format (%s); did you mean -o %s?", v, strings.TrimPrefix(o.Usage, "the format: "), v)
+		}
+	}
 	f := cmd.Flags().Lookup(outputFileFlag)
 	if f == nil || !f.Changed {
 		return nil
