@@ -44,6 +44,8 @@ func TestOutputFileFlag(t *testing.T) {
 		{"validate -o", []string{"validate", "good.yaml", "--output", "json", "-o", "v.json"}, 0, "", "v.json", `"ok": true`},
 		{"schema -o", []string{"schema", "-o", "s.json"}, 0, "", "s.json", `"$schema"`},
 		{"rules -o", []string{"rules", "tw-solutions", "-o", "tw.nft"}, 0, "", "tw.nft", "table inet portolan"},
+		{"rules, missing directory", []string{"rules", "tw-solutions", "-o", filepath.Join(dir, "etc", "nftables.d", "x.nft")}, 2,
+			"portolan: write " + filepath.Join(dir, "etc", "nftables.d", "x.nft") + ": directory " + filepath.Join(dir, "etc", "nftables.d") + " does not exist", "", ""},
 		{"-o - is stdout", []string{"show", "starleaf", "-o", "-"}, 0, "", "", ""},
 		{"missing directory", []string{"show", "starleaf", "-o", filepath.Join(dir, "nftables.d", "x.nft")}, 2,
 			filepath.Join(dir, "nftables.d", "x.nft") + ": directory " + filepath.Join(dir, "nftables.d") + " does not exist", "", ""},
