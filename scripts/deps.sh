@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what portolan's tests need and is missing: the kernel's own tools
-# (nft, iptables, conntrack, ip, ipset) and the real peers (coturn, squid with
-# ssl-bump, htpasswd, sipp, nmap). Debian/Ubuntu, as root; a no-op when
-# everything is there.
+# (nft, iptables, conntrack, ip, ipset), the real peers (coturn, squid with
+# ssl-bump, htpasswd, sipp, nmap), and jq and unshare for the README's test.
+# Debian/Ubuntu, as root; a no-op when everything is there.
 set -euo pipefail
 
 # command → Debian package
@@ -17,6 +17,8 @@ declare -A need=(
   [sipp]=sip-tester
   [nmap]=nmap
   [ipset]=ipset
+  [jq]=jq            # the README's pipelines (TestREADME)
+  [unshare]=util-linux # TestREADME's network namespace
 )
 
 missing=()

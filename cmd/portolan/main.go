@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 func main() {
@@ -30,12 +33,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "portolan: %s\n", ee.msg)
+			warn(stderr, "%s", ee.msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "portolan: %v\n", err)
+	warn(stderr, "%v", err)
 	return 2
+}
+
+// warn writes "portolan: …" to w, one line per line of the message (an
+// error may list several problems, one a line), with control characters,
+// bidirectional overrides and invalid bytes of user and profile text
+// escaped (textsafe.Terminal), so that a ruleset or profile cannot drive the
+// terminal through an error message. Every error and warning of the CLI
+// goes through it.
+func warn(w io.Writer, format string, args ...any) {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
+		b.WriteString("portolan: ")
+		b.WriteString(textsafe.Terminal(l))
+		b.WriteByte('\n')
+	}
+	io.WriteString(w, b.String())
 }
 
 // exitError ends the command with a code; msg, when set, goes to stderr.

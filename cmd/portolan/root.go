@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -10,9 +11,6 @@ import (
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/resolve"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 // globals are the flags every command has.
 type globals struct {
@@ -43,16 +41,21 @@ Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return checkOutputFile(cmd)
+		},
 	}
+	root.SetVersionTemplate(strings.ReplaceAll(versionLine(), "{{", "{{`{{`}}") + "\n")
 	root.PersistentFlags().StringVar(&g.catalogDir, "catalog", "",
 		"directory of your own profiles (*.yaml); they add to the embedded catalog or replace a service of the same slug")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newListCmd(g), newShowCmd(g), newValidateCmd(g), newSchemaCmd())
+	root.AddCommand(newListCmd(g), newShowCmd(g), newValidateCmd(g), newSchemaCmd(), newVersionCmd())
 	for _, mk := range extraCommands {
 		root.AddCommand(mk(g))
 	}
+	registerSelectCompletions(root, g)
 	return root
 }
 

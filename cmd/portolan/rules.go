@@ -330,7 +330,7 @@ counts on stderr.`,
 			}
 			errw := cmd.ErrOrStderr()
 			for _, n := range res.Notes {
-				fmt.Fprintf(errw, "portolan: %s\n", n)
+				warn(errw, "%s", n)
 			}
 			if err := writeOutput(cmd.OutOrStdout(), output, buf.Bytes()); err != nil {
 				return err

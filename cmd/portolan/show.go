@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"github.com/portolan/portolan/report"
@@ -8,7 +10,7 @@ import (
 )
 
 func newListCmd(g *globals) *cobra.Command {
-	var output string
+	var output, outFile string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the services in the catalog",
@@ -18,6 +20,7 @@ give and how many of those are required, their constraints, features (* on
 by default) and params.`,
 		Example: `  portolan list
   portolan list --output json | jq -r '.[].slug'
+  portolan list --output json -o services.json
   portolan list --catalog ./my-profiles`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,17 +39,19 @@ by default) and params.`,
 				}
 				rows = append(rows, r)
 			}
-			w := cmd.OutOrStdout()
-			switch output {
-			case report.JSON:
-				return report.WriteJSON(w, rows)
-			case report.YAML:
-				return report.WriteYAML(w, rows)
-			}
-			return report.ListTable(w, rows)
+			return writeResult(cmd.OutOrStdout(), outFile, func(w io.Writer) error {
+				switch output {
+				case report.JSON:
+					return report.WriteJSON(w, rows)
+				case report.YAML:
+					return report.WriteYAML(w, rows)
+				}
+				return terminalTable(func(w io.Writer) error { return report.ListTable(w, rows) })(w)
+			})
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", report.Table, "table, json or yaml")
+	cmd.Flags().StringVar(&output, "output", report.Table, "the format: table, json or yaml")
+	addOutputFile(cmd.Flags(), &outFile, "the list")
 	return cmd
 }
 
@@ -54,6 +59,7 @@ func newShowCmd(g *globals) *cobra.Command {
 	var (
 		sel         selectFlags
 		output      string
+		outFile     string
 		constraints bool
 		strict      bool
 	)
@@ -78,7 +84,7 @@ dest (the remote entries as written), necessity, feature, purpose, source
   portolan show starleaf pexip --param company=acme --feature webrtc
   portolan show onsight --all-features --output json | jq '.[] | select(.necessity=="required")'
   portolan show tw-solutions --constraints --output json
-  portolan show all --output yaml`,
+  portolan show all --output yaml -o catalog.yaml`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: g.serviceArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -102,22 +108,24 @@ dest (the remote entries as written), necessity, feature, purpose, source
 				allFlows = append(allFlows, flows...)
 				allCons = append(allCons, cons...)
 			}
-			w := cmd.OutOrStdout()
 			var v any = allFlows
 			if constraints {
 				v = allCons
 			}
-			switch output {
-			case report.JSON:
-				return report.WriteJSON(w, v)
-			case report.YAML:
-				return report.WriteYAML(w, v)
-			}
-			return report.ShowTable(w, views)
+			return writeResult(cmd.OutOrStdout(), outFile, func(w io.Writer) error {
+				switch output {
+				case report.JSON:
+					return report.WriteJSON(w, v)
+				case report.YAML:
+					return report.WriteYAML(w, v)
+				}
+				return terminalTable(func(w io.Writer) error { return report.ShowTable(w, views) })(w)
+			})
 		},
 	}
 	sel.register(cmd.Flags())
-	cmd.Flags().StringVar(&output, "output", report.Table, "table, json or yaml")
+	cmd.Flags().StringVar(&output, "output", report.Table, "the format: table, json or yaml")
+	addOutputFile(cmd.Flags(), &outFile, "the flows or constraints")
 	cmd.Flags().BoolVar(&constraints, "constraints", false, "with json or yaml, print the constraints instead of the flows")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail when a flow needs a param that is not set")
 	return cmd

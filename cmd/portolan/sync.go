@@ -90,7 +90,7 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 			errw := cmd.ErrOrStderr()
 			say := func(format string, a ...any) {
 				if !quiet {
-					fmt.Fprintf(errw, "portolan: sync: "+format+"\n", a...)
+					warn(errw, "sync: "+format, a...)
 				}
 			}
 			if dryRun || output != "" {
@@ -120,7 +120,7 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 			}
 			say("%d sets with names, %d %s", len(plan.Changes), changed, verb)
 			for _, p := range plan.Problems {
-				fmt.Fprintf(errw, "portolan: sync: %s\n", p)
+				warn(errw, "sync: %s", p)
 			}
 			if len(plan.Problems) > 0 {
 				return failed(fmt.Sprintf("sync: %d sets not refreshed", len(plan.Problems)))

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portolan/portolan/catalog"
+	"github.com/portolan/portolan/internal/textsafe"
 	"github.com/portolan/portolan/report"
 )
 
@@ -23,8 +25,9 @@ type validation struct {
 
 func newValidateCmd(g *globals) *cobra.Command {
 	var (
-		docs   string
-		output string
+		docs    string
+		output  string
+		outFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR|-...",
@@ -42,7 +45,8 @@ input. Only regular files are read (devices, FIFOs refused). Exit 0 when every
 profile is valid, 1 when one is not, 2 when a file cannot be read.`,
 		Example: `  portolan validate my-service.yaml
   portolan validate ./profiles --documents ./vendor-docs
-  portolan validate my-service.yaml --output json | jq '.[].errors[]'`,
+  portolan validate my-service.yaml --output json | jq '.[].errors[]'
+  portolan validate ./profiles --output json -o validation.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := report.CheckFormat(output, report.Table, report.JSON); err != nil {
@@ -81,21 +85,23 @@ profile is valid, 1 when one is not, 2 when a file cannot be read.`,
 				}
 				results = append(results, r)
 			}
-			w := cmd.OutOrStdout()
-			if output == report.JSON {
-				if err := report.WriteJSON(w, results); err != nil {
-					return err
+			err = writeResult(cmd.OutOrStdout(), outFile, func(w io.Writer) error {
+				if output == report.JSON {
+					return report.WriteJSON(w, results)
 				}
-			} else {
 				for _, r := range results {
 					if r.OK {
-						fmt.Fprintf(w, "%s: ok (service %s, %d flows)\n", r.File, r.Service, r.Flows)
+						fmt.Fprintf(w, "%s: ok (service %s, %d flows)\n", textsafe.Terminal(r.File), textsafe.Terminal(r.Service), r.Flows)
 						continue
 					}
 					for _, e := range r.Errors {
-						fmt.Fprintln(w, e.Error())
+						fmt.Fprintln(w, textsafe.Terminal(e.Error()))
 					}
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if bad > 0 {
 				return failed(fmt.Sprintf("%d of %d profiles invalid", bad, len(results)))
@@ -104,7 +110,8 @@ profile is valid, 1 when one is not, 2 when a file cannot be read.`,
 		},
 	}
 	cmd.Flags().StringVar(&docs, "documents", "", "directory of the source documents; check that every quote stands in them")
-	cmd.Flags().StringVar(&output, "output", report.Table, "table or json")
+	cmd.Flags().StringVar(&output, "output", report.Table, "the format: table or json")
+	addOutputFile(cmd.Flags(), &outFile, "the results")
 	return cmd
 }
 
@@ -137,18 +144,23 @@ func expandFiles(args []string) ([]string, error) {
 }
 
 func newSchemaCmd() *cobra.Command {
-	return &cobra.Command{
+	var outFile string
+	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of a profile, for editors",
 		Long: `Print the JSON Schema (draft 2020-12) of a service profile. Point your
 editor's YAML language server at it to complete and check profiles as you
 write them, e.g. with a first line
   # yaml-language-server: $schema=./profile.schema.json`,
-		Example: `  portolan schema > profile.schema.json`,
+		Example: `  portolan schema -o profile.schema.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := cmd.OutOrStdout().Write(catalog.Schema())
-			return err
+			return writeResult(cmd.OutOrStdout(), outFile, func(w io.Writer) error {
+				_, err := w.Write(catalog.Schema())
+				return err
+			})
 		},
 	}
+	addOutputFile(cmd.Flags(), &outFile, "the schema")
+	return cmd
 }

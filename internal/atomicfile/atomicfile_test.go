@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +45,43 @@ func TestWrite(t *testing.T) {
 			ents, _ := os.ReadDir(dir)
 			if len(ents) != 1 {
 				t.Errorf("directory holds %d entries, want only the target (no temporary left)", len(ents))
+			}
+		})
+	}
+}
+
+// TestWriteErrorNamesPath: a failure names the path the caller gave, never
+// the hidden temporary file (issue 8 item 16).
+func TestWriteErrorNamesPath(t *testing.T) {
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		want string
+		root bool // root writes into a 0500 directory all the same
+	}{
+		{"missing directory", filepath.Join(dir, "nftables.d", "x.nft"), "directory " + filepath.Join(dir, "nftables.d") + " does not exist", false},
+		{"unwritable directory", filepath.Join(ro, "x.nft"), "permission denied", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.root && os.Geteuid() == 0 {
+				t.Skip("root writes into any directory")
+			}
+			err := Write(tt.path, 0o644, func(w io.Writer) error { _, err := fmt.Fprint(w, "x\n"); return err })
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.path+":") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not name %s with %q", msg, tt.path, tt.want)
+			}
+			if strings.Contains(msg, ".tmp-") {
+				t.Errorf("error %q names the temporary file", msg)
 			}
 		})
 	}
