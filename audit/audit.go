@@ -362,7 +362,7 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 }
 
 func newShadows(max int) *shadows {
-	return &shadows{max: max, seen: map[*ruleset.Rule]bool{}, reached: map[*ruleset.Rule]bool{}}
+	return &shadows{max: max, seen: map[*ruleset.Rule]bool{}, reached: map[*ruleset.Rule]bool{}, unsure: map[int32]bool{}}
 }
 
 // cached is the evaluation of one packet set, which several flows may
@@ -397,6 +397,12 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 	}
 	for k := range c.sh.reached {
 		sh.reached[k] = true
+	}
+	for k, sure := range c.sh.helpers {
+		if sh.helpers == nil {
+			sh.helpers = map[*ruleset.Rule]bool{}
+		}
+		sh.helpers[k] = sh.helpers[k] || sure
 	}
 	sh.more = sh.more || c.sh.more
 	return c.outs, c.note
@@ -449,7 +455,7 @@ func (a *Auditor) evalPath(r policy.Rule, fw *policy.Rule, opt Options, sh *shad
 	}
 	none, _ := a.ifaces.Class("")
 	mk := func(pa *path, s *shadows) *evaluator {
-		return &evaluator{p: p, pa: pa, full: full, none: none, noIf: a.ifaces.Of(""), shadow: s}
+		return &evaluator{p: p, pa: pa, full: full, none: none, noIf: a.ifaces.Of(""), shadow: s, obs: s}
 	}
 	op := p.path(orig...)
 	if r.Hook == policy.Prerouting {

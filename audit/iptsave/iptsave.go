@@ -755,11 +755,45 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 	if n > 0 {
 		desc += " " + strings.Join(rest[:n], " ")
 	}
+	key := desc
 	if neg {
 		desc = "! " + desc
 	}
 	r.Unknown = append(r.Unknown, desc)
+	if !stateful[module] {
+		x := r.Ext()
+		x.Conds = append(x.Conds, ruleset.Cond{Key: key, Neg: neg})
+		if module == "set" && opt == "--match-set" && n >= 2 {
+			if fs, ok := setFields(rest[1]); ok {
+				x.Sets = append(x.Sets, ruleset.SetRef{Name: rest[0], Fields: fs, Neg: neg, Desc: desc})
+			}
+		}
+	}
 	return n, nil
+}
+
+// stateful matches depend on traffic seen before, or on chance: the same
+// one in two rules may answer differently for one packet.
+var stateful = map[string]bool{
+	"limit": true, "hashlimit": true, "connlimit": true, "quota": true, "quota2": true,
+	"statistic": true, "recent": true, "connbytes": true, "rateest": true, "nth": true, "random": true,
+}
+
+// setFields reads the flags of -m set --match-set NAME FLAGS: src or dst
+// per dimension of the set.
+func setFields(flags string) ([]ruleset.Field, bool) {
+	var out []ruleset.Field
+	for _, f := range strings.Split(flags, ",") {
+		switch f {
+		case "src":
+			out = append(out, ruleset.SrcAddr)
+		case "dst":
+			out = append(out, ruleset.DstAddr)
+		default:
+			return nil, false
+		}
+	}
+	return out, len(out) > 0
 }
 
 func isNumber(s string) bool {
@@ -817,16 +851,26 @@ func (p *parser) target(r *ruleset.Rule, opt, name string, rest []string) error 
 			}
 		}
 	case "CT":
-		for _, x := range rest {
+		for i, x := range rest {
 			if x == "--notrack" {
 				r.Verdict = ruleset.Verdict{Kind: ruleset.Unknown, Why: "CT --notrack: the packet leaves connection tracking"}
 				return nil
+			}
+			if i+1 < len(rest) && x == "--helper" {
+				r.Ext().Helper = rest[i+1]
+			}
+			if i+1 < len(rest) && x == "--timeout" {
+				r.Ext().Timeout = &ruleset.Timeout{Name: rest[i+1]}
 			}
 		}
 	case "NOTRACK":
 		r.Verdict = ruleset.Verdict{Kind: ruleset.Unknown, Why: "NOTRACK: the packet leaves connection tracking"}
 	default:
 		if harmless[name] {
+			switch name {
+			case "MARK", "CONNMARK", "SET", "SECMARK", "CONNSECMARK":
+				r.Ext().Mutates = true
+			}
 			return nil
 		}
 		if p.cur.chains[name] != nil {

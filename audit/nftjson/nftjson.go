@@ -80,6 +80,9 @@ type parser struct {
 	path   string
 	handle int64
 	what   string
+	// ct helper and ct timeout objects; tables with xt expressions
+	ctObjs map[string]*ctObject
+	xtSeen map[string]bool
 }
 
 // Parse reads the output of `nft -j list ruleset`; file names it in errors.
@@ -121,8 +124,10 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 				return nil, &Error{File: file, Path: path + "." + k, Msg: "must be an object"}
 			}
 			switch k {
+			case "ct helper", "ct timeout":
+				p.ctObj(k, body)
 			case "metainfo", "table", "element", "flowtable", "counter", "quota", "limit",
-				"ct helper", "ct timeout", "ct expectation", "secmark", "synproxy":
+				"ct expectation", "secmark", "synproxy":
 			case "chain":
 				if err := p.chain(path+".chain", body); err != nil {
 					return nil, err
@@ -522,26 +527,31 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 			}
 			return p.vmap(sp, fam, table, r, v)
 		case "dnat", "snat", "masquerade", "redirect":
+			if k == "dnat" && r.Verdict.Kind == ruleset.Continue {
+				if ok, err := p.dnatMap(sp, fam, table, r, v); err != nil || ok {
+					return err
+				}
+			}
 			setVerdict(r, natVerdict(k, v))
-		case "counter", "log", "flow", "ct count", "last", "ct helper", "ct timeout", "ct expectation":
+		case "ct helper", "ct timeout":
+			// no effect on where the packet goes; the audit of
+			// constraints reads them
+			p.ctAttach(k, fam, table, r, v)
+		case "counter", "log", "flow", "ct count", "last", "ct expectation":
 			// no effect on where the packet goes
 		case "mangle":
+			r.Ext().Mutates = true
 			if why := mangleEffect(v); why != "" {
 				setVerdict(r, unknownVerdict(why))
 			}
 		case "limit", "quota", "meter":
 			r.Unknown = append(r.Unknown, k+" (depends on traffic already seen)")
 		case "set", "map":
-			// adds the packet's values to a set: no effect on this packet
+			// adds the packet's values to a set: no effect on this packet,
+			// but a later lookup may answer otherwise
+			r.Ext().Mutates = true
 		case "xt":
-			m, _ := v.(obj)
-			typ, _ := str(m, "type")
-			name, _ := str(m, "name")
-			if typ == "target" || typ == "watcher" {
-				setVerdict(r, unknownVerdict(fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name)))
-			} else {
-				r.Unknown = append(r.Unknown, fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name))
-			}
+			p.xt(fam, table, r, v)
 		case "notrack":
 			setVerdict(r, unknownVerdict("notrack: the packet leaves connection tracking"))
 		case "queue":

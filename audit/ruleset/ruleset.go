@@ -30,6 +30,12 @@ type Ruleset struct {
 	Families []int
 	// Notes are things the parser left aside, for the report.
 	Notes []string
+	// Xt lists the tables ("ip filter") whose rules hold iptables-nft
+	// extensions nft does not print the arguments of.
+	Xt []string
+	// Source names the file each table was read from ("ip filter" to
+	// "iptables.save"), when rulesets were merged.
+	Source map[string]string
 }
 
 // HasFamily reports whether the ruleset speaks for family fam.
@@ -106,6 +112,17 @@ type Rule struct {
 	// Map is set when the verdict comes from a verdict map (vmap).
 	Map *VMap
 	Pos Pos
+	// X holds what the audit of constraints and repeated conditions
+	// needs; nil when the rule has none of it.
+	X *Extras
+}
+
+// Ext returns the rule's extras, made when absent.
+func (r *Rule) Ext() *Extras {
+	if r.X == nil {
+		r.X = &Extras{}
+	}
+	return r.X
 }
 
 // String names the rule for reports: "handle 12" in nft chains, "line 14:
@@ -343,4 +360,49 @@ func (t Term) Describe() string {
 		op = "not in"
 	}
 	return fmt.Sprintf("%s %s %d values", strings.Join(names, " . "), op, len(t.Set))
+}
+
+// Cond is a condition of a rule that portolan does not model but that is a
+// fixed function of the packet and its connection (an ipset, a ct mark, a
+// match it does not read): the same Key has the same answer for one packet
+// everywhere on its way, until a rule that Mutates state runs. Neg: the
+// rule asks for the condition not to hold.
+type Cond struct {
+	Key string
+	Neg bool
+}
+
+// SetRef is an ipset a rule matches (iptables -m set): Fields are the
+// packet fields its flags name ("dst" DstAddr, "src,dst" …); Desc is the
+// rule's Unknown entry for it, which a loaded set replaces by a term.
+type SetRef struct {
+	Name   string
+	Fields []Field
+	Neg    bool
+	Desc   string
+}
+
+// Timeout is a conntrack timeout policy a rule attaches (nft ct timeout
+// set, iptables -j CT --timeout): Policy maps a state (replied,
+// established…) to seconds; empty when the policy is not in the ruleset.
+type Timeout struct {
+	Name   string
+	Proto  string
+	Policy map[string]int
+}
+
+// Semantic extras of a rule that do not change where its packets go,
+// kept for conditions that repeat and for the audit of constraints.
+type Extras struct {
+	// Conds are the rule's keyed unknown conditions (a subset of Unknown).
+	Conds []Cond
+	// Mutates: the rule sets a mark, a connection label or a set that a
+	// later condition may read.
+	Mutates bool
+	// Helper is the conntrack helper the rule attaches ("sip"), or "".
+	Helper string
+	// Timeout is the conntrack timeout policy the rule attaches, or nil.
+	Timeout *Timeout
+	// Sets are the ipsets the rule matches.
+	Sets []SetRef
 }
