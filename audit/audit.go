@@ -155,6 +155,10 @@ type Part struct {
 	// after through (for accepted parts).
 	Replies *RuleRef `json:"replies,omitempty"`
 	Later   *RuleRef `json:"later,omitempty"`
+	// NAT names the rules that translated the first packet (DNAT, SNAT
+	// or masquerade), for accepted parts: they do not decide whether it
+	// passes.
+	NAT []RuleRef `json:"nat,omitempty"`
 }
 
 // RuleRef names a rule, or a chain's policy.
