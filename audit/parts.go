@@ -460,7 +460,7 @@ func natRef(r *ruleset.Rule) RuleRef {
 	switch {
 	case r.Verdict.Kind == ruleset.SNAT:
 		x.Verdict = "snat"
-		if strings.Contains(r.Pos.Text, "MASQUERADE") {
+		if r.Verdict.Why == "masquerade" || strings.Contains(r.Pos.Text, "-j MASQUERADE") {
 			x.Verdict = "masquerade"
 		}
 	case r.Verdict.Kind == ruleset.DNAT:

@@ -169,7 +169,9 @@ func (p *parser) xt(fam, table string, r *ruleset.Rule, v any) {
 		if xtMutates[name] {
 			r.Ext().Mutates = true
 		}
-	case name == "MASQUERADE" || name == "SNAT":
+	case name == "MASQUERADE":
+		setVerdict(r, ruleset.Verdict{Kind: ruleset.SNAT, Why: "masquerade"})
+	case name == "SNAT":
 		setVerdict(r, ruleset.Verdict{Kind: ruleset.SNAT})
 	case name == "REJECT":
 		setVerdict(r, ruleset.Verdict{Kind: ruleset.Reject})

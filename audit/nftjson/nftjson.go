@@ -602,7 +602,9 @@ func mangleEffect(v any) string {
 
 func natVerdict(kind string, v any) ruleset.Verdict {
 	switch kind {
-	case "masquerade", "snat":
+	case "masquerade":
+		return ruleset.Verdict{Kind: ruleset.SNAT, Why: "masquerade"}
+	case "snat":
 		return ruleset.Verdict{Kind: ruleset.SNAT}
 	case "redirect":
 		return ruleset.Verdict{Kind: ruleset.Redirect}
