@@ -237,6 +237,9 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
+	if h := XtHint(a.rs); h != "" {
+		rep.Notes = append(rep.Notes, h)
+	}
 	if a.site.Mode == policy.Gateway && a.matchesIfs && (a.site.LANIf == "" || a.site.WANIf == "") {
 		rep.Notes = append(rep.Notes, "the ruleset matches interface names, and --lan-if or --wan-if is not given: every interface is considered, which may make flows partial")
 	}

@@ -86,11 +86,11 @@ func iptablesNft(forward ...string) string {
 }
 
 const (
-	ctEst       = `{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
-	xtSet       = `{"xt": {"type": "match", "name": "set"}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
-	xtLog       = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"xt": {"type": "target", "name": "LOG"}}`
-	tcp443      = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
-	xtQueue     = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"xt": {"type": "target", "name": "NFQUEUE"}}`
+	ctEst   = `{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
+	xtSet   = `{"xt": {"type": "match", "name": "set"}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
+	xtLog   = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"xt": {"type": "target", "name": "LOG"}}`
+	tcp443  = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}`
+	xtQueue = `{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"xt": {"type": "target", "name": "NFQUEUE"}}`
 )
 
 // TestXtTargets checks iptables-nft rules read through nft -j: a target

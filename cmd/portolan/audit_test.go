@@ -122,7 +122,7 @@ func TestAuditInputErrors(t *testing.T) {
 		want string
 	}{
 		{"no ruleset", []string{"audit", "starleaf", "--param", "company=acme"}, "--ruleset FILE (or - for stdin) is required"},
-		{"missing file", auditArgs("/nonexistent/rules", pins), "--ruleset: open /nonexistent/rules: no such file"},
+		{"missing file", auditArgs("/nonexistent/rules", pins), "--ruleset: stat /nonexistent/rules: no such file"},
 		{"bad line", auditArgs(broken, pins), `ruleset.txt:3: --dport: "99999" is not a port number`},
 		{"bad json", auditArgs(badJSON, pins), `ruleset.txt: nftables[0].rule.chain (rule handle 7): chain inet t c is not declared`},
 		{"neither format", auditArgs(neither, pins), "neither nft JSON (nft -j list ruleset) nor iptables-save output; pass --format"},
