@@ -228,8 +228,9 @@ func XtHint(rs *ruleset.Ruleset) string {
 	if len(rs.Xt) == 0 {
 		return ""
 	}
+	ts := slices.Sorted(slices.Values(rs.Xt))
 	six := false
-	for _, t := range rs.Xt {
+	for _, t := range ts {
 		six = six || strings.HasPrefix(t, "ip6 ")
 	}
 	save := "iptables-save > iptables.save"
@@ -239,5 +240,5 @@ func XtHint(rs *ruleset.Ruleset) string {
 		more += " --ruleset ip6tables.save"
 	}
 	return fmt.Sprintf("tables %s hold iptables-nft rules whose matches nft -j does not print: run `%s` and give it beside the JSON (--ruleset ruleset.json%s)",
-		strings.Join(rs.Xt, ", "), save, more)
+		strings.Join(ts, ", "), save, more)
 }
