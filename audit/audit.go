@@ -51,6 +51,9 @@ type Options struct {
 	MaxShadowed int
 	// MaxParts bounds the parts listed per flow (default 40).
 	MaxParts int
+	// Constraints are the services' constraints to audit (alg-off,
+	// nat-timeout; the others are listed as not auditable here).
+	Constraints []resolve.Constraint
 }
 
 // Auditor is a ruleset compiled for auditing.
@@ -97,7 +100,10 @@ type Report struct {
 	Flows    []FlowResult     `json:"flows"`
 	Services []ServiceSummary `json:"services"`
 	Notes    []string         `json:"notes"`
-	// OK: every required flow is allowed.
+	// Constraints are the services' constraints that are not ports, as
+	// far as the ruleset shows them.
+	Constraints []ConstraintResult `json:"constraints"`
+	// OK: every required flow is allowed and no constraint fails.
 	OK bool `json:"ok"`
 }
 
@@ -125,6 +131,9 @@ type FlowResult struct {
 	// ShadowedMore: more rules are shadowed than listed.
 	ShadowedMore bool     `json:"shadowed_more,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
+	// attach: rules attaching a conntrack helper or timeout that the
+	// first packets met (true) or may have (false)
+	attach map[*ruleset.Rule]bool
 }
 
 // Part is a set of the flow's packets that ends the same way. Addresses,
@@ -272,6 +281,11 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 	close(next)
 	wg.Wait()
 	rep.Flows = append(rep.Flows, res...)
+	infos := make([]flowInfo, len(order))
+	for i, f := range order {
+		infos[i] = flowInfo{res: &rep.Flows[i], flow: f, attach: rep.Flows[i].attach}
+	}
+	rep.Constraints = a.constraints(opt.Constraints, infos)
 	for _, s := range skips {
 		fr := newFlowResult(s.Flow)
 		fr.Verdict = Skipped
@@ -296,6 +310,11 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 			s.Allowed++
 		} else {
 			s.Failing = append(s.Failing, fr.Flow)
+			rep.OK = false
+		}
+	}
+	for _, c := range rep.Constraints {
+		if c.Status == ConstraintFail {
 			rep.OK = false
 		}
 	}
@@ -350,6 +369,7 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 		fr.Shadowed = append(fr.Shadowed, x)
 	}
 	fr.ShadowedMore = fr.ShadowedMore || sh.more
+	fr.attach = sh.helpers
 	var checked model.PortSet
 	for _, i := range idx {
 		checked = checked.Union(rules[i].Match.DstPorts)

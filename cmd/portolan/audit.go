@@ -198,7 +198,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	rep := aud.Audit(in.Rules, in.Skips, audit.Options{WANAddrs: wan})
+	rep := aud.Audit(in.Rules, in.Skips, audit.Options{WANAddrs: wan, Constraints: in.Constraints})
 	write := func(w io.Writer) error {
 		if f.output == report.JSON {
 			return report.WriteJSON(w, rep)
@@ -218,6 +218,18 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		for _, s := range rep.Services {
 			n += s.Required
 			bad += len(s.Failing)
+		}
+		fails := 0
+		for _, c := range rep.Constraints {
+			if c.Status == audit.ConstraintFail {
+				fails++
+			}
+		}
+		switch {
+		case bad == 0:
+			return failed(fmt.Sprintf("%d of %d constraints audited fail", fails, len(rep.Constraints)))
+		case fails > 0:
+			return failed(fmt.Sprintf("%d of %d required flows are not allowed; %d of %d constraints audited fail", bad, n, fails, len(rep.Constraints)))
 		}
 		return failed(fmt.Sprintf("%d of %d required flows are not allowed", bad, n))
 	}
