@@ -234,7 +234,7 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 	if len(all) == 0 {
 		r.Status = ConstraintUnknown
 		r.Why = fmt.Sprintf("no ct timeout policy on %s: the kernel's default applies", strings.Join(r.Flows, ", "))
-		r.Fix = fmt.Sprintf("check sysctl %s >= %d", sysctl, int(min.Seconds()))
+		r.Fix = fmt.Sprintf("sysctl %s >= %d", sysctl, int(min.Seconds()))
 		return
 	}
 	for _, x := range all {
@@ -245,7 +245,7 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 		case !ok:
 			r.Status, r.Rule = ConstraintUnknown, &ref
 			r.Why = fmt.Sprintf("ct timeout %q (%s) sets no %s timeout that the ruleset shows: the kernel's default applies", t.Name, ref, state)
-			r.Fix = fmt.Sprintf("check sysctl %s >= %d, or set %s in the policy (nfct timeout list for -j CT --timeout)", sysctl, int(min.Seconds()), state)
+			r.Fix = fmt.Sprintf("sysctl %s >= %d, or %s set in the policy (nfct timeout list for -j CT --timeout)", sysctl, int(min.Seconds()), state)
 			return
 		case time.Duration(secs)*time.Second < min:
 			r.Status, r.Rule = ConstraintFail, &ref
@@ -264,6 +264,6 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 	if len(maybe) > 0 && len(sure) == 0 {
 		r.Status = ConstraintUnknown
 		r.Why += ", if a condition portolan cannot decide holds"
-		r.Fix = fmt.Sprintf("check sysctl %s >= %d", sysctl, int(min.Seconds()))
+		r.Fix = fmt.Sprintf("sysctl %s >= %d", sysctl, int(min.Seconds()))
 	}
 }

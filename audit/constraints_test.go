@@ -154,7 +154,7 @@ func TestConstraintNATTimeout(t *testing.T) {
 		{"shorter", nftTimeout(`"unreplied": 30, "replied": 60`), ConstraintFail, `keeps replied udp bindings 60s, less than 1m30s`, "set replied to at least 90"},
 		{"longer", nftTimeout(`"unreplied": 30, "replied": 180`), ConstraintOK, "180s", ""},
 		{"not the state that matters", nftTimeout(`"unreplied": 300`), ConstraintUnknown, "sets no replied timeout", "nf_conntrack_udp_timeout_stream"},
-		{"none", filter("ACCEPT"), ConstraintUnknown, "no ct timeout policy on sip", "check sysctl net.netfilter.nf_conntrack_udp_timeout_stream >= 90"},
+		{"none", filter("ACCEPT"), ConstraintUnknown, "no ct timeout policy on sip", "sysctl net.netfilter.nf_conntrack_udp_timeout_stream >= 90"},
 		{"iptables CT --timeout", rawIpt("-A PREROUTING -p udp -m udp --dport 5060 -j CT --timeout sip-udp"), ConstraintUnknown, "sets no replied timeout", "nfct timeout list"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
