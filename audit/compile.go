@@ -80,8 +80,9 @@ type crule struct {
 	conds []ruleset.Cond
 	// mutates: the rule sets what later conditions may read
 	mutates bool
-	// attaches a conntrack helper or timeout policy
-	attaches bool
+	// attaches a conntrack helper or timeout policy; template: even
+	// before connection tracking
+	attaches, template bool
 }
 
 type velem struct {
@@ -345,6 +346,7 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 	if x := r.X; x != nil {
 		cr.mutates = x.Mutates
 		cr.attaches = x.Helper != "" || x.Timeout != nil
+		cr.template = x.Template
 		if len(x.Conds) == len(r.Unknown) {
 			cr.conds = x.Conds
 		}

@@ -228,7 +228,10 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 		r.Why = "no flow of the constraint was checked"
 		return
 	}
-	hasTimeout := func(x *ruleset.Rule) bool { return x.X != nil && x.X.Timeout != nil }
+	// A policy of another protocol leaves the connection alone.
+	hasTimeout := func(x *ruleset.Rule) bool {
+		return x.X != nil && x.X.Timeout != nil && (x.X.Timeout.Proto == "" || x.X.Timeout.Proto == proto)
+	}
 	sure, maybe := attached(fs, hasTimeout)
 	all := append(slices.Clone(sure), maybe...)
 	if len(all) == 0 {

@@ -58,16 +58,18 @@ func constraintOf(t *testing.T, rep *Report, kind string) ConstraintResult {
 	return ConstraintResult{}
 }
 
-// nftFw4 is a ruleset in the shape of OpenWrt's fw4: a raw prerouting
-// chain that sends the LAN's packets to a helper chain, which attaches
-// the SIP helper to udp/5060 (hport: the port it is attached on).
-func nftFw4(hport, extra string) string {
+// nftFw4 is a ruleset in the shape of OpenWrt's fw4: a prerouting chain
+// (priority prio) that sends the LAN's packets to a helper chain, which
+// attaches the SIP helper to udp/5060 (hport: the port it is attached on).
+func nftFw4(hport, extra string) string { return nftFw4At("0", hport, extra) }
+
+func nftFw4At(prio, hport, extra string) string {
 	return nftDoc(
 		`{"ct helper": {"family": "inet", "name": "sip", "table": "fw4", "handle": 3, "type": "sip", "protocol": "udp", "l3proto": "inet"}}`,
 		`{"chain": {"family": "inet", "table": "fw4", "name": "forward", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}`,
-		`{"chain": {"family": "inet", "table": "fw4", "name": "raw_prerouting", "handle": 2, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}`,
+		`{"chain": {"family": "inet", "table": "fw4", "name": "prerouting", "handle": 2, "type": "filter", "hook": "prerouting", "prio": `+prio+`, "policy": "accept"}}`,
 		`{"chain": {"family": "inet", "table": "fw4", "name": "helper_lan", "handle": 4}}`,
-		`{"rule": {"family": "inet", "table": "fw4", "chain": "raw_prerouting", "handle": 10, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0"}}, {"jump": {"target": "helper_lan"}}]}}`,
+		`{"rule": {"family": "inet", "table": "fw4", "chain": "prerouting", "handle": 10, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0"}}, {"jump": {"target": "helper_lan"}}]}}`,
 		`{"rule": {"family": "inet", "table": "fw4", "chain": "helper_lan", "handle": 11, "expr": [`+extra+`{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": `+hport+`}}, {"ct helper": "sip"}], "comment": "!fw4: SIP VoIP connection tracking helper"}}`)
 }
 
@@ -85,10 +87,12 @@ const firewalldStyle = `{"nftables": [
 
 // nftTimeout attaches a ct timeout policy to udp/5060 (policy: the JSON
 // of its states, as nft -j prints them).
-func nftTimeout(policy string) string {
+func nftTimeout(policy string) string { return nftTimeoutAt("0", "udp", policy) }
+
+func nftTimeoutAt(prio, proto, policy string) string {
 	return nftDoc(
-		`{"ct timeout": {"family": "inet", "name": "sip-udp", "table": "t", "handle": 4, "protocol": "udp", "l3proto": "ip", "policy": {`+policy+`}}}`,
-		`{"chain": {"family": "inet", "table": "t", "name": "raw", "handle": 2, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}`,
+		`{"ct timeout": {"family": "inet", "name": "sip-udp", "table": "t", "handle": 4, "protocol": "`+proto+`", "l3proto": "ip", "policy": {`+policy+`}}}`,
+		`{"chain": {"family": "inet", "table": "t", "name": "raw", "handle": 2, "type": "filter", "hook": "prerouting", "prio": `+prio+`, "policy": "accept"}}`,
 		`{"rule": {"family": "inet", "table": "t", "chain": "raw", "handle": 12, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 5060}}, {"ct timeout": "sip-udp"}]}}`)
 }
 
@@ -109,6 +113,7 @@ func TestConstraintALGOff(t *testing.T) {
 		{"firewalld service helper", firewalldStyle, ConstraintFail, "inet firewalld filter_FWD_internal_allow handle 21"},
 		{"no helper", filter("ACCEPT"), ConstraintOK, ""},
 		{"a helper on another port", nftFw4("5090", ""), ConstraintOK, ""},
+		{"ct helper set before conntrack does nothing", nftFw4At("-300", "5060", ""), ConstraintOK, ""},
 		{"another helper", rawIpt("-A PREROUTING -p udp -m udp --dport 5060 -j CT --helper tftp"), ConstraintOK, ""},
 		{"a helper after a condition portolan cannot decide", nftFw4("5060", `{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, `), ConstraintUnknown, "inet fw4 helper_lan handle 11"},
 	} {
@@ -154,6 +159,8 @@ func TestConstraintNATTimeout(t *testing.T) {
 		{"shorter", nftTimeout(`"unreplied": 30, "replied": 60`), ConstraintFail, `keeps replied udp bindings 60s, less than 1m30s`, "set replied to at least 90"},
 		{"longer", nftTimeout(`"unreplied": 30, "replied": 180`), ConstraintOK, "180s", ""},
 		{"not the state that matters", nftTimeout(`"unreplied": 300`), ConstraintUnknown, "sets no replied timeout", "nf_conntrack_udp_timeout_stream"},
+		{"before connection tracking it does nothing", nftTimeoutAt("-300", "udp", `"replied": 60`), ConstraintUnknown, "no ct timeout policy on sip", ""},
+		{"a policy of another protocol", nftTimeoutAt("0", "tcp", `"established": 60`), ConstraintUnknown, "no ct timeout policy on sip", ""},
 		{"none", filter("ACCEPT"), ConstraintUnknown, "no ct timeout policy on sip", "sysctl net.netfilter.nf_conntrack_udp_timeout_stream >= 90"},
 		{"iptables CT --timeout", rawIpt("-A PREROUTING -p udp -m udp --dport 5060 -j CT --timeout sip-udp"), ConstraintUnknown, "sets no replied timeout", "nfct timeout list"},
 	} {

@@ -451,7 +451,7 @@ func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 			if e.shadow != nil && st.kind == origNew {
 				e.shadow.reached[r.src] = true
 			}
-			if r.attaches && st.kind == origNew && e.obs != nil {
+			if r.attaches && st.kind == origNew && e.obs != nil && r.template == e.pa.entries[st.entry].noCT {
 				e.noteAttach(r, unc == "" && st.unc == 0)
 			}
 			if unc != "" {

@@ -858,9 +858,11 @@ func (p *parser) target(r *ruleset.Rule, opt, name string, rest []string) error 
 			}
 			if i+1 < len(rest) && x == "--helper" {
 				r.Ext().Helper = rest[i+1]
+				r.X.Template = true
 			}
 			if i+1 < len(rest) && x == "--timeout" {
 				r.Ext().Timeout = &ruleset.Timeout{Name: rest[i+1]}
+				r.X.Template = true
 			}
 		}
 	case "NOTRACK":

@@ -401,6 +401,11 @@ type Extras struct {
 	Mutates bool
 	// Helper is the conntrack helper the rule attaches ("sip"), or "".
 	Helper string
+	// Template: the helper or timeout is attached through a conntrack
+	// template (iptables -j CT), which works only before connection
+	// tracking (the raw table); nft's ct helper set and ct timeout set
+	// work only after it, on a connection not yet confirmed.
+	Template bool
 	// Timeout is the conntrack timeout policy the rule attaches, or nil.
 	Timeout *Timeout
 	// Sets are the ipsets the rule matches.
