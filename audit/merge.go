@@ -64,7 +64,7 @@ func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
 	if len(nft)+len(ipt) == 0 {
 		return nil, fmt.Errorf("--ruleset: only ipset save output; give the rules too (nft -j list ruleset, or iptables-save)")
 	}
-	out := &ruleset.Ruleset{Source: map[string]string{}}
+	out := &ruleset.Ruleset{}
 	var formats []string
 	if len(nft) > 0 {
 		formats = append(formats, string(ruleset.NftJSON))
@@ -106,7 +106,7 @@ func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
 		}
 	}
 	replaced := map[string]bool{}
-	for i, rs := range ipt {
+	for _, rs := range ipt {
 		for _, c := range rs.Chains {
 			t := tableOf(c)
 			if _, both := nftTables[t]; both {
@@ -118,7 +118,6 @@ func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
 					replaced[t] = true
 				}
 			}
-			out.Source[tableOf(c)] = iptNames[i]
 		}
 	}
 	for i, rs := range nft {
@@ -128,7 +127,6 @@ func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
 				continue
 			}
 			out.Chains = append(out.Chains, c)
-			out.Source[t] = nftNames[i]
 		}
 		for _, x := range rs.Xt {
 			if !replaced[x] {

@@ -33,9 +33,6 @@ type Ruleset struct {
 	// Xt lists the tables ("ip filter") whose rules hold iptables-nft
 	// extensions nft does not print the arguments of.
 	Xt []string
-	// Source names the file each table was read from ("ip filter" to
-	// "iptables.save"), when rulesets were merged.
-	Source map[string]string
 }
 
 // HasFamily reports whether the ruleset speaks for family fam.
