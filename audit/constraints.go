@@ -160,12 +160,12 @@ func (a *Auditor) algOff(r *ConstraintResult, c resolve.Constraint, flows []flow
 	sure, maybe := attached(fs, isALG)
 	switch {
 	case len(sure) > 0:
-		x := ref(sure[0], nil)
+		x := attachRef(sure[0])
 		r.Status, r.Rule = ConstraintFail, &x
 		r.Why = fmt.Sprintf("conntrack helper %q is attached to %s by %s", sure[0].X.Helper, strings.Join(r.Flows, ", "), x)
 		r.Fix = "remove the rule that attaches the helper (" + helperHow(sure[0]) + ")"
 	case len(maybe) > 0:
-		x := ref(maybe[0], nil)
+		x := attachRef(maybe[0])
 		r.Status, r.Rule = ConstraintUnknown, &x
 		r.Why = fmt.Sprintf("conntrack helper %q may be attached to %s by %s, after a condition portolan cannot decide", maybe[0].X.Helper, strings.Join(r.Flows, ", "), x)
 		r.Fix = "remove the rule that attaches the helper (" + helperHow(maybe[0]) + ")"
@@ -242,7 +242,7 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 	}
 	for _, x := range all {
 		t := x.X.Timeout
-		ref := ref(x, nil)
+		ref := attachRef(x)
 		secs, ok := t.Policy[state]
 		switch {
 		case !ok:
@@ -261,7 +261,7 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 			return
 		}
 	}
-	x := ref(all[0], nil)
+	x := attachRef(all[0])
 	r.Status, r.Rule = ConstraintOK, &x
 	r.Why = fmt.Sprintf("ct timeout %q keeps %s %s bindings %ds or more, at least %s", all[0].X.Timeout.Name, state, proto, all[0].X.Timeout.Policy[state], min)
 	if len(maybe) > 0 && len(sure) == 0 {
@@ -269,4 +269,17 @@ func (a *Auditor) natTimeout(r *ConstraintResult, c resolve.Constraint, flows []
 		r.Why += ", if a condition portolan cannot decide holds"
 		r.Fix = fmt.Sprintf("sysctl %s >= %d", sysctl, int(min.Seconds()))
 	}
+}
+
+// attachRef names a rule that attaches a helper or a timeout, with what
+// it attaches as its verdict.
+func attachRef(r *ruleset.Rule) RuleRef {
+	x := ref(r, nil)
+	switch {
+	case r.X.Helper != "":
+		x.Verdict = "ct helper " + r.X.Helper
+	case r.X.Timeout != nil:
+		x.Verdict = "ct timeout " + r.X.Timeout.Name
+	}
+	return x
 }

@@ -28,7 +28,7 @@ const FormatIpset = "ipset-save"
 // table is read from the iptables-save dump. format is as for Load; auto
 // tells each file's format apart.
 func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
-	if len(in) == 1 && format != FormatIpset {
+	if len(in) == 1 && format != FormatIpset && !ipset.Looks(in[0].Data) {
 		return Load(in[0].Name, in[0].Data, format)
 	}
 	var nft, ipt []*ruleset.Ruleset
