@@ -62,6 +62,7 @@ type group struct {
 }
 
 type holed struct {
+	reg     space.Region
 	base    space.Cube
 	holes   int
 	witness space.Cube
@@ -87,7 +88,7 @@ func pieces(r space.Region) (cubes []space.Cube, h *holed, empty, undecided bool
 	}
 	n := 0
 	r.Holes.Overlapping(r.Base, func(space.Cube, int32) bool { n++; return true })
-	return nil, &holed{base: r.Base, holes: n, witness: w, found: true}, false, false
+	return nil, &holed{base: r.Base, holes: n, witness: w, found: true, reg: r}, false, false
 }
 
 // mainHook is the hook whose decision explains an accepted flow.
@@ -307,7 +308,7 @@ func (a *Auditor) part(g *group, c space.Cube, f *resolve.Concrete, h *holed) Pa
 		}
 		wc := c
 		if h != nil {
-			wc = h.witness
+			wc = hostWitness(h.reg, h.witness, fam)
 		}
 		if h == nil || h.found {
 			w := a.witness(wc, fam, f.Proto, k.kind)
@@ -508,4 +509,34 @@ func usable(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// hostWitness moves a witness packet of region r off a network's own
+// address (one found beside a hole often lands on one) to a host address
+// near it that the region holds, when there is one.
+func hostWitness(r space.Region, w space.Cube, fam int) space.Cube {
+	for _, src := range []bool{true, false} {
+		as := w.Dst
+		if src {
+			as = w.Src
+		}
+		rs := as.Ranges()
+		if len(rs) != 1 || rs[0].Lo != rs[0].Hi {
+			continue
+		}
+		a := rs[0].Lo.Addr(fam)
+		for i := 0; i < 4 && !usable(a); i++ {
+			a = a.Next()
+			q := w
+			if src {
+				q.Src = space.Single(a)
+			} else {
+				q.Dst = space.Single(a)
+			}
+			if usable(a) && r.Contains(q) {
+				w = q
+			}
+		}
+	}
+	return w
 }

@@ -851,6 +851,7 @@ func (p *parser) target(r *ruleset.Rule, opt, name string, rest []string) error 
 			}
 		}
 	case "CT":
+		r.Ext().Mutates = true // a later -m helper may read it
 		for i, x := range rest {
 			if x == "--notrack" {
 				r.Verdict = ruleset.Verdict{Kind: ruleset.Unknown, Why: "CT --notrack: the packet leaves connection tracking"}

@@ -119,6 +119,7 @@ func (p *parser) ctAttach(kind, fam, table string, r *ruleset.Rule, v any) {
 	}
 	o := p.ctObjs[kind+"\x00"+key(fam, table, name)]
 	x := r.Ext()
+	x.Mutates = true // a later ct helper match may read it
 	if kind == "ct helper" {
 		x.Helper = name
 		if o != nil && o.typ != "" {
