@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/portolan/portolan/internal/safeio"
 )
 
 // obj is a JSON object as its members in order. nft's objects have a
@@ -48,6 +50,10 @@ type decoder struct {
 // maxDepth bounds nesting; nft's JSON is a dozen levels deep.
 const maxDepth = 512
 
+// MaxString bounds a string: nft's longest are comments of at most 128
+// bytes and names of 256.
+const MaxString = 1 << 20
+
 type syntaxErr struct {
 	off int
 	msg string
@@ -57,6 +63,11 @@ func (e *syntaxErr) Error() string { return e.msg }
 
 func (d *decoder) fail(format string, args ...any) error {
 	return &syntaxErr{d.pos, fmt.Sprintf(format, args...)}
+}
+
+// failAt is fail for a fault that begins at offset off.
+func (d *decoder) failAt(off int, format string, args ...any) error {
+	return &syntaxErr{off, fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) space() {
@@ -222,6 +233,9 @@ func (d *decoder) str() (string, error) {
 		if c < 0x20 {
 			return "", d.fail("a control character in a string")
 		}
+		if d.pos-start >= MaxString {
+			return "", d.failAt(start-1, "a string longer than %s; nft writes none so long", safeio.Size(MaxString))
+		}
 		d.pos++
 	}
 	buf := append([]byte(nil), d.data[start:d.pos]...)
@@ -236,6 +250,8 @@ func (d *decoder) str() (string, error) {
 			return string(buf), nil
 		case c < 0x20:
 			return "", d.fail("a control character in a string")
+		case len(buf) >= MaxString:
+			return "", d.failAt(start-1, "a string longer than %s; nft writes none so long", safeio.Size(MaxString))
 		case c != '\\':
 			buf = append(buf, c)
 			d.pos++

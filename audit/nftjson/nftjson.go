@@ -77,6 +77,7 @@ type parser struct {
 	chains map[string]*ruleset.Chain
 	sets   map[string]*setDef
 	notes  map[string]bool // kinds of objects noted as not read
+	in     ruleset.Interner
 	// the rule being parsed, for errors
 	path   string
 	handle int64
@@ -448,6 +449,7 @@ func (p *parser) rule(path string, o obj) error {
 	}
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
+		p.in.Rule(r)
 		c.Rules = append(c.Rules, r)
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)

@@ -230,15 +230,16 @@ type Term struct {
 type Tuple []Value
 
 // Value is one element for one field: an address range, a port range, an
-// interface name (a prefix when Prefix is set), or a number.
+// interface name (a prefix when Prefix is set), or a number. (The fields
+// are ordered for size: 80 bytes.)
 type Value struct {
 	Lo, Hi     netip.Addr
-	PLo, PHi   uint16
 	Name       string
-	Prefix     bool
 	Num        uint32
-	NumIsRange bool
 	NumHi      uint32
+	PLo, PHi   uint16
+	Prefix     bool
+	NumIsRange bool
 }
 
 // AddrValue returns the value of an address range.
@@ -270,11 +271,42 @@ func NameValue(name string, prefix bool) Value { return Value{Name: name, Prefix
 // NumValue returns a number.
 func NumValue(n uint32) Value { return Value{Num: n} }
 
-// Single returns a term of one field and one set of values.
+// fieldOf holds one of each field, for the Fields of terms on one field:
+// they share it rather than each allocating its own (a slice of it has no
+// room to grow, so an append copies).
+var fieldOf = func() (fs [256]Field) {
+	for i := range fs {
+		fs[i] = Field(i)
+	}
+	return
+}()
+
+// One returns Fields of just f, shared.
+func One(f Field) []Field { return fieldOf[f : f+1 : f+1] }
+
+// single is the set of a term of one value, allocated at once.
+type single struct {
+	t [1]Tuple
+	v [1]Value
+}
+
+// Single returns a term of one field and one set of values. Its set,
+// tuples and values are allocated together: a ruleset holds a few of them
+// per rule.
 func Single(f Field, neg bool, vs ...Value) Term {
-	t := Term{Fields: []Field{f}, Neg: neg}
-	for _, v := range vs {
-		t.Set = append(t.Set, Tuple{v})
+	t := Term{Fields: One(f), Neg: neg}
+	switch len(vs) {
+	case 0:
+	case 1:
+		x := &single{v: [1]Value{vs[0]}}
+		x.t[0] = x.v[:]
+		t.Set = x.t[:]
+	default:
+		vals := append([]Value(nil), vs...)
+		t.Set = make([]Tuple, len(vals))
+		for i := range vals {
+			t.Set[i] = vals[i : i+1 : i+1]
+		}
 	}
 	return t
 }
@@ -407,4 +439,43 @@ type Extras struct {
 	Timeout *Timeout
 	// Sets are the ipsets the rule matches.
 	Sets []SetRef
+}
+
+// Interner shares what the rules of a ruleset hold many times over: the
+// set of a term of one value (an address, a port, a protocol) among all
+// terms of that value, and the Fields of terms on one field. Parsers pass
+// each rule through Rule once it is read. Sets are never changed in place
+// (a shared one has no room to grow, so an append copies), so sharing them
+// changes nothing but memory. The zero Interner is ready to use.
+type Interner struct {
+	sets map[Value][]Tuple
+}
+
+// Rule shares the terms' sets and fields of r with those of the rules
+// before it.
+func (in *Interner) Rule(r *Rule) {
+	for i := range r.Terms {
+		in.term(&r.Terms[i])
+	}
+}
+
+func (in *Interner) term(t *Term) {
+	if len(t.Fields) == 1 {
+		t.Fields = One(t.Fields[0])
+	}
+	if len(t.Set) != 1 || len(t.Set[0]) != 1 {
+		return
+	}
+	v := t.Set[0][0]
+	if s, ok := in.sets[v]; ok {
+		t.Set = s
+		return
+	}
+	if in.sets == nil {
+		in.sets = map[Value][]Tuple{}
+	}
+	x := &single{v: [1]Value{v}}
+	x.t[0] = x.v[:]
+	t.Set = x.t[:]
+	in.sets[v] = t.Set
 }
