@@ -51,6 +51,9 @@ type Options struct {
 	MaxShadowed int
 	// MaxParts bounds the parts listed per flow (default 40).
 	MaxParts int
+	// Constraints are the services' constraints to audit (alg-off,
+	// nat-timeout; the others are listed as not auditable here).
+	Constraints []resolve.Constraint
 }
 
 // Auditor is a ruleset compiled for auditing.
@@ -97,7 +100,10 @@ type Report struct {
 	Flows    []FlowResult     `json:"flows"`
 	Services []ServiceSummary `json:"services"`
 	Notes    []string         `json:"notes"`
-	// OK: every required flow is allowed.
+	// Constraints are the services' constraints that are not ports, as
+	// far as the ruleset shows them.
+	Constraints []ConstraintResult `json:"constraints"`
+	// OK: every required flow is allowed and no constraint fails.
 	OK bool `json:"ok"`
 }
 
@@ -125,6 +131,9 @@ type FlowResult struct {
 	// ShadowedMore: more rules are shadowed than listed.
 	ShadowedMore bool     `json:"shadowed_more,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
+	// attach: rules attaching a conntrack helper or timeout that the
+	// first packets met (true) or may have (false)
+	attach map[*ruleset.Rule]bool
 }
 
 // Part is a set of the flow's packets that ends the same way. Addresses,
@@ -155,6 +164,10 @@ type Part struct {
 	// after through (for accepted parts).
 	Replies *RuleRef `json:"replies,omitempty"`
 	Later   *RuleRef `json:"later,omitempty"`
+	// NAT names the rules that translated the first packet (DNAT, SNAT
+	// or masquerade), for accepted parts: they do not decide whether it
+	// passes.
+	NAT []RuleRef `json:"nat,omitempty"`
 }
 
 // RuleRef names a rule, or a chain's policy.
@@ -233,6 +246,9 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
+	if h := XtHint(a.rs); h != "" {
+		rep.Notes = append(rep.Notes, h)
+	}
 	if a.site.Mode == policy.Gateway && a.matchesIfs && (a.site.LANIf == "" || a.site.WANIf == "") {
 		rep.Notes = append(rep.Notes, "the ruleset matches interface names, and --lan-if or --wan-if is not given: every interface is considered, which may make flows partial")
 	}
@@ -265,6 +281,11 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 	close(next)
 	wg.Wait()
 	rep.Flows = append(rep.Flows, res...)
+	infos := make([]flowInfo, len(order))
+	for i, f := range order {
+		infos[i] = flowInfo{res: &rep.Flows[i], flow: f, attach: rep.Flows[i].attach}
+	}
+	rep.Constraints = a.constraints(opt.Constraints, infos)
 	for _, s := range skips {
 		fr := newFlowResult(s.Flow)
 		fr.Verdict = Skipped
@@ -289,6 +310,11 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 			s.Allowed++
 		} else {
 			s.Failing = append(s.Failing, fr.Flow)
+			rep.OK = false
+		}
+	}
+	for _, c := range rep.Constraints {
+		if c.Status == ConstraintFail {
 			rep.OK = false
 		}
 	}
@@ -343,6 +369,7 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 		fr.Shadowed = append(fr.Shadowed, x)
 	}
 	fr.ShadowedMore = fr.ShadowedMore || sh.more
+	fr.attach = sh.helpers
 	var checked model.PortSet
 	for _, i := range idx {
 		checked = checked.Union(rules[i].Match.DstPorts)
@@ -362,7 +389,7 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 }
 
 func newShadows(max int) *shadows {
-	return &shadows{max: max, seen: map[*ruleset.Rule]bool{}, reached: map[*ruleset.Rule]bool{}}
+	return &shadows{max: max, seen: map[*ruleset.Rule]bool{}, reached: map[*ruleset.Rule]bool{}, unsure: map[int32]bool{}}
 }
 
 // cached is the evaluation of one packet set, which several flows may
@@ -397,6 +424,12 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 	}
 	for k := range c.sh.reached {
 		sh.reached[k] = true
+	}
+	for k, sure := range c.sh.helpers {
+		if sh.helpers == nil {
+			sh.helpers = map[*ruleset.Rule]bool{}
+		}
+		sh.helpers[k] = sh.helpers[k] || sure
 	}
 	sh.more = sh.more || c.sh.more
 	return c.outs, c.note
@@ -449,7 +482,7 @@ func (a *Auditor) evalPath(r policy.Rule, fw *policy.Rule, opt Options, sh *shad
 	}
 	none, _ := a.ifaces.Class("")
 	mk := func(pa *path, s *shadows) *evaluator {
-		return &evaluator{p: p, pa: pa, full: full, none: none, noIf: a.ifaces.Of(""), shadow: s}
+		return &evaluator{p: p, pa: pa, full: full, none: none, noIf: a.ifaces.Of(""), shadow: s, obs: s}
 	}
 	op := p.path(orig...)
 	if r.Hook == policy.Prerouting {

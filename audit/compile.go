@@ -76,6 +76,13 @@ type crule struct {
 	vfields []ruleset.Field
 	// inert: no verdict and no map: matching changes nothing
 	inert bool
+	// conds: the rule's unknown conditions, keyed, when all of them are
+	conds []ruleset.Cond
+	// mutates: the rule sets what later conditions may read
+	mutates bool
+	// attaches a conntrack helper or timeout policy; template: even
+	// before connection tracking
+	attaches, template bool
 }
 
 type velem struct {
@@ -336,6 +343,14 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 		}
 	}
 	cr.inert = r.Map == nil && r.Verdict.Kind == ruleset.Continue
+	if x := r.X; x != nil {
+		cr.mutates = x.Mutates
+		cr.attaches = x.Helper != "" || x.Timeout != nil
+		cr.template = x.Template
+		if len(x.Conds) == len(r.Unknown) {
+			cr.conds = x.Conds
+		}
+	}
 	// Tests on the protocol and the state become bitmasks.
 	cr.protoOK, cr.stateOK = 0xff, 0xff
 	var rest []constTest

@@ -147,8 +147,54 @@ type state struct {
 	nat    *natState
 	trail  *step
 	unc    int // how deep in uncertain branches
-	v      view
-	x      ctx
+	// asm is what this branch took conditions portolan does not model to
+	// answer: the same condition answers alike for one packet.
+	asm *assumption
+	v   view
+	x   ctx
+}
+
+// assumption is one answer a branch took an unmodelled condition to give,
+// on a list of them.
+type assumption struct {
+	prev *assumption
+	key  string
+	val  bool
+}
+
+// lookup returns the answer taken for key, if any.
+func (a *assumption) lookup(key string) (val, ok bool) {
+	for ; a != nil; a = a.prev {
+		if a.key == key {
+			return a.val, true
+		}
+	}
+	return false, false
+}
+
+// with returns the list with key taken to answer val.
+func (a *assumption) with(key string, val bool) *assumption {
+	return &assumption{prev: a, key: key, val: val}
+}
+
+// condsHold says what the assumptions make of a rule's keyed conditions:
+// 1 all hold, -1 one fails, 0 some are open (listed).
+func (a *assumption) condsHold(cs []ruleset.Cond) (int, []ruleset.Cond) {
+	var open []ruleset.Cond
+	for _, c := range cs {
+		v, ok := a.lookup(c.Key)
+		if !ok {
+			open = append(open, c)
+			continue
+		}
+		if v == c.Neg {
+			return -1, nil
+		}
+	}
+	if len(open) == 0 {
+		return 1, nil
+	}
+	return 0, open
 }
 
 // Where a packet field comes from in the flow's coordinates.
@@ -176,7 +222,9 @@ type evaluator struct {
 	none   int         // class of "no interface"
 	noIf   space.IfSet // the set of that class
 	shadow *shadows
-	kind   pktKind
+	// obs is shadow even in uncertain branches: for what rules attach
+	obs  *shadows
+	kind pktKind
 }
 
 // shadows collects rules a flow never reaches because an earlier rule
@@ -188,6 +236,12 @@ type shadows struct {
 	more bool
 	// reached: rules that matched some of the flow's first packets
 	reached map[*ruleset.Rule]bool
+	// unsure: rules (by id) whose match was uncertain: what they took
+	// from a region does not shadow later rules.
+	unsure map[int32]bool
+	// helpers and timeouts: rules attaching a conntrack helper or timeout
+	// that matched some first packets (true) or may have (false).
+	helpers map[*ruleset.Rule]bool
 }
 
 // result lists the rules no first packet of the flow reaches.
@@ -349,12 +403,21 @@ func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 		for st.pos < len(rules) && (len(regs) > 0 || len(ghosts) > 0) {
 			r := rules[st.pos]
 			st.pos++
-			if r.inert || r.never {
+			if r.mutates {
+				st.asm = nil // a later condition may read what it sets
+			}
+			if (r.inert && !r.attaches) || r.never {
 				continue
 			}
 			ok, unc := r.constMatch(st.x)
 			if !ok {
 				continue
+			}
+			held, open := 0, []ruleset.Cond(nil)
+			if len(r.conds) > 0 {
+				if held, open = st.asm.condsHold(r.conds); held < 0 {
+					continue // this branch took a condition of it to fail
+				}
 			}
 			if len(ghosts) > 0 {
 				ghosts = e.ghostScan(ghosts, r, &st)
@@ -365,8 +428,22 @@ func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 			var in, spent []space.Region
 			var why string
 			regs, in, spent, why = e.split(regs, r, &st)
+			onlyConds := unc == "" && why == ""
+			if unc == "" {
+				unc = why
+			}
+			if unc == "" && len(r.unknown) > 0 && held <= 0 {
+				unc = r.unknown[0]
+				if len(open) > 0 {
+					unc = condWhy(r, open[0])
+				}
+			}
 			if e.shadow != nil && st.kind == origNew {
-				ghosts = append(ghosts, spent...)
+				if unc == "" && !r.inert {
+					ghosts = append(ghosts, spent...)
+				} else if len(in) > 0 {
+					e.shadow.unsure[r.id] = true
+				}
 			}
 			if len(in) == 0 {
 				continue
@@ -374,14 +451,17 @@ func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 			if e.shadow != nil && st.kind == origNew {
 				e.shadow.reached[r.src] = true
 			}
-			if unc == "" {
-				unc = why
-			}
-			if unc == "" && len(r.unknown) > 0 {
-				unc = r.unknown[0]
+			if r.attaches && st.kind == origNew && e.obs != nil && r.template == e.pa.entries[st.entry].noCT {
+				e.noteAttach(r, unc == "" && st.unc == 0)
 			}
 			if unc != "" {
-				out = append(out, e.uncertain(in, r, st, unc, proto)...)
+				if len(r.conds) == 0 || held > 0 {
+					open, onlyConds = nil, false
+				}
+				if len(r.conds) > 0 && len(r.conds) != len(r.unknown) {
+					onlyConds = false
+				}
+				out = append(out, e.uncertain(in, r, st, unc, proto, open, onlyConds)...)
 			} else {
 				out = append(out, e.apply(in, r, st, proto)...)
 			}
@@ -572,6 +652,7 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		if (v.To.Is4() && e.p.fam != 4) || (v.To.Is6() && e.p.fam != 6) {
 			return e.decide(in, &st, unknown, src, nil, "DNAT to an address of the other family")
 		}
+		st.asm = nil // the packet's addresses change: conditions may answer otherwise
 		n := &natState{dnat: true, to: v.To, toU: space.FromAddr(v.To), port: v.Port, dnatRule: src}
 		if st.nat != nil {
 			n.snat, n.snatRule = st.nat.snat, st.nat.snatRule
@@ -587,6 +668,7 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		if en.natPoint != srcNAT || st.kind != origNew {
 			return e.decide(in, &st, unknown, src, nil, "SNAT where portolan does not expect one")
 		}
+		st.asm = nil
 		n := &natState{snat: true, snatRule: src}
 		if st.nat != nil {
 			n.dnat, n.to, n.toU, n.port, n.dnatRule = st.nat.dnat, st.nat.to, st.nat.toU, st.nat.port, st.nat.dnatRule
@@ -609,7 +691,10 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 
 // uncertain follows packets that rule r may or may not match both ways;
 // where both ways end alike, that is the answer, elsewhere it is unknown.
-func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string, proto uint32) []outcome {
+// open are the rule's keyed conditions no assumption answers: where the
+// rule matched they all hold; where it did not, and they are all that is
+// uncertain and there is one, it fails.
+func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string, proto uint32, open []ruleset.Cond, onlyConds bool) []outcome {
 	if st.unc >= maxUncertain {
 		return e.decide(in, &st, unknown, r.src, nil, why)
 	}
@@ -621,8 +706,15 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 	for i, g := range in {
 		other[i] = space.Region{Base: g.Base, Holes: g.Holes.Clone()}
 	}
-	matched := e.apply(in, r, st, proto)
-	not := e.run(other, st, proto)
+	yes, no := st, st
+	for _, c := range open {
+		yes.asm = yes.asm.with(c.Key, !c.Neg)
+	}
+	if onlyConds && len(open) == 1 {
+		no.asm = no.asm.with(open[0].Key, open[0].Neg)
+	}
+	matched := e.apply(in, r, yes, proto)
+	not := e.run(other, no, proto)
 	e.shadow = sh
 	var out []outcome
 	for _, b := range not {
@@ -637,7 +729,16 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 				out = append(out, o)
 				continue
 			}
-			out = append(out, outcome{reg: x, res: unknown, kind: st.kind, rule: r.src, why: why, nat: b.nat, trail: b.trail})
+			o := outcome{reg: x, res: unknown, kind: st.kind, rule: r.src, why: why, nat: b.nat, trail: b.trail}
+			// Name the rule that is really unknown: one way may end
+			// unknown at a later rule, whatever r does.
+			switch {
+			case b.res == unknown:
+				o.rule, o.chain, o.why, o.kind = b.rule, b.chain, b.why, b.kind
+			case a.res == unknown:
+				o.rule, o.chain, o.why, o.kind = a.rule, a.chain, a.why, a.kind
+			}
+			out = append(out, o)
 		}
 	}
 	return out
@@ -912,6 +1013,9 @@ func (e *evaluator) noteShadow(r *crule, by int32, st *state) {
 	if sh == nil || st.kind != origNew || sh.seen[r.src] || r.inert {
 		return
 	}
+	if by >= 0 && sh.unsure[by] {
+		return // an uncertain rule decides nothing for sure
+	}
 	sh.seen[r.src] = true
 	if len(sh.list) >= 4*sh.max {
 		sh.more = true
@@ -1006,4 +1110,23 @@ func (e *evaluator) tupleSplit(c space.Cube, fields []ruleset.Field, row []field
 		return nil, []space.Cube{c}, why
 	}
 	return []space.Cube{c.Intersect(tc)}, c.Subtract(tc), why
+}
+
+// condWhy says which condition of rule r is open.
+func condWhy(r *crule, c ruleset.Cond) string {
+	for i, x := range r.conds {
+		if x == c && i < len(r.unknown) {
+			return r.unknown[i]
+		}
+	}
+	return r.unknown[0]
+}
+
+// noteAttach notes that rule r, which attaches a conntrack helper or
+// timeout, matched some first packets (sure) or may have.
+func (e *evaluator) noteAttach(r *crule, sure bool) {
+	if e.obs.helpers == nil {
+		e.obs.helpers = map[*ruleset.Rule]bool{}
+	}
+	e.obs.helpers[r.src] = e.obs.helpers[r.src] || sure
 }

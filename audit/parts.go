@@ -3,6 +3,7 @@ package audit
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -27,6 +28,9 @@ func ref(r *ruleset.Rule, c *ruleset.Chain) RuleRef {
 	v := r.Verdict.String()
 	if r.Map != nil {
 		v = "vmap"
+		if len(r.Map.Elems) > 0 && r.Map.Elems[0].Verdict.Kind == ruleset.DNAT {
+			v = "dnat map"
+		}
 	}
 	return RuleRef{Chain: r.Chain.String(), Handle: r.Pos.Handle, Line: r.Pos.Line, Text: r.Pos.Text, Verdict: v}
 }
@@ -44,6 +48,8 @@ type groupKey struct {
 	// reply and the packets after
 	drule, rrule, lrule    *ruleset.Rule
 	dchain, rchain, lchain *ruleset.Chain
+	// the NAT rules of the first packet (two at most: DNAT, SNAT)
+	nat1, nat2 *ruleset.Rule
 }
 
 type group struct {
@@ -56,6 +62,7 @@ type group struct {
 }
 
 type holed struct {
+	reg     space.Region
 	base    space.Cube
 	holes   int
 	witness space.Cube
@@ -81,7 +88,7 @@ func pieces(r space.Region) (cubes []space.Cube, h *holed, empty, undecided bool
 	}
 	n := 0
 	r.Holes.Overlapping(r.Base, func(space.Cube, int32) bool { n++; return true })
-	return nil, &holed{base: r.Base, holes: n, witness: w, found: true}, false, false
+	return nil, &holed{base: r.Base, holes: n, witness: w, found: true, reg: r}, false, false
 }
 
 // mainHook is the hook whose decision explains an accepted flow.
@@ -92,27 +99,47 @@ func mainHook(hook string) string {
 	return hook
 }
 
-// decider picks the step that explains why a packet passed: the last
-// rule that accepted it at the flow's main hook, else the last rule that
-// accepted it anywhere, else the last policy.
+// decider picks the step that explains why a packet passed, among the
+// filter chains' decisions (NAT is named apart): the first rule that
+// accepted it at the flow's main hook, else that hook's policy, else the
+// last rule that accepted it anywhere, else the last policy.
 func decider(t *step, hook string) *step {
-	var lastRule, last *step
+	var mainPolicy, lastRule, last *step
 	for _, s := range t.steps() {
-		last = s
-		if s.rule == nil {
+		if s.chain.Type == "nat" || s.verdict != ruleset.Accept {
 			continue
 		}
-		if s.chain.Hook == mainHook(hook) && s.verdict == ruleset.Accept {
+		last = s
+		atMain := s.chain.Hook == mainHook(hook)
+		switch {
+		case s.rule != nil && atMain:
 			return s
-		}
-		if s.verdict == ruleset.Accept {
+		case atMain:
+			if mainPolicy == nil {
+				mainPolicy = s
+			}
+		case s.rule != nil:
 			lastRule = s
 		}
 	}
-	if lastRule != nil {
+	switch {
+	case mainPolicy != nil:
+		return mainPolicy
+	case lastRule != nil:
 		return lastRule
 	}
 	return last
+}
+
+// natSteps returns the NAT rules on a trail, in order.
+func natSteps(t *step) []*ruleset.Rule {
+	var out []*ruleset.Rule
+	for _, s := range t.steps() {
+		if s.rule != nil && (s.verdict == ruleset.DNAT || s.verdict == ruleset.SNAT) {
+			out = append(out, s.rule)
+		}
+	}
+	return out
 }
 
 // parts groups outcomes into parts and gives the flow's verdict.
@@ -144,6 +171,12 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 			}
 			if s := o.laterBy; s != nil {
 				k.lrule, k.lchain = s.rule, s.chain
+			}
+			if ns := natSteps(o.trail); len(ns) > 0 {
+				k.nat1 = ns[0]
+				if len(ns) > 1 {
+					k.nat2 = ns[1]
+				}
 			}
 			k.kind = origNew
 		case dropped, diverted:
@@ -260,6 +293,11 @@ func (a *Auditor) part(g *group, c space.Cube, f *resolve.Concrete, h *holed) Pa
 		p.Rule = acc(k.drule, k.dchain)
 		p.Replies = acc(k.rrule, k.rchain)
 		p.Later = acc(k.lrule, k.lchain)
+		for _, n := range []*ruleset.Rule{k.nat1, k.nat2} {
+			if n != nil {
+				p.NAT = append(p.NAT, natRef(n))
+			}
+		}
 	default:
 		if k.rule != nil || k.chain != nil {
 			r := ref(k.rule, k.chain)
@@ -270,7 +308,7 @@ func (a *Auditor) part(g *group, c space.Cube, f *resolve.Concrete, h *holed) Pa
 		}
 		wc := c
 		if h != nil {
-			wc = h.witness
+			wc = hostWitness(h.reg, h.witness, fam)
 		}
 		if h == nil || h.found {
 			w := a.witness(wc, fam, f.Proto, k.kind)
@@ -332,7 +370,7 @@ func hostPort(addr string, port uint16, fam int) string {
 // witness is one packet of the part, as the firewall sees it where the
 // part is decided (a reply runs from the remote side back).
 func (a *Auditor) witness(c space.Cube, fam int, proto string, k pktKind) Packet {
-	src, dst := c.Src.Pick(fam).String(), c.Dst.Pick(fam).String()
+	src, dst := hostAddr(c.Src, fam).String(), hostAddr(c.Dst, fam).String()
 	sp, dp := pickPort(c.SPort), pickPort(c.DPort)
 	iif, oif := a.pickIf(c.IIf), a.pickIf(c.OIf)
 	w := Packet{Family: fam, Proto: proto, CtState: "new"}
@@ -379,10 +417,14 @@ func summarize(fr FlowResult) string {
 	}
 	if fail == nil {
 		p := fr.Parts[0]
+		s := "accepted (no rule on its way)"
 		if p.Rule != nil {
-			return "accepted by " + p.Rule.String()
+			s = "accepted by " + p.Rule.String()
 		}
-		return "accepted (no rule on its way)"
+		for _, n := range p.NAT {
+			s += "; " + n.Verdict + " by " + n.String()
+		}
+		return s
 	}
 	var b strings.Builder
 	what := map[string]string{"new": "first packets", "reply": "replies", "established": "later packets"}[fail.Packet]
@@ -411,4 +453,90 @@ func summarize(fr FlowResult) string {
 		fmt.Fprintf(&b, "; %d failing parts", nfail)
 	}
 	return b.String()
+}
+
+// natRef names a NAT rule with what it does.
+func natRef(r *ruleset.Rule) RuleRef {
+	x := ref(r, nil)
+	switch {
+	case r.Verdict.Kind == ruleset.SNAT:
+		x.Verdict = "snat"
+		if r.Verdict.Why == "masquerade" || strings.Contains(r.Pos.Text, "-j MASQUERADE") {
+			x.Verdict = "masquerade"
+		}
+	case r.Verdict.Kind == ruleset.DNAT:
+		x.Verdict = r.Verdict.String()
+	case r.Map != nil:
+		x.Verdict = "dnat map"
+	}
+	return x
+}
+
+// hostAddr picks an address of the set a host can have: never a
+// network's own address or a broadcast (x.x.x.0, x.x.x.255, an IPv6
+// subnet's ::), unless the set holds nothing else.
+func hostAddr(a space.Addrs, fam int) netip.Addr {
+	p := a.Pick(fam)
+	if usable(p) {
+		return p
+	}
+	for _, r := range a.Ranges() {
+		x := r.Lo
+		for i := 0; i < 4; i++ {
+			if ad := x.Addr(fam); usable(ad) {
+				return ad
+			}
+			if x == r.Hi {
+				break
+			}
+			x = x.Next()
+		}
+	}
+	return p
+}
+
+func usable(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	b := a.AsSlice()
+	if a.Is4() {
+		return b[3] != 0 && b[3] != 255
+	}
+	for _, x := range b[8:] {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hostWitness moves a witness packet of region r off a network's own
+// address (one found beside a hole often lands on one) to a host address
+// near it that the region holds, when there is one.
+func hostWitness(r space.Region, w space.Cube, fam int) space.Cube {
+	for _, src := range []bool{true, false} {
+		as := w.Dst
+		if src {
+			as = w.Src
+		}
+		rs := as.Ranges()
+		if len(rs) != 1 || rs[0].Lo != rs[0].Hi {
+			continue
+		}
+		a := rs[0].Lo.Addr(fam)
+		for i := 0; i < 4 && !usable(a); i++ {
+			a = a.Next()
+			q := w
+			if src {
+				q.Src = space.Single(a)
+			} else {
+				q.Dst = space.Single(a)
+			}
+			if usable(a) && r.Contains(q) {
+				w = q
+			}
+		}
+	}
+	return w
 }

@@ -67,6 +67,27 @@ func WriteTable(out io.Writer, rep *Report) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(rep.Constraints) > 0 {
+		fmt.Fprintln(w, "\nConstraints:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SERVICE\tCONSTRAINT\tKIND\tSTATUS\tWHY")
+		for _, c := range rep.Constraints {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Service, c.ID, c.Kind, c.Status, c.Why)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, c := range rep.Constraints {
+			if c.Fix == "" {
+				continue
+			}
+			what := "fix"
+			if c.Status == ConstraintNotAuditable || c.Status == ConstraintUnknown {
+				what = "check"
+			}
+			fmt.Fprintf(w, "  %s/%s: %s: %s\n", c.Service, c.ID, what, c.Fix)
+		}
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

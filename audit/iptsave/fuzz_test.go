@@ -2,7 +2,9 @@ package iptsave
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +32,60 @@ func FuzzParse(f *testing.F) {
 				if r.Index != i || r.Pos.Line < 1 {
 					t.Fatalf("rule %d of %s: index %d line %d", i, c, r.Index, r.Pos.Line)
 				}
+			}
+		}
+	})
+}
+
+// tokensByBuilder is tokens as it was written first, a byte at a time into
+// a builder: the reference the faster one is checked against.
+func tokensByBuilder(s string) ([]string, error) {
+	var out []string
+	var b strings.Builder
+	in, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\'):
+			b.WriteByte(s[i+1])
+			i++
+		case c == '"':
+			quoted = !quoted
+			in = true
+		case !quoted && (c == ' ' || c == '\t'):
+			if in {
+				out = append(out, b.String())
+				b.Reset()
+				in = false
+			}
+		default:
+			b.WriteByte(c)
+			in = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("a quote is not closed")
+	}
+	if in {
+		out = append(out, b.String())
+	}
+	return out, nil
+}
+
+// FuzzTokens checks the splitting of rule lines against the reference.
+func FuzzTokens(f *testing.F) {
+	for _, s := range []string{`-A X -m comment --comment "a \"b\" c" -j ACCEPT`, `""`, ` a  "b"c\ d"e f" `, "\t\"x\\\\\"", `"open`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := tokens(s)
+		want, werr := tokensByBuilder(s)
+		if (err == nil) != (werr == nil) || len(got) != len(want) {
+			t.Fatalf("%q: %q, %v; want %q, %v", s, got, err, want, werr)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%q: %q; want %q", s, got, want)
 			}
 		}
 	})

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/portolan/portolan/internal/safeio"
 )
 
 // obj is a JSON object as its members in order. nft's objects have a
@@ -48,6 +50,10 @@ type decoder struct {
 // maxDepth bounds nesting; nft's JSON is a dozen levels deep.
 const maxDepth = 512
 
+// MaxString bounds a string: nft's longest are comments of at most 128
+// bytes and names of 256.
+const MaxString = 1 << 20
+
 type syntaxErr struct {
 	off int
 	msg string
@@ -57,6 +63,11 @@ func (e *syntaxErr) Error() string { return e.msg }
 
 func (d *decoder) fail(format string, args ...any) error {
 	return &syntaxErr{d.pos, fmt.Sprintf(format, args...)}
+}
+
+// failAt is fail for a fault that begins at offset off.
+func (d *decoder) failAt(off int, format string, args ...any) error {
+	return &syntaxErr{off, fmt.Sprintf(format, args...)}
 }
 
 func (d *decoder) space() {
@@ -222,6 +233,9 @@ func (d *decoder) str() (string, error) {
 		if c < 0x20 {
 			return "", d.fail("a control character in a string")
 		}
+		if d.pos-start >= MaxString {
+			return "", d.failAt(start-1, "a string longer than %s; nft writes none so long", safeio.Size(MaxString))
+		}
 		d.pos++
 	}
 	buf := append([]byte(nil), d.data[start:d.pos]...)
@@ -236,6 +250,8 @@ func (d *decoder) str() (string, error) {
 			return string(buf), nil
 		case c < 0x20:
 			return "", d.fail("a control character in a string")
+		case len(buf) >= MaxString:
+			return "", d.failAt(start-1, "a string longer than %s; nft writes none so long", safeio.Size(MaxString))
 		case c != '\\':
 			buf = append(buf, c)
 			d.pos++
@@ -335,4 +351,126 @@ func (d *decoder) number() (any, error) {
 		}
 	}
 	return json.Number(d.data[start:d.pos]), nil
+}
+
+// stream reads one whole document like decode, but when it is an object
+// whose first "nftables" member is an array, it hands each element of that
+// array to each as soon as it is read and keeps none of them: only one
+// element's tree is alive at a time. isObj and found tell what the document
+// was; the error is a syntax error. After each fails once it is not called
+// again, and the rest of the document is still read for syntax errors,
+// which come first, as they do after decode.
+func stream(data []byte, each func(i int, v any) error) (isObj, found bool, semErr, err error) {
+	d := &decoder{data: data}
+	d.space()
+	if d.pos == len(d.data) {
+		return false, false, nil, d.fail("empty input")
+	}
+	if d.data[d.pos] != '{' {
+		if _, err := d.value(); err != nil {
+			return false, false, nil, err
+		}
+	} else {
+		isObj = true
+		if found, semErr, err = d.topObject(each); err != nil {
+			return false, false, nil, err
+		}
+	}
+	d.space()
+	if d.pos != len(d.data) {
+		return false, false, nil, d.fail("more after the JSON document")
+	}
+	return isObj, found, semErr, nil
+}
+
+// topObject is object for the document itself, streaming the elements of
+// its first "nftables" member when that is an array.
+func (d *decoder) topObject(each func(i int, v any) error) (found bool, semErr, err error) {
+	d.depth++ // as object does
+	defer func() { d.depth-- }()
+	d.pos++ // {
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		return false, nil, nil
+	}
+	seen := false // a first "nftables" member was read
+	for {
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return false, nil, d.fail("expected a string key")
+		}
+		k, err := d.str()
+		if err != nil {
+			return false, nil, err
+		}
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return false, nil, d.fail("expected ':' after the key %q", k)
+		}
+		d.pos++
+		d.space()
+		if k == "nftables" && !seen && d.pos < len(d.data) && d.data[d.pos] == '[' {
+			seen, found = true, true
+			if semErr, err = d.streamArray(each); err != nil {
+				return false, nil, err
+			}
+		} else {
+			if k == "nftables" {
+				seen = true
+			}
+			if _, err := d.value(); err != nil {
+				return false, nil, err
+			}
+		}
+		d.space()
+		if d.pos >= len(d.data) {
+			return false, nil, d.fail("unexpected end of input in an object")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return found, semErr, nil
+		default:
+			return false, nil, d.fail("invalid character %q after an object member", d.data[d.pos])
+		}
+	}
+}
+
+// streamArray is array, handing each element to each instead of keeping it.
+func (d *decoder) streamArray(each func(i int, v any) error) (semErr, err error) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, d.fail("nested too deeply")
+	}
+	defer func() { d.depth-- }()
+	d.pos++ // [
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		return nil, nil
+	}
+	for i := 0; ; i++ {
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		if semErr == nil {
+			semErr = each(i, v)
+		}
+		d.space()
+		if d.pos >= len(d.data) {
+			return nil, d.fail("unexpected end of input in an array")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return semErr, nil
+		default:
+			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+		}
+	}
 }

@@ -542,6 +542,8 @@ func (p *parser) match(path, fam, table string, r *ruleset.Rule, m obj) error {
 	r.Terms = append(r.Terms, l.deps...)
 	if l.unknown != "" {
 		r.Unknown = append(r.Unknown, l.unknown)
+		x := r.Ext()
+		x.Conds = append(x.Conds, condKey(fam, table, m))
 		return nil
 	}
 	if len(l.ops) == 0 {

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"testing"
 )
 
-// FuzzParse feeds Parse arbitrary bytes: it must not panic, and every
-// error must be an *Error naming the file.
+// FuzzParse feeds Parse arbitrary bytes: it must not panic, every error
+// must be an *Error naming the file, and the streamed reading must give
+// what reading the whole document as one tree gives.
 func FuzzParse(f *testing.F) {
 	data, err := os.ReadFile("testdata/constructs.json")
 	if err != nil {
@@ -19,8 +22,17 @@ func FuzzParse(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"nftables": []}`))
 	f.Add([]byte(`{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "c", "hook": "forward", "prio": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 1}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 2}}, {"vmap": {"key": {"concat": [{"meta": {"key": "iifname"}}, {"payload": {"protocol": "ip", "field": "saddr"}}]}, "data": {"set": [[{"concat": ["eth*", {"prefix": {"addr": "192.0.2.0", "len": 24}}]}, {"accept": null}]]}}}]}}]}`))
+	// rules before their chain and set, and a set declared after the rules
+	// that name it: the order nft never prints, read all the same
+	f.Add([]byte(`{"nftables": [{"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@s"}}, {"drop": null}]}}, {"chain": {"family": "ip", "table": "t", "name": "c", "hook": "input", "prio": 0}}, {"set": {"family": "ip", "table": "t", "name": "s", "type": "ipv4_addr", "elem": ["192.0.2.1"]}}]}`))
+	f.Add([]byte(`{"nftables": [{"set": {"family": "ip", "table": "t", "name": "s", "type": "ipv4_addr", "elem": ["192.0.2.1"]}}, {"chain": {"family": "ip", "table": "t", "name": "c", "hook": "input", "prio": 0}}, {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@s"}}, {"drop": null}]}}, {"set": {"family": "ip", "table": "t", "name": "s", "type": "ipv4_addr", "elem": ["192.0.2.2"]}}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rs, err := Parse("fuzz.json", in)
+		// The streamed reading gives what reading one tree gives.
+		want, werr := parseTree("fuzz.json", in)
+		if fmt.Sprint(err) != fmt.Sprint(werr) || err == nil && !reflect.DeepEqual(rs, want) {
+			t.Fatalf("streamed: %v, %v\nas a tree: %v, %v", rs, err, want, werr)
+		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.File != "fuzz.json" {

@@ -76,17 +76,152 @@ type parser struct {
 	rs     *ruleset.Ruleset
 	chains map[string]*ruleset.Chain
 	sets   map[string]*setDef
+	notes  map[string]bool // kinds of objects noted as not read
+	in     ruleset.Interner
 	// the rule being parsed, for errors
 	path   string
 	handle int64
 	what   string
+	// ct helper and ct timeout objects; tables with xt expressions
+	ctObjs map[string]*ctObject
+	xtSeen map[string]bool
 }
 
 // Parse reads the output of `nft -j list ruleset`; file names it in errors.
+//
+// The elements of the document's "nftables" array are read one at a time
+// and turned into the model at once, so that no tree of the whole document
+// is ever held: declarations as they come, and rules as soon as their
+// chain, the chains they jump to and the sets they name are declared, which
+// is always so in the order nft prints (tables, objects, sets, chains, then
+// rules). A rule that cannot be read yet waits, and every rule after it, for
+// the end. Should a table declare a set or an object after its rules, the
+// whole document is read again as one tree (parseTree), so that the result
+// never depends on the order.
 func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	if len(data) > MaxSize {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
+	p := newParser(file)
+	var waiting []ruleAt
+	ruled := map[string]bool{} // tables with rules read
+	again := false             // read it again as a tree
+	isObj, found, semErr, err := stream(data, func(i int, el any) error {
+		if again {
+			return nil
+		}
+		k, body, err := p.element(i, el)
+		if err != nil {
+			return err
+		}
+		fam, _ := str(body, "family")
+		table, _ := str(body, "table")
+		switch k {
+		case "rule":
+			if len(waiting) == 0 {
+				saved := len(p.rs.Notes)
+				if p.rule(fmt.Sprintf("nftables[%d].rule", i), body) == nil {
+					ruled[fam+"\x00"+table] = true
+					return nil
+				}
+				p.rs.Notes = p.rs.Notes[:saved]
+			}
+			waiting = append(waiting, ruleAt{i, body})
+			return nil
+		case "metainfo", "table", "chain":
+		default:
+			// A late declaration may change rules already read.
+			if ruled[fam+"\x00"+table] {
+				again = true
+				return nil
+			}
+		}
+		return p.declare(i, k, body)
+	})
+	if err != nil {
+		return nil, syntaxError(file, data, err)
+	}
+	if again {
+		return parseTree(file, data)
+	}
+	if !isObj {
+		return nil, &Error{File: file, Path: "$", Msg: "not a JSON object; expected the output of nft -j list ruleset"}
+	}
+	if !found {
+		return nil, &Error{File: file, Path: "$", Msg: `no "nftables" array; expected the output of nft -j list ruleset`}
+	}
+	if semErr != nil {
+		return nil, semErr
+	}
+	return p.finish(waiting)
+}
+
+type ruleAt struct {
+	i int
+	o obj
+}
+
+func newParser(file string) *parser {
+	return &parser{file: file, rs: &ruleset.Ruleset{Format: ruleset.NftJSON, Families: []int{4, 6}},
+		chains: map[string]*ruleset.Chain{}, sets: map[string]*setDef{}, notes: map[string]bool{}}
+}
+
+// element checks that el, the i-th element of the nftables array, is an
+// object of one key, and returns the key and its body.
+func (p *parser) element(i int, el any) (string, obj, error) {
+	path := fmt.Sprintf("nftables[%d]", i)
+	o, ok := el.(obj)
+	if !ok || len(o) != 1 {
+		return "", nil, &Error{File: p.file, Path: path, Msg: "each element must be an object with one key (table, chain, set, map, rule…)"}
+	}
+	k := o[0].k
+	body, ok := o[0].v.(obj)
+	if !ok {
+		return "", nil, &Error{File: p.file, Path: path + "." + k, Msg: "must be an object"}
+	}
+	return k, body, nil
+}
+
+// declare reads the i-th element of the nftables array, of key k, unless it
+// is a rule.
+func (p *parser) declare(i int, k string, body obj) error {
+	path := fmt.Sprintf("nftables[%d]", i)
+	switch k {
+	case "ct helper", "ct timeout":
+		p.ctObj(k, body)
+	case "metainfo", "table", "element", "flowtable", "counter", "quota", "limit",
+		"ct expectation", "secmark", "synproxy":
+	case "chain":
+		return p.chain(path+".chain", body)
+	case "set", "map":
+		return p.set(path+"."+k, body, k == "map")
+	default:
+		if !p.notes[k] {
+			p.notes[k] = true
+			p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s: %q objects are not read", path, k))
+		}
+	}
+	return nil
+}
+
+// finish reads the rules that waited and numbers the rules of each chain.
+func (p *parser) finish(rules []ruleAt) (*ruleset.Ruleset, error) {
+	for _, r := range rules {
+		if err := p.rule(fmt.Sprintf("nftables[%d].rule", r.i), r.o); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range p.rs.Chains {
+		for i, r := range c.Rules {
+			r.Index = i
+		}
+	}
+	return p.rs, nil
+}
+
+// parseTree reads the whole document as one tree, then its declarations,
+// then its rules.
+func parseTree(file string, data []byte) (*ruleset.Ruleset, error) {
 	doc, err := decode(data)
 	if err != nil {
 		return nil, syntaxError(file, data, err)
@@ -99,59 +234,23 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	if !ok {
 		return nil, &Error{File: file, Path: "$", Msg: `no "nftables" array; expected the output of nft -j list ruleset`}
 	}
-	p := &parser{file: file, rs: &ruleset.Ruleset{Format: ruleset.NftJSON, Families: []int{4, 6}},
-		chains: map[string]*ruleset.Chain{}, sets: map[string]*setDef{}}
+	p := newParser(file)
 	// First tables, chains and sets, then rules, which refer to them.
-	type ruleAt struct {
-		i int
-		o obj
-	}
 	var rules []ruleAt
-	notes := map[string]bool{}
 	for i, el := range list {
-		path := fmt.Sprintf("nftables[%d]", i)
-		o, ok := el.(obj)
-		if !ok || len(o) != 1 {
-			return nil, &Error{File: file, Path: path, Msg: "each element must be an object with one key (table, chain, set, map, rule…)"}
+		k, body, err := p.element(i, el)
+		if err != nil {
+			return nil, err
 		}
-		for _, mem := range o {
-			k, v := mem.k, mem.v
-			body, ok := v.(obj)
-			if !ok {
-				return nil, &Error{File: file, Path: path + "." + k, Msg: "must be an object"}
-			}
-			switch k {
-			case "metainfo", "table", "element", "flowtable", "counter", "quota", "limit",
-				"ct helper", "ct timeout", "ct expectation", "secmark", "synproxy":
-			case "chain":
-				if err := p.chain(path+".chain", body); err != nil {
-					return nil, err
-				}
-			case "set", "map":
-				if err := p.set(path+"."+k, body, k == "map"); err != nil {
-					return nil, err
-				}
-			case "rule":
-				rules = append(rules, ruleAt{i, body})
-			default:
-				if !notes[k] {
-					notes[k] = true
-					p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s: %q objects are not read", path, k))
-				}
-			}
+		if k == "rule" {
+			rules = append(rules, ruleAt{i, body})
+			continue
 		}
-	}
-	for _, r := range rules {
-		if err := p.rule(fmt.Sprintf("nftables[%d].rule", r.i), r.o); err != nil {
+		if err := p.declare(i, k, body); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range p.rs.Chains {
-		for i, r := range c.Rules {
-			r.Index = i
-		}
-	}
-	return p.rs, nil
+	return p.finish(rules)
 }
 
 func syntaxError(file string, data []byte, err error) error {
@@ -350,6 +449,7 @@ func (p *parser) rule(path string, o obj) error {
 	}
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
+		p.in.Rule(r)
 		c.Rules = append(c.Rules, r)
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)
@@ -522,26 +622,31 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 			}
 			return p.vmap(sp, fam, table, r, v)
 		case "dnat", "snat", "masquerade", "redirect":
+			if k == "dnat" && r.Verdict.Kind == ruleset.Continue {
+				if ok, err := p.dnatMap(sp, fam, table, r, v); err != nil || ok {
+					return err
+				}
+			}
 			setVerdict(r, natVerdict(k, v))
-		case "counter", "log", "flow", "ct count", "last", "ct helper", "ct timeout", "ct expectation":
+		case "ct helper", "ct timeout":
+			// no effect on where the packet goes; the audit of
+			// constraints reads them
+			p.ctAttach(k, fam, table, r, v)
+		case "counter", "log", "flow", "ct count", "last", "ct expectation":
 			// no effect on where the packet goes
 		case "mangle":
+			r.Ext().Mutates = true
 			if why := mangleEffect(v); why != "" {
 				setVerdict(r, unknownVerdict(why))
 			}
 		case "limit", "quota", "meter":
 			r.Unknown = append(r.Unknown, k+" (depends on traffic already seen)")
 		case "set", "map":
-			// adds the packet's values to a set: no effect on this packet
+			// adds the packet's values to a set: no effect on this packet,
+			// but a later lookup may answer otherwise
+			r.Ext().Mutates = true
 		case "xt":
-			m, _ := v.(obj)
-			typ, _ := str(m, "type")
-			name, _ := str(m, "name")
-			if typ == "target" || typ == "watcher" {
-				setVerdict(r, unknownVerdict(fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name)))
-			} else {
-				r.Unknown = append(r.Unknown, fmt.Sprintf("xt %s %q (iptables-nft extension)", typ, name))
-			}
+			p.xt(fam, table, r, v)
 		case "notrack":
 			setVerdict(r, unknownVerdict("notrack: the packet leaves connection tracking"))
 		case "queue":
@@ -592,7 +697,9 @@ func mangleEffect(v any) string {
 
 func natVerdict(kind string, v any) ruleset.Verdict {
 	switch kind {
-	case "masquerade", "snat":
+	case "masquerade":
+		return ruleset.Verdict{Kind: ruleset.SNAT, Why: "masquerade"}
+	case "snat":
 		return ruleset.Verdict{Kind: ruleset.SNAT}
 	case "redirect":
 		return ruleset.Verdict{Kind: ruleset.Redirect}

@@ -30,6 +30,9 @@ type Ruleset struct {
 	Families []int
 	// Notes are things the parser left aside, for the report.
 	Notes []string
+	// Xt lists the tables ("ip filter") whose rules hold iptables-nft
+	// extensions nft does not print the arguments of.
+	Xt []string
 }
 
 // HasFamily reports whether the ruleset speaks for family fam.
@@ -106,6 +109,17 @@ type Rule struct {
 	// Map is set when the verdict comes from a verdict map (vmap).
 	Map *VMap
 	Pos Pos
+	// X holds what the audit of constraints and repeated conditions
+	// needs; nil when the rule has none of it.
+	X *Extras
+}
+
+// Ext returns the rule's extras, made when absent.
+func (r *Rule) Ext() *Extras {
+	if r.X == nil {
+		r.X = &Extras{}
+	}
+	return r.X
 }
 
 // String names the rule for reports: "handle 12" in nft chains, "line 14:
@@ -216,15 +230,16 @@ type Term struct {
 type Tuple []Value
 
 // Value is one element for one field: an address range, a port range, an
-// interface name (a prefix when Prefix is set), or a number.
+// interface name (a prefix when Prefix is set), or a number. (The fields
+// are ordered for size: 80 bytes.)
 type Value struct {
 	Lo, Hi     netip.Addr
-	PLo, PHi   uint16
 	Name       string
-	Prefix     bool
 	Num        uint32
-	NumIsRange bool
 	NumHi      uint32
+	PLo, PHi   uint16
+	Prefix     bool
+	NumIsRange bool
 }
 
 // AddrValue returns the value of an address range.
@@ -256,11 +271,42 @@ func NameValue(name string, prefix bool) Value { return Value{Name: name, Prefix
 // NumValue returns a number.
 func NumValue(n uint32) Value { return Value{Num: n} }
 
-// Single returns a term of one field and one set of values.
+// fieldOf holds one of each field, for the Fields of terms on one field:
+// they share it rather than each allocating its own (a slice of it has no
+// room to grow, so an append copies).
+var fieldOf = func() (fs [256]Field) {
+	for i := range fs {
+		fs[i] = Field(i)
+	}
+	return
+}()
+
+// One returns Fields of just f, shared.
+func One(f Field) []Field { return fieldOf[f : f+1 : f+1] }
+
+// single is the set of a term of one value, allocated at once.
+type single struct {
+	t [1]Tuple
+	v [1]Value
+}
+
+// Single returns a term of one field and one set of values. Its set,
+// tuples and values are allocated together: a ruleset holds a few of them
+// per rule.
 func Single(f Field, neg bool, vs ...Value) Term {
-	t := Term{Fields: []Field{f}, Neg: neg}
-	for _, v := range vs {
-		t.Set = append(t.Set, Tuple{v})
+	t := Term{Fields: One(f), Neg: neg}
+	switch len(vs) {
+	case 0:
+	case 1:
+		x := &single{v: [1]Value{vs[0]}}
+		x.t[0] = x.v[:]
+		t.Set = x.t[:]
+	default:
+		vals := append([]Value(nil), vs...)
+		t.Set = make([]Tuple, len(vals))
+		for i := range vals {
+			t.Set[i] = vals[i : i+1 : i+1]
+		}
 	}
 	return t
 }
@@ -343,4 +389,93 @@ func (t Term) Describe() string {
 		op = "not in"
 	}
 	return fmt.Sprintf("%s %s %d values", strings.Join(names, " . "), op, len(t.Set))
+}
+
+// Cond is a condition of a rule that portolan does not model but that is a
+// fixed function of the packet and its connection (an ipset, a ct mark, a
+// match it does not read): the same Key has the same answer for one packet
+// everywhere on its way, until a rule that Mutates state runs. Neg: the
+// rule asks for the condition not to hold.
+type Cond struct {
+	Key string
+	Neg bool
+}
+
+// SetRef is an ipset a rule matches (iptables -m set): Fields are the
+// packet fields its flags name ("dst" DstAddr, "src,dst" …); Desc is the
+// rule's Unknown entry for it, which a loaded set replaces by a term.
+type SetRef struct {
+	Name   string
+	Fields []Field
+	Neg    bool
+	Desc   string
+}
+
+// Timeout is a conntrack timeout policy a rule attaches (nft ct timeout
+// set, iptables -j CT --timeout): Policy maps a state (replied,
+// established…) to seconds; empty when the policy is not in the ruleset.
+type Timeout struct {
+	Name   string
+	Proto  string
+	Policy map[string]int
+}
+
+// Semantic extras of a rule that do not change where its packets go,
+// kept for conditions that repeat and for the audit of constraints.
+type Extras struct {
+	// Conds are the rule's keyed unknown conditions (a subset of Unknown).
+	Conds []Cond
+	// Mutates: the rule sets a mark, a connection label or a set that a
+	// later condition may read.
+	Mutates bool
+	// Helper is the conntrack helper the rule attaches ("sip"), or "".
+	Helper string
+	// Template: the helper or timeout is attached through a conntrack
+	// template (iptables -j CT), which works only before connection
+	// tracking (the raw table); nft's ct helper set and ct timeout set
+	// work only after it, on a connection not yet confirmed.
+	Template bool
+	// Timeout is the conntrack timeout policy the rule attaches, or nil.
+	Timeout *Timeout
+	// Sets are the ipsets the rule matches.
+	Sets []SetRef
+}
+
+// Interner shares what the rules of a ruleset hold many times over: the
+// set of a term of one value (an address, a port, a protocol) among all
+// terms of that value, and the Fields of terms on one field. Parsers pass
+// each rule through Rule once it is read. Sets are never changed in place
+// (a shared one has no room to grow, so an append copies), so sharing them
+// changes nothing but memory. The zero Interner is ready to use.
+type Interner struct {
+	sets map[Value][]Tuple
+}
+
+// Rule shares the terms' sets and fields of r with those of the rules
+// before it.
+func (in *Interner) Rule(r *Rule) {
+	for i := range r.Terms {
+		in.term(&r.Terms[i])
+	}
+}
+
+func (in *Interner) term(t *Term) {
+	if len(t.Fields) == 1 {
+		t.Fields = One(t.Fields[0])
+	}
+	if len(t.Set) != 1 || len(t.Set[0]) != 1 {
+		return
+	}
+	v := t.Set[0][0]
+	if s, ok := in.sets[v]; ok {
+		t.Set = s
+		return
+	}
+	if in.sets == nil {
+		in.sets = map[Value][]Tuple{}
+	}
+	x := &single{v: [1]Value{v}}
+	x.t[0] = x.v[:]
+	t.Set = x.t[:]
+	in.sets[v] = t.Set
 }

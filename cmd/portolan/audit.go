@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/internal/atomicfile"
+	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/report"
 	"github.com/portolan/portolan/target"
 )
@@ -27,7 +27,7 @@ const maxRuleset = 1 << 30
 // check.
 type auditFlags struct {
 	plan    planFlags
-	ruleset string
+	ruleset []string
 	format  string
 	wanAddr []string
 	output  string
@@ -37,12 +37,18 @@ type auditFlags struct {
 func newAuditCmd(g *globals) *cobra.Command {
 	var f auditFlags
 	cmd := &cobra.Command{
-		Use:   "audit SERVICE... --ruleset FILE|-",
+		Use:   "audit SERVICE... --ruleset FILE|- [--ruleset FILE]...",
 		Short: "Check an existing firewall ruleset against what services need",
 		Long: `Read the ruleset a firewall runs — the JSON of "nft -j list ruleset", or the
 text of iptables-save / ip6tables-save (filter and nat tables, raw, mangle and
 security too) — and say, for every flow the services need, which part of its
 packets the ruleset accepts and which it drops.
+
+--ruleset may be given several times for one firewall: the nft JSON and the
+iptables-save output of the tables iptables-nft writes (nft -j prints their
+matches without arguments; each table is read from iptables-save then),
+iptables-save and ip6tables-save apart, and "ipset save" output, which fills
+in the sets of -m set matches.
 
 Every flow is followed as the kernel would: the first packet (ct state new),
 the first reply and the packets after it (ct state established), through
@@ -65,12 +71,22 @@ rules" compiles: --mode, --lan-if, --wan-if, --lan, features and params as
 there. Names are resolved through --hosts, then DNS; pin them with --hosts
 for a reproducible audit.
 
-Exit codes: 0 every required flow is allowed; 1 some required flow is
-partial, blocked or unknown; 2 a usage error or an unreadable ruleset.`,
+The services' constraints a ruleset shows are audited too: alg-off (no
+conntrack helper attached to their SIP or H.323 flows) and nat-timeout (no
+ct timeout policy shorter than the minimum on their flows); the others (TLS
+version, SSL inspection, proxy) are listed with the probe that checks them.
+
+Exit codes: 0 every required flow is allowed and no constraint fails; 1 some
+required flow is partial, blocked or unknown, or a constraint fails; 2 a
+usage error or an unreadable ruleset.`,
 		Example: `  nft -j list ruleset > ruleset.json
   portolan audit starleaf --param company=acme --ruleset ruleset.json --lan-if lan0 --wan-if wan0 --lan 192.0.2.0/24
 
   iptables-save | portolan audit pexip --ruleset - --feature sbc --param sbc_address=192.0.2.20 ...
+
+  # iptables-nft tables (Docker, ufw…) beside the nft JSON, with Docker's ipsets
+  portolan audit starleaf --param company=acme --ruleset ruleset.json \
+    --ruleset iptables.save --ruleset ipsets.save ...
 
   # host mode, pinned names, JSON for scripts
   portolan audit starface --mode host --param pbx_address=192.0.2.10 --ruleset ruleset.json \
@@ -84,7 +100,7 @@ partial, blocked or unknown; 2 a usage error or an unreadable ruleset.`,
 	fs := cmd.Flags()
 	p := &f.plan
 	p.sel.register(fs)
-	fs.StringVar(&f.ruleset, "ruleset", "", `the ruleset to check: a file, or - for stdin (required)`)
+	fs.StringArrayVar(&f.ruleset, "ruleset", nil, `the ruleset to check: a file, or - for stdin (required; repeat for nft JSON beside iptables-save, ip6tables-save, ipset save)`)
 	fs.StringVar(&f.format, "format", "auto", "nft-json (nft -j list ruleset), iptables-save, or auto to detect")
 	fs.StringVar(&p.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
 	fs.StringVar(&p.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
@@ -103,24 +119,9 @@ partial, blocked or unknown; 2 a usage error or an unreadable ruleset.`,
 }
 
 func readRuleset(name string, stdin io.Reader) ([]byte, error) {
-	var r io.Reader
-	if name == "-" {
-		r = stdin
-		name = "stdin"
-	} else {
-		fh, err := os.Open(name)
-		if err != nil {
-			return nil, fmt.Errorf("--ruleset: %v", err)
-		}
-		defer fh.Close()
-		r = fh
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxRuleset+1))
+	data, err := safeio.ReadFile(name, maxRuleset, stdin)
 	if err != nil {
-		return nil, fmt.Errorf("--ruleset %s: %v", name, err)
-	}
-	if len(data) > maxRuleset {
-		return nil, fmt.Errorf("--ruleset %s: larger than %d bytes", name, maxRuleset)
+		return nil, fmt.Errorf("--ruleset: %v", err)
 	}
 	return data, nil
 }
@@ -129,8 +130,17 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err := report.CheckFormat(f.output, report.Table, report.JSON); err != nil {
 		return err
 	}
-	if f.ruleset == "" {
+	if len(f.ruleset) == 0 {
 		return fmt.Errorf("--ruleset FILE (or - for stdin) is required: the output of nft -j list ruleset or iptables-save")
+	}
+	stdin := 0
+	for _, n := range f.ruleset {
+		if n == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return fmt.Errorf("--ruleset -: stdin can be read once only")
 	}
 	switch f.format {
 	case "auto", "nft-json", "iptables-save":
@@ -154,15 +164,19 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		wan = append(wan, a.Unmap()) // ::ffff:192.0.2.1 is 192.0.2.1
 	}
 	// Read and parse the ruleset first: a bad file fails before any DNS.
-	name := f.ruleset
-	data, err := readRuleset(name, cmd.InOrStdin())
-	if err != nil {
-		return err
+	var inputs []audit.Input
+	for _, name := range f.ruleset {
+		data, err := readRuleset(name, cmd.InOrStdin())
+		if err != nil {
+			return err
+		}
+		if name == "-" {
+			name = "stdin"
+		}
+		inputs = append(inputs, audit.Input{Name: name, Data: data})
 	}
-	if name == "-" {
-		name = "stdin"
-	}
-	rs, err := audit.Load(name, data, f.format)
+	name := strings.Join(f.ruleset, ", ")
+	rs, err := audit.LoadAll(inputs, f.format)
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	rep := aud.Audit(in.Rules, in.Skips, audit.Options{WANAddrs: wan})
+	rep := aud.Audit(in.Rules, in.Skips, audit.Options{WANAddrs: wan, Constraints: in.Constraints})
 	write := func(w io.Writer) error {
 		if f.output == report.JSON {
 			return report.WriteJSON(w, rep)
@@ -204,6 +218,18 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		for _, s := range rep.Services {
 			n += s.Required
 			bad += len(s.Failing)
+		}
+		fails := 0
+		for _, c := range rep.Constraints {
+			if c.Status == audit.ConstraintFail {
+				fails++
+			}
+		}
+		switch {
+		case bad == 0:
+			return failed(fmt.Sprintf("%d of %d constraints audited fail", fails, len(rep.Constraints)))
+		case fails > 0:
+			return failed(fmt.Sprintf("%d of %d required flows are not allowed; %d of %d constraints audited fail", bad, n, fails, len(rep.Constraints)))
 		}
 		return failed(fmt.Sprintf("%d of %d required flows are not allowed", bad, n))
 	}
