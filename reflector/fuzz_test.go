@@ -79,7 +79,7 @@ func FuzzServe(f *testing.F) {
 	}
 	defer s.Close()
 	inv := testInvite()
-	SignSIPRequest(testToken, inv, NewNonce(), time.Now())
+	SignSIPRequest(testToken, inv, NewNonce(), time.Now(), 5060)
 	inv.Set(HdrPad, strings.Repeat("x", 1200))
 	f.Add(inv.Bytes())
 	f.Add(Encode(testToken, TypeEcho, NewNonce(), time.Now(), RequestBody(5060), EchoRequestLen))
