@@ -316,3 +316,19 @@ func TestNonceStore(t *testing.T) {
 		}
 	}
 }
+
+// TestListenAddr: an address alone takes the default port.
+func TestListenAddr(t *testing.T) {
+	for _, tc := range [][2]string{
+		{"198.51.100.10", "198.51.100.10:7478"},
+		{"2001:db8::1", "[2001:db8::1]:7478"},
+		{"[2001:db8::1]", "[2001:db8::1]:7478"},
+		{"198.51.100.10:9000", "198.51.100.10:9000"},
+		{":7000", ":7000"},
+		{"nowhere", "nowhere"},
+	} {
+		if got := ListenAddr(tc[0]); got != tc[1] {
+			t.Errorf("ListenAddr(%q) = %q, want %q", tc[0], got, tc[1])
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,9 +173,10 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Token) < MinTokenLen {
 		return nil, fmt.Errorf("the token must have at least %d characters (make one with: openssl rand -hex 16)", MinTokenLen)
 	}
+	cfg.Listen = ListenAddr(cfg.Listen)
 	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %v (write HOST:PORT, e.g. :%d or 198.51.100.10:%d)", cfg.Listen, err, DefaultPort, DefaultPort)
+		return nil, fmt.Errorf("--listen %q: %v (write HOST:PORT or an address alone, e.g. :%d or 198.51.100.10)", cfg.Listen, err, DefaultPort)
 	}
 	s := &Server{cfg: cfg, timers: map[*time.Timer]struct{}{}}
 	if host != "" {
@@ -218,6 +220,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// ListenAddr completes a listen address: an address alone (IPv6 with or
+// without brackets) takes DefaultPort; anything else is returned as is.
+func ListenAddr(s string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && a.Zone() == "" {
+		return net.JoinHostPort(a.String(), strconv.Itoa(DefaultPort))
+	}
+	return s
+}
+
+// Addr is the control address the server listens on, HOST:PORT.
+func (s *Server) Addr() string { return s.cfg.Listen }
 
 // NewToken returns a random token, 32 hex digits.
 func NewToken() string {

@@ -28,7 +28,7 @@ func newProbeCmd(g *globals) *cobra.Command {
 		sel        selectFlags
 		checks     []string
 		cfg        probe.Config
-		token      string
+		tok        tokenFlags
 		proxy      string
 		hosts      string
 		dns        []string
@@ -116,8 +116,9 @@ error. Flows not probed do not fail a run that probed others.`,
 			if cfg.Checks, err = probe.ParseChecks(checks); err != nil {
 				return err
 			}
-			if token == "" {
-				token = os.Getenv("PORTOLAN_TOKEN")
+			token, _, err := tok.get(cmd.ErrOrStderr(), cmd.InOrStdin())
+			if err != nil {
+				return err
 			}
 			cfg.Token = []byte(token)
 			if cfg.Rate <= 0 || cfg.Concurrency <= 0 || cfg.Sample < 0 || cfg.Timeout <= 0 {
@@ -181,7 +182,7 @@ error. Flows not probed do not fail a run that probed others.`,
 	sel.register(f)
 	f.StringSliceVar(&checks, "check", nil, "checks to run, comma-separated: "+strings.Join(probe.AllChecks, ", ")+" (default all)")
 	f.StringVar(&cfg.Reflector, "reflector", "", "a portolan reflector HOST[:PORT] (port 7478 by default) for UDP ranges, flows to any address, SIP ALG and NAT timeout")
-	f.StringVar(&token, "token", "", "the reflector's token (default $PORTOLAN_TOKEN)")
+	tok.register(f)
 	f.StringVar(&proxy, "proxy", "", "web proxy URL for flows that go through one (http://USER:PASS@HOST:PORT; default $HTTPS_PROXY, honouring $NO_PROXY; none: no proxy)")
 	f.StringArrayVar(&cfg.Endpoints, "endpoint", nil, "a name under a wildcard domain (app.librestream.com) or an address inside an address block that a flow covers without naming it: probe it for those flows (repeatable)")
 	f.StringVar(&hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +30,7 @@ func newReflectCmd(g *globals) *cobra.Command {
 		cfg      reflector.Config
 		udpPorts string
 		tcpPorts string
-		token    string
+		tok      tokenFlags
 		stats    time.Duration
 		shards   int
 		shard    string
@@ -75,11 +78,16 @@ did on stderr every --stats interval and at the end.`,
 			if cfg.TCPPorts, err = portSetFlag("--tcp-ports", tcpPorts); err != nil {
 				return err
 			}
-			if token == "" {
-				token = os.Getenv("PORTOLAN_TOKEN")
+			errw := cmd.ErrOrStderr()
+			token, from, err := tok.get(errw, cmd.InOrStdin())
+			if shard != "" {
+				token, from, err = os.Getenv("PORTOLAN_TOKEN"), "", nil
+			}
+			if err != nil {
+				return err
 			}
 			if token == "" {
-				return fmt.Errorf("--token (or $PORTOLAN_TOKEN) is needed; make one with: openssl rand -hex 16")
+				return fmt.Errorf("--token-file FILE (or $PORTOLAN_TOKEN) is needed; make one with: (umask 077; openssl rand -hex 16 > reflector.token)")
 			}
 			cfg.Token = []byte(token)
 			if shard != "" {
@@ -91,7 +99,6 @@ did on stderr every --stats interval and at the end.`,
 			if err != nil {
 				return err
 			}
-			errw := cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if shard == "" {
@@ -99,6 +106,7 @@ did on stderr every --stats interval and at the end.`,
 					shards = reflector.ShardsFor(srv.UDPPorts().Len() + srv.TCPPorts().Len())
 				}
 				if shards > 1 {
+					fmt.Fprintln(errw, probeHint(srv.Addr(), from))
 					return runShards(ctx, errw, shards, token, reflectArgs(cmd))
 				}
 			}
@@ -110,7 +118,10 @@ did on stderr every --stats interval and at the end.`,
 			if shard != "" {
 				who += " shard " + shard
 			}
-			fmt.Fprintf(errw, "%s: listening on %s; udp %s; tcp %s\n", who, cfg.Listen, srv.UDPPorts(), srv.TCPPorts())
+			fmt.Fprintf(errw, "%s: listening on %s; udp %s; tcp %s\n", who, srv.Addr(), srv.UDPPorts(), srv.TCPPorts())
+			if shard == "" {
+				fmt.Fprintln(errw, probeHint(srv.Addr(), from))
+			}
 			var tick <-chan time.Time
 			if stats > 0 {
 				t := time.NewTicker(stats)
@@ -131,10 +142,10 @@ did on stderr every --stats interval and at the end.`,
 	}
 	d := reflector.DefaultConfig
 	f := cmd.Flags()
-	f.StringVar(&cfg.Listen, "listen", fmt.Sprintf(":%d", reflector.DefaultPort), "control address HOST:PORT (empty HOST: every address, IPv4 and IPv6)")
+	f.StringVar(&cfg.Listen, "listen", fmt.Sprintf(":%d", reflector.DefaultPort), fmt.Sprintf("control address HOST:PORT, or HOST alone for port %d (empty HOST: every address, IPv4 and IPv6)", reflector.DefaultPort))
 	f.StringVar(&udpPorts, "udp-ports", "", "UDP ports and ranges to answer on besides the control port, e.g. 123,5060-5080,10000-60000")
 	f.StringVar(&tcpPorts, "tcp-ports", "", "TCP ports and ranges to accept echo connections on, e.g. 80,443,5938")
-	f.StringVar(&token, "token", "", "the shared secret probes must prove, at least 12 characters (default $PORTOLAN_TOKEN)")
+	tok.register(f)
 	f.Float64Var(&cfg.Rate, "rate-limit", d.Rate, "replies per second to one source")
 	f.IntVar(&cfg.Burst, "burst", 0, "replies one source may get at once (default: the rate limit)")
 	f.DurationVar(&cfg.MaxDelay, "max-delay", d.MaxDelay, "longest delay a NAT-timeout trial may ask")
@@ -157,7 +168,7 @@ func reflectArgs(cmd *cobra.Command) []string {
 	args := []string{"reflect"}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "token", "shards", "shard":
+		case "token", "token-file", "shards", "shard":
 			return
 		}
 		args = append(args, "--"+f.Name+"="+f.Value.String())
@@ -266,6 +277,26 @@ func portSetFlag(flag, v string) (model.PortSet, error) {
 }
 
 func statsLine(s reflector.Stats) string {
-	return fmt.Sprintf("received %d, answered %d (%d SIP), bytes in %d out %d; refused: bad token %d, stale %d, replayed %d, rate-limited %d, would amplify %d, over a bound %d",
-		s.Received, s.Answered, s.SIP, s.BytesIn, s.BytesOut, s.BadMAC, s.Stale, s.Replayed, s.RateLimited, s.TooLarge, s.Refused)
+	return fmt.Sprintf("received %d, answered %d (%d SIP), probes' SIP ACKs %d, bytes in %d out %d; refused: bad token %d, stale %d, replayed %d, rate-limited %d, would amplify %d, over a bound %d; tcp closed before proof %d",
+		s.Received, s.Answered, s.SIP, s.SIPACK, s.BytesIn, s.BytesOut, s.BadMAC, s.Stale, s.Replayed, s.RateLimited, s.TooLarge, s.Refused, s.Evicted)
+}
+
+// probeHint tells how a probe reuses this reflector's token.
+func probeHint(addr, from string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if a, err := netip.ParseAddr(host); err != nil || a.IsUnspecified() {
+		host = "THIS-HOST"
+	}
+	target := net.JoinHostPort(host, port)
+	if port == strconv.Itoa(reflector.DefaultPort) {
+		target = host
+	}
+	how := "--token-file FILE (FILE holding the same token)"
+	switch {
+	case strings.HasPrefix(from, "--token-file ") && from != "--token-file -":
+		how = from + " (a copy of it)"
+	case from == "$PORTOLAN_TOKEN":
+		how = "with PORTOLAN_TOKEN set to the same token"
+	}
+	return fmt.Sprintf("portolan reflect: probes use it with: portolan probe SERVICE... --reflector %s %s", target, how)
 }
