@@ -121,6 +121,10 @@ type task struct {
 // SetProgress sets the function told how far the run is.
 func (p *Plan) SetProgress(fn func(done, total int)) { p.cfg.Progress = fn }
 
+// SetStart sets the function told, before probing begins, the units of
+// work, the expected duration and the longest it may take.
+func (p *Plan) SetStart(fn func(total int, expected, longest time.Duration)) { p.cfg.Start = fn }
+
 // Run probes and returns the report. Its verdicts are in the report; the
 // run itself only stops early when ctx ends.
 func (p *Plan) Run(ctx context.Context) *Report {
@@ -162,6 +166,9 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		scan.set(&portScan{})
 	}
 	tcpByFlow := map[string]*future[[]Result]{}
+	// The longest NAT check, which runs beside the rest: typically and
+	// at worst.
+	var natTime, natLongest time.Duration
 	sipDone := newFuture[Result]()
 	sipStarted := false
 
@@ -233,6 +240,10 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		}
 		if p.cfg.has(CheckNATTimeout) {
 			for _, k := range p.natChecks(svc) {
+				if p.reflector.IsValid() && env.infoErr == nil {
+					typical, longest := natDuration(p.natPlan(env, k))
+					natTime, natLongest = max(natTime, typical), max(natLongest, longest)
+				}
 				add(1, false, func(ctx context.Context) []Result { return []Result{p.probeNATTimeout(ctx, env, svc, k)} })
 			}
 		}
@@ -243,6 +254,10 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		total += t.units
 	}
 	env.total = int64(total)
+	if p.cfg.Start != nil {
+		pt := p.packetTime(env, total, len(scanPorts))
+		p.cfg.Start(total, max(natTime, pt), max(natLongest, pt))
+	}
 	if p.cfg.Progress != nil {
 		p.cfg.Progress(0, total)
 	}
@@ -281,6 +296,21 @@ func (p *Plan) Run(ctx context.Context) *Report {
 	rep.Elapsed = Millis(time.Since(start))
 	rep.summarize()
 	return rep
+}
+
+// packetTime is how long the run's packets take at its rate: units of
+// work, the UDP scan paced below the reflector's rate too, and the wait
+// of the scan's later passes for the ports that did not answer.
+func (p *Plan) packetTime(env *runEnv, units, scan int) time.Duration {
+	r := p.cfg.Rate
+	if scan > 0 && env.infoErr == nil && env.info.Rate > 0 {
+		r = min(r, env.info.Rate*0.8)
+	}
+	d := time.Duration(float64(units) / r * float64(time.Second))
+	if scan > 0 {
+		d += 2 * p.cfg.Timeout
+	}
+	return d
 }
 
 func key(c *resolve.Concrete) string { return c.Service + "\x00" + c.Flow.Flow + "\x00" + c.Proto }
