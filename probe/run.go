@@ -290,6 +290,7 @@ func (p *Plan) Run(ctx context.Context) *Report {
 	for _, rs := range out {
 		rep.Results = append(rep.Results, rs...)
 	}
+	rep.Results = p.everyCheck(rep.Results)
 	if rep.Results == nil {
 		rep.Results = []Result{}
 	}
@@ -311,6 +312,57 @@ func (p *Plan) packetTime(env *runEnv, units, scan int) time.Duration {
 		d += 2 * p.cfg.Timeout
 	}
 	return d
+}
+
+// everyCheck gives each check asked for a row for each service: one
+// that produced none for a service gets a "not probed" row saying why,
+// after the service's last row.
+func (p *Plan) everyCheck(rs []Result) []Result {
+	for _, svc := range p.services {
+		last := -1
+		seen := map[string]bool{}
+		for i, r := range rs {
+			if r.Service == svc {
+				last, seen[r.Check] = i, true
+			}
+		}
+		var add []Result
+		for _, c := range p.cfg.Checks {
+			if !seen[c] {
+				add = append(add, Result{Check: c, Service: svc, Target: "-", Status: Skip, Summary: "not probed: " + nothingFor(c, svc)})
+			}
+		}
+		if last < 0 {
+			last = len(rs) - 1
+		}
+		rs = slices.Concat(rs[:last+1], add, rs[last+1:])
+	}
+	return rs
+}
+
+// nothingFor says why a check has nothing to probe for a service.
+func nothingFor(check, svc string) string {
+	switch check {
+	case CheckDNS:
+		return "no name among the selected flows of " + svc + " (addresses, wildcards or any address only)"
+	case CheckTCP:
+		return "no TCP flow of " + svc + " to probe from here (selected features)"
+	case CheckTLS:
+		return "no flow of " + svc + " speaks TLS to a host probed directly or through the proxy (a flow to any address or an address block is probed through the reflector, without TLS)"
+	case CheckProxy:
+		return "no flow of " + svc + " goes through a web proxy"
+	case CheckSTUN:
+		return "no STUN server among the selected flows of " + svc
+	case CheckUDP:
+		return "no UDP flow of " + svc + " to probe from here (selected features)"
+	case CheckSIPALG:
+		return svc + " sends no SIP over UDP and states no ALG constraint"
+	case CheckNATTimeout:
+		return svc + " states no NAT timeout; --nat-measure measures one anyway"
+	case CheckFallback:
+		return "no flow of " + svc + " has ways out to fall back on"
+	}
+	return "nothing to probe for " + svc
 }
 
 func key(c *resolve.Concrete) string { return c.Service + "\x00" + c.Flow.Flow + "\x00" + c.Proto }
