@@ -412,13 +412,23 @@ func scanSIPAuth(b []byte) (method string, callID, cseq, auth []byte, ok bool) {
 		name, val, _ := bytes.Cut(line, []byte(":"))
 		name = bytes.TrimSpace(name)
 		i := -1
-		switch {
-		case len(name) == 1 && (name[0] == 'i' || name[0] == 'I'), bytes.EqualFold(name, []byte("Call-ID")):
-			i = 0
-		case bytes.EqualFold(name, []byte("CSeq")):
-			i = 1
-		case bytes.EqualFold(name, []byte(HdrAuth)):
-			i = 2
+		switch len(name) { // the length first: most names are none of these
+		case 1:
+			if name[0] == 'i' || name[0] == 'I' {
+				i = 0
+			}
+		case len("Call-ID"):
+			if bytes.EqualFold(name, []byte("Call-ID")) {
+				i = 0
+			}
+		case len("CSeq"):
+			if bytes.EqualFold(name, []byte("CSeq")) {
+				i = 1
+			}
+		case len(HdrAuth):
+			if bytes.EqualFold(name, []byte(HdrAuth)) {
+				i = 2
+			}
 		}
 		if i >= 0 && !fs[i].set {
 			fs[i] = scanField{v: bytes.TrimSpace(val), set: true}
