@@ -98,11 +98,11 @@ error. Flows not probed do not fail a run that probed others.`,
   portolan probe starleaf --param company=acme
 
   # UDP ranges, SIP ALG and NAT timeout through your reflector
-  portolan probe tw-solutions --reflector reflector.example.net --token "$TOKEN"
+  portolan probe tw-solutions --reflector reflector.example.net --token-file reflector.token
 
   # Only the middlebox checks, measuring the NAT timeout to the second
   portolan probe tw-solutions --check sip-alg,nat-timeout --nat-measure \
-      --reflector 198.51.100.10 --token "$TOKEN"
+      --reflector 198.51.100.10 --token-file reflector.token
 
   # Onsight through the company proxy; *.librestream.com names no host, so
   # name one under it

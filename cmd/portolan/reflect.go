@@ -42,7 +42,9 @@ func newReflectCmd(g *globals) *cobra.Command {
 answer: which UDP ports of a range get through a firewall, whether a SIP ALG
 rewrites what crosses the NAT, how long a UDP NAT binding lives. Run it
 outside the network under test (a small cloud machine), and point probes at
-it with --reflector HOST --token T.
+it with --reflector HOST --token-file FILE (the same token; it says so when
+it starts). The token comes from --token-file FILE, $PORTOLAN_TOKEN or
+--token (which ps shows to anyone on the machine).
 
 It answers only requests that prove the token (HMAC-SHA256 over a fresh
 nonce, a timestamp within 2 minutes of its clock, and the request; a nonce is
@@ -59,16 +61,23 @@ raises its limit as far as it may, and where one process still may not
 open them all (a container's hard limit) it runs shards, processes that
 each open every n-th port and keep 1/n of the rate and bounds.
 
---listen HOST:PORT is the control port (UDP; it answers like any other).
+--listen HOST:PORT is the control port (UDP; it answers like any other);
+HOST alone takes port 7478.
 --tcp-ports adds TCP ports that accept one proven echo per connection, for
 flows to any address over TCP. It runs until interrupted and prints what it
 did on stderr every --stats interval and at the end.`,
-		Example: `  # What TW Solutions and StarLeaf need probed from outside
-  portolan reflect --token "$(openssl rand -hex 16)" \
-      --udp-ports 123,500,1194,3478,5060-5080,24704,10000-60000 --tcp-ports 80,443,5938
+		Example: `  # A token in a file, to copy to the probes' machine; every port the
+  # seed services' flows send to a reflector (root for ports below 1024)
+  (umask 077; openssl rand -hex 16 > reflector.token)
+  portolan reflect --token-file reflector.token \
+      --udp-ports 53,123,500,1025-65535 \
+      --tcp-ports 53,80,443,1720,2197,3090,5060-5061,5222-5223,5228-5230,5938,50080-50081
 
-  # One address only, a lower rate per source
-  portolan reflect --listen 198.51.100.10:7478 --udp-ports 5060 --rate-limit 200`,
+  # The probe side, with a copy of the file
+  portolan probe tw-solutions --reflector reflector.example.net --token-file reflector.token
+
+  # One address only (port 7478), a lower rate per source
+  portolan reflect --listen 198.51.100.10 --token-file reflector.token --udp-ports 5060 --rate-limit 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
