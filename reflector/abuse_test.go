@@ -36,8 +36,26 @@ func signedInvite(port uint16) []byte {
 // signature names the port).
 func TestSIPReplayAcrossShards(t *testing.T) {
 	t.Parallel()
-	ps := freePorts(t, 5)
-	cfg := Config{Listen: "127.0.0.1:" + itoa(int(ps[0])), UDPPorts: set(ps[1:]...), Token: testToken, Shards: 2}
+	// The control port, then ports until both shards (port mod 2) own one.
+	ps := freePorts(t, 2)
+	var a, b uint16 // a port of shard 0 and one of shard 1
+	for len(ps) < 40 && (a == 0 || b == 0) {
+		for _, p := range ps[1:] {
+			if p%2 == 0 && a == 0 {
+				a = p
+			}
+			if p%2 == 1 && b == 0 {
+				b = p
+			}
+		}
+		if a == 0 || b == 0 {
+			ps = append(ps, freePorts(t, 1)...)
+		}
+	}
+	if a == 0 || b == 0 {
+		t.Fatalf("no free port of each parity among %v", ps)
+	}
+	cfg := Config{Listen: "127.0.0.1:" + itoa(int(ps[0])), UDPPorts: set(a, b), Token: testToken, Shards: 2}
 	for i := range 2 {
 		c := cfg
 		c.Shard = i
@@ -49,19 +67,6 @@ func TestSIPReplayAcrossShards(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-	}
-	// One port of each shard, the request signed for the first.
-	var a, b uint16
-	for _, p := range ps[1:] {
-		if p%2 == 0 && a == 0 {
-			a = p
-		}
-		if p%2 == 1 && b == 0 {
-			b = p
-		}
-	}
-	if a == 0 || b == 0 {
-		t.Skip("no port of each parity") // freePorts gives random ports; 4 of one parity is 1 in 8
 	}
 	c := client(t)
 	req := signedInvite(a)
