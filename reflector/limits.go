@@ -172,6 +172,14 @@ func (c *nonces) remember(nonce [16]byte, src netip.Addr, t, now time.Time) stri
 	return ""
 }
 
+// has reports whether the nonce is remembered.
+func (c *nonces) has(nonce [16]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.seen[nonce]
+	return ok
+}
+
 // expire forgets the nonces whose timestamps have left the window.
 func (c *nonces) expire(now time.Time) {
 	limit := now.UnixNano()

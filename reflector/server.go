@@ -120,7 +120,8 @@ type Stats struct {
 	// proven and not answered, neither a request nor an attack.
 	SIPACK uint64
 	// Evicted counts TCP connections closed before they proved the
-	// token, to make room for new ones (slow or silent clients).
+	// token: silent past the deadline, or closed to make room for new
+	// ones (slow or silent clients).
 	Evicted uint64
 }
 
@@ -474,6 +475,11 @@ func (s *Server) admit(nonce [16]byte, at time.Time, from netip.Addr) bool {
 	now := time.Now()
 	if s.nonces.stale(at, now) {
 		s.st.stale.Add(1)
+		return false
+	}
+	// A replay (its source may be spoofed) spends no one's rate.
+	if s.nonces.has(nonce) {
+		s.st.replayed.Add(1)
 		return false
 	}
 	key := sourceKey(from)

@@ -75,7 +75,16 @@ func (s *Server) handleTCP(tc *tcpConn, from netip.AddrPort, port uint16) {
 	c.SetDeadline(t0.Add(headerTimeout))
 	pkt, err := ReadFrame(c)
 	if err != nil {
-		s.st.badMAC.Add(1)
+		// Closed for room, or silent past the deadline: counted apart
+		// from a client that sent something else.
+		var ne net.Error
+		switch {
+		case s.conns.evicted(tc):
+		case errors.As(err, &ne) && ne.Timeout():
+			s.st.evicted.Add(1)
+		default:
+			s.st.badMAC.Add(1)
+		}
 		return
 	}
 	s.st.received.Add(1)

@@ -71,6 +71,13 @@ func (t *tcpConns) proven(tc *tcpConn) {
 	}
 }
 
+// evicted reports whether tc was closed to make room.
+func (t *tcpConns) evicted(tc *tcpConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return tc.gone
+}
+
 // done uncounts a connection that ended.
 func (t *tcpConns) done(tc *tcpConn) {
 	t.mu.Lock()
