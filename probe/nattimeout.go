@@ -218,6 +218,60 @@ func measureNAT(ctx context.Context, env *runEnv, dst netip.AddrPort, maxD time.
 	return alive, gone, nil
 }
 
+// natPlan says how a nat-timeout check runs: quick (one trial at the
+// document's minimum) or a measurement up to maxD.
+func (p *Plan) natPlan(env *runEnv, k *resolve.Constraint) (quick bool, least, maxD time.Duration) {
+	if k != nil {
+		least, _ = time.ParseDuration(k.MinTimeout)
+	}
+	if !p.cfg.NATMeasure && least > 0 {
+		return true, least, 0
+	}
+	maxD = p.cfg.NATMax
+	if maxD <= 0 {
+		maxD = 3 * time.Minute
+		if least > 0 {
+			maxD = 2 * least
+		}
+	}
+	return false, least, min(maxD, env.info.MaxDelay)
+}
+
+// natDuration is how long a nat-timeout check takes: the quick trial;
+// for a measurement, typical is the ladder of waves up to maxD (every
+// binding lives that long) and longest the worst case, a lifetime just
+// short of the last rung, bracketed by waves that each wait nearly as
+// long.
+func natDuration(quick bool, least, maxD time.Duration) (typical, longest time.Duration) {
+	if quick {
+		return least + natGrace, least + natGrace
+	}
+	var ladder []time.Duration
+	for d := time.Second; d < maxD; d *= 2 {
+		ladder = append(ladder, d)
+	}
+	ladder = append(ladder, maxD)
+	var sum, alive time.Duration
+	for len(ladder) > 0 {
+		wave := ladder[:min(4, len(ladder))]
+		ladder = ladder[len(wave):]
+		sum += wave[len(wave)-1] + natGrace
+		longest = max(longest, sum)
+		for _, gone := range wave {
+			// Gone at this rung, alive at the one before: each wave
+			// splits the bracket in five and, at worst, keeps the top
+			// fifth.
+			split := sum
+			for w := gone - alive; w > natWidth; w /= 5 {
+				split += gone - w/5 + natGrace
+			}
+			longest = max(longest, split)
+			alive = gone
+		}
+	}
+	return sum, longest
+}
+
 // probeNATTimeout checks a nat-timeout constraint (k nil: measures only).
 func (p *Plan) probeNATTimeout(ctx context.Context, env *runEnv, svc string, k *resolve.Constraint) Result {
 	r := Result{Check: CheckNATTimeout, Service: svc, Required: k != nil, Via: "reflector " + p.reflector.String()}
@@ -258,7 +312,8 @@ func (p *Plan) probeNATTimeout(ctx context.Context, env *runEnv, svc string, k *
 		sort.Slice(info.Trials, func(i, j int) bool { return info.Trials[i].Delay < info.Trials[j].Delay })
 	}()
 
-	if !p.cfg.NATMeasure && min > 0 {
+	quick, min, maxD := p.natPlan(env, k)
+	if quick {
 		info.Mode = "quick"
 		if min > env.info.MaxDelay {
 			r.Status, r.Summary = Error, fmt.Sprintf("the reflector delays replies by %s at most, less than the %s to check", env.info.MaxDelay, min)
@@ -281,16 +336,6 @@ func (p *Plan) probeNATTimeout(ctx context.Context, env *runEnv, svc string, k *
 	}
 
 	info.Mode = "measure"
-	maxD := p.cfg.NATMax
-	if maxD <= 0 {
-		maxD = 3 * time.Minute
-		if min > 0 {
-			maxD = 2 * min
-		}
-	}
-	if maxD > env.info.MaxDelay {
-		maxD = env.info.MaxDelay
-	}
 	alive, gone, err := measureNAT(ctx, env, dst, maxD, info)
 	info.AliveAfter, info.GoneAfter = Millis(alive), Millis(gone)
 	switch {

@@ -172,7 +172,7 @@ func NewPlan(ctx context.Context, choices []*resolve.Choice, r resolve.Resolver,
 	}
 	if cfg.Reflector != "" {
 		if len(cfg.Token) == 0 {
-			return nil, fmt.Errorf("--reflector needs --token (or $PORTOLAN_TOKEN): the reflector answers only probes that prove it")
+			return nil, fmt.Errorf("--reflector needs --token-file FILE (or $PORTOLAN_TOKEN, or --token): the reflector answers only probes that prove it")
 		}
 		if p.reflector, err = reflectorAddr(ctx, cfg.Reflector, cache); err != nil {
 			return nil, err

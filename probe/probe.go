@@ -240,6 +240,10 @@ type Config struct {
 	Net Network
 	// Progress, when set, is told how far the run is, in units of work.
 	Progress func(done, total int)
+	// Start, when set, is told before probing begins how many units of
+	// work the run holds, how long it is expected to take and the longest
+	// it may (a NAT measurement depends on what it finds).
+	Start func(total int, expected, longest time.Duration)
 }
 
 // Defaults for Config.

@@ -132,9 +132,23 @@ func (p *Plan) probeProxyFlow(ctx context.Context, env *runEnv, fp *flowPlan) []
 		u, err := p.cfg.Proxy(target)
 		r := base(fp, CheckProxy)
 		r.Target = target
+		// Without a tunnel the TLS check still gets its row, saying why.
+		noTunnel := func(r Result) []Result {
+			rs := []Result{r}
+			if fp.tls && p.cfg.has(CheckTLS) {
+				tr := base(fp, CheckTLS)
+				tr.Target, tr.Via = target, r.Via
+				tr.Status, tr.Summary = Skip, "not probed: no tunnel through the proxy ("+r.Summary+")"
+				if fp.tlsMin != nil {
+					tr.Constraint = fp.tlsMin.ID
+				}
+				rs = append(rs, tr)
+			}
+			return rs
+		}
 		if err != nil || u == nil {
 			r.Status, r.Summary = Error, fmt.Sprintf("no proxy for %s: %v", target, err)
-			outs[i] = []Result{r}
+			outs[i] = noTunnel(r)
 			return
 		}
 		r.Via = "proxy " + redactURL(u)
@@ -143,13 +157,15 @@ func (p *Plan) probeProxyFlow(ctx context.Context, env *runEnv, fp *flowPlan) []
 		r.Elapsed = Millis(time.Since(t0))
 		r.Proxy = info
 		judgeProxy(&r, fp, info, err)
+		if conn == nil {
+			outs[i] = noTunnel(r)
+			return
+		}
+		defer conn.Close()
 		rs := []Result{r}
-		if conn != nil {
-			defer conn.Close()
-			if fp.tls && p.cfg.has(CheckTLS) {
-				tinfo, err := tlsProbe(ctx, env, conn, j.e.Name, j.e.Addr)
-				rs = append(rs, tlsResult(fp, target, r.Via, tinfo, err))
-			}
+		if fp.tls && p.cfg.has(CheckTLS) {
+			tinfo, err := tlsProbe(ctx, env, conn, j.e.Name, j.e.Addr)
+			rs = append(rs, tlsResult(fp, target, r.Via, tinfo, err))
 		}
 		outs[i] = rs
 	})

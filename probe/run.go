@@ -121,6 +121,10 @@ type task struct {
 // SetProgress sets the function told how far the run is.
 func (p *Plan) SetProgress(fn func(done, total int)) { p.cfg.Progress = fn }
 
+// SetStart sets the function told, before probing begins, the units of
+// work, the expected duration and the longest it may take.
+func (p *Plan) SetStart(fn func(total int, expected, longest time.Duration)) { p.cfg.Start = fn }
+
 // Run probes and returns the report. Its verdicts are in the report; the
 // run itself only stops early when ctx ends.
 func (p *Plan) Run(ctx context.Context) *Report {
@@ -162,6 +166,9 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		scan.set(&portScan{})
 	}
 	tcpByFlow := map[string]*future[[]Result]{}
+	// The longest NAT check, which runs beside the rest: typically and
+	// at worst.
+	var natTime, natLongest time.Duration
 	sipDone := newFuture[Result]()
 	sipStarted := false
 
@@ -233,6 +240,10 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		}
 		if p.cfg.has(CheckNATTimeout) {
 			for _, k := range p.natChecks(svc) {
+				if p.reflector.IsValid() && env.infoErr == nil {
+					typical, longest := natDuration(p.natPlan(env, k))
+					natTime, natLongest = max(natTime, typical), max(natLongest, longest)
+				}
 				add(1, false, func(ctx context.Context) []Result { return []Result{p.probeNATTimeout(ctx, env, svc, k)} })
 			}
 		}
@@ -243,6 +254,10 @@ func (p *Plan) Run(ctx context.Context) *Report {
 		total += t.units
 	}
 	env.total = int64(total)
+	if p.cfg.Start != nil {
+		pt := p.packetTime(env, total, len(scanPorts))
+		p.cfg.Start(total, max(natTime, pt), max(natLongest, pt))
+	}
 	if p.cfg.Progress != nil {
 		p.cfg.Progress(0, total)
 	}
@@ -275,12 +290,79 @@ func (p *Plan) Run(ctx context.Context) *Report {
 	for _, rs := range out {
 		rep.Results = append(rep.Results, rs...)
 	}
+	rep.Results = p.everyCheck(rep.Results)
 	if rep.Results == nil {
 		rep.Results = []Result{}
 	}
 	rep.Elapsed = Millis(time.Since(start))
 	rep.summarize()
 	return rep
+}
+
+// packetTime is how long the run's packets take at its rate: units of
+// work, the UDP scan paced below the reflector's rate too, and the wait
+// of the scan's later passes for the ports that did not answer.
+func (p *Plan) packetTime(env *runEnv, units, scan int) time.Duration {
+	r := p.cfg.Rate
+	if scan > 0 && env.infoErr == nil && env.info.Rate > 0 {
+		r = min(r, env.info.Rate*0.8)
+	}
+	d := time.Duration(float64(units) / r * float64(time.Second))
+	if scan > 0 {
+		d += 2 * p.cfg.Timeout
+	}
+	return d
+}
+
+// everyCheck gives each check asked for a row for each service: one
+// that produced none for a service gets a "not probed" row saying why,
+// after the service's last row.
+func (p *Plan) everyCheck(rs []Result) []Result {
+	for _, svc := range p.services {
+		last := -1
+		seen := map[string]bool{}
+		for i, r := range rs {
+			if r.Service == svc {
+				last, seen[r.Check] = i, true
+			}
+		}
+		var add []Result
+		for _, c := range p.cfg.Checks {
+			if !seen[c] {
+				add = append(add, Result{Check: c, Service: svc, Target: "-", Status: Skip, Summary: "not probed: " + nothingFor(c, svc)})
+			}
+		}
+		if last < 0 {
+			last = len(rs) - 1
+		}
+		rs = slices.Concat(rs[:last+1], add, rs[last+1:])
+	}
+	return rs
+}
+
+// nothingFor says why a check has nothing to probe for a service.
+func nothingFor(check, svc string) string {
+	switch check {
+	case CheckDNS:
+		return "no name among the selected flows of " + svc + " (addresses, wildcards or any address only)"
+	case CheckTCP:
+		return "no TCP flow of " + svc + " to probe from here (selected features)"
+	case CheckTLS:
+		return "no flow of " + svc + " speaks TLS to a host probed directly or through the proxy (a flow to any address or an address block is probed through the reflector, without TLS)"
+	case CheckProxy:
+		return "no flow of " + svc + " goes through a web proxy"
+	case CheckSTUN:
+		return "no STUN server among the selected flows of " + svc
+	case CheckUDP:
+		return "no UDP flow of " + svc + " to probe from here (selected features)"
+	case CheckSIPALG:
+		return svc + " sends no SIP over UDP and states no ALG constraint"
+	case CheckNATTimeout:
+		return svc + " states no NAT timeout; --nat-measure measures one anyway"
+	case CheckFallback:
+		return "no flow of " + svc + " has ways out to fall back on"
+	}
+	return "nothing to probe for " + svc
 }
 
 func key(c *resolve.Concrete) string { return c.Service + "\x00" + c.Flow.Flow + "\x00" + c.Proto }

@@ -183,7 +183,7 @@ func probeSIPALG(ctx context.Context, env *runEnv, port uint16) Result {
 		}
 		return r
 	}
-	sendACK(conn, sent, resp, dst)
+	sendACK(conn, sent, resp, env.cfg.Token, port)
 	got, err := reflector.DecodeReceived(resp.Body)
 	if err != nil {
 		r.Status, r.Summary = Error, "the reflector's answer: "+err.Error()
@@ -276,7 +276,7 @@ func buildInvite(local, dst netip.AddrPort) *reflector.SIP {
 // reflector's answer, which carries it back, is no larger than it.
 func padInvite(token []byte, invite *reflector.SIP, local netip.AddrPort, port uint16, nonce [16]byte) *reflector.SIP {
 	m := &reflector.SIP{StartLine: invite.StartLine, Headers: append([]reflector.Header(nil), invite.Headers...), Body: invite.Body}
-	reflector.SignSIPRequest(token, m, nonce, time.Now())
+	reflector.SignSIPRequest(token, m, nonce, time.Now(), port)
 	ans := reflector.BuildSIPAnswer(token, m, local, port, nonce, time.Now())
 	// Room for an ALG making the request longer on the way (longer
 	// addresses, added parameters), which makes the answer longer too.
@@ -291,8 +291,10 @@ func padInvite(token []byte, invite *reflector.SIP, local netip.AddrPort, port u
 }
 
 // sendACK acknowledges a final non-2xx answer to an INVITE, as RFC 3261
-// has the client transaction do, so that no middlebox keeps waiting.
-func sendACK(conn net.Conn, invite, resp *reflector.SIP, dst netip.AddrPort) {
+// has the client transaction do, so that no middlebox keeps waiting. It
+// is signed, so that the reflector counts it as a probe's ACK and not as
+// a request without the token.
+func sendACK(conn net.Conn, invite, resp *reflector.SIP, token []byte, port uint16) {
 	if invite.Method() != "INVITE" || resp.Status() < 300 {
 		return
 	}
@@ -307,6 +309,7 @@ func sendACK(conn net.Conn, invite, resp *reflector.SIP, dst netip.AddrPort) {
 		{Name: "CSeq", Value: strings.Fields(invite.Get("CSeq"))[0] + " ACK"},
 	}
 	ack.SetLength()
+	reflector.SignSIPRequest(token, ack, reflector.NewNonce(), time.Now(), port)
 	conn.Write(ack.Bytes())
 }
 

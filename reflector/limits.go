@@ -1,6 +1,7 @@
 package reflector
 
 import (
+	"container/heap"
 	"net/netip"
 	"sync"
 	"time"
@@ -20,11 +21,13 @@ type sources struct {
 	m     map[netip.Addr]*source
 }
 
+// source is one source that proved the token: entries are made only
+// after a request proved it (TCP connections are counted apart, in
+// tcpConns), so that unauthenticated traffic cannot fill the table.
 type source struct {
-	lim      *rate.Limiter
-	last     time.Time
-	pending  int // delayed replies waiting for this source
-	sessions int // TCP connections open from it
+	lim     *rate.Limiter
+	last    time.Time
+	pending int // delayed replies waiting for this source
 }
 
 func newSources(pps float64, burst, max int) *sources {
@@ -59,7 +62,7 @@ func (s *sources) evict(now time.Time) {
 		}
 	}
 	for a, src := range s.m {
-		if src.pending == 0 && src.sessions == 0 && now.Sub(src.last) > idle {
+		if src.pending == 0 && now.Sub(src.last) > idle {
 			delete(s.m, a)
 		}
 	}
@@ -94,26 +97,6 @@ func (s *sources) donePending(a netip.Addr) {
 	}
 }
 
-// addSession counts one more TCP connection for a, unless a has max already.
-func (s *sources) addSession(a netip.Addr, max int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	src := s.get(a, time.Now())
-	if src == nil || src.sessions >= max {
-		return false
-	}
-	src.sessions++
-	return true
-}
-
-func (s *sources) doneSession(a netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if src, ok := s.m[a]; ok && src.sessions > 0 {
-		src.sessions--
-	}
-}
-
 func (s *sources) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,55 +105,95 @@ func (s *sources) len() int {
 
 // nonces remembers the nonces seen within the replay window, so that a
 // captured request cannot be replayed (to a spoofed victim, say) while its
-// timestamp is still accepted. It holds at most max; when full it refuses
-// new nonces until old ones leave the window.
+// timestamp is still accepted. A nonce is forgotten when its timestamp
+// leaves the window (it would be refused as stale from then on). It holds
+// at most max in all and perSource for one source; a full source is
+// refused new nonces until its old ones expire, and the others are not.
 type nonces struct {
-	mu     sync.Mutex
-	window time.Duration
-	max    int
-	seen   map[[16]byte]struct{}
-	// queue holds the nonces in arrival order, from head on, so that
-	// expiry takes from the front; it grows only as far as it is used.
-	queue []nonceAt
-	head  int
+	mu        sync.Mutex
+	window    time.Duration
+	max       int
+	perSource int
+	seen      map[[16]byte]struct{}
+	per       map[netip.Addr]int
+	// byExp holds the nonces by expiry, earliest first.
+	byExp nonceHeap
 }
 
 type nonceAt struct {
 	nonce [16]byte
-	at    int64 // arrival, Unix nanoseconds
+	src   netip.Addr
+	exp   int64 // Unix nanoseconds: its timestamp plus the window
 }
 
-func newNonces(window time.Duration, max int) *nonces {
-	return &nonces{window: window, max: max, seen: map[[16]byte]struct{}{}}
+type nonceHeap []nonceAt
+
+func (h nonceHeap) Len() int           { return len(h) }
+func (h nonceHeap) Less(i, j int) bool { return h[i].exp < h[j].exp }
+func (h nonceHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nonceHeap) Push(x any)        { *h = append(*h, x.(nonceAt)) }
+func (h *nonceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
-// fresh reports whether a message sent at t with nonce may be answered
-// now, and remembers the nonce when it may; why says why not: "stale",
-// "replay" or "full".
-func (c *nonces) fresh(nonce [16]byte, t, now time.Time) (ok bool, why string) {
-	if d := now.Sub(t); d > c.window || d < -c.window {
-		return false, "stale"
-	}
+func newNonces(window time.Duration, max, perSource int) *nonces {
+	return &nonces{window: window, max: max, perSource: perSource,
+		seen: map[[16]byte]struct{}{}, per: map[netip.Addr]int{}}
+}
+
+// stale reports whether a message sent at t is outside the window now.
+func (c *nonces) stale(t, now time.Time) bool {
+	d := now.Sub(t)
+	return d > c.window || d < -c.window
+}
+
+// remember stores the nonce of a fresh message sent at t by src; it
+// returns "" when stored, else why not: "replay", "full" (the store) or
+// "source full" (src's share).
+func (c *nonces) remember(nonce [16]byte, src netip.Addr, t, now time.Time) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// A nonce stays remembered for twice the window after it arrived:
-	// long enough that its timestamp is stale by then.
-	limit := now.Add(-2 * c.window).UnixNano()
-	for c.head < len(c.queue) && c.queue[c.head].at < limit {
-		delete(c.seen, c.queue[c.head].nonce)
-		c.head++
-	}
-	if c.head > 1024 && c.head > len(c.queue)/2 {
-		c.queue = append(c.queue[:0], c.queue[c.head:]...)
-		c.head = 0
-	}
+	c.expire(now)
 	if _, dup := c.seen[nonce]; dup {
-		return false, "replay"
+		return "replay"
+	}
+	if c.per[src] >= c.perSource {
+		return "source full"
 	}
 	if len(c.seen) >= c.max {
-		return false, "full"
+		return "full"
 	}
 	c.seen[nonce] = struct{}{}
-	c.queue = append(c.queue, nonceAt{nonce, now.UnixNano()})
-	return true, ""
+	c.per[src]++
+	heap.Push(&c.byExp, nonceAt{nonce, src, t.Add(c.window).UnixNano()})
+	return ""
+}
+
+// has reports whether the nonce is remembered.
+func (c *nonces) has(nonce [16]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.seen[nonce]
+	return ok
+}
+
+// expire forgets the nonces whose timestamps have left the window.
+func (c *nonces) expire(now time.Time) {
+	limit := now.UnixNano()
+	for len(c.byExp) > 0 && c.byExp[0].exp < limit {
+		n := heap.Pop(&c.byExp).(nonceAt)
+		delete(c.seen, n.nonce)
+		if c.per[n.src]--; c.per[n.src] <= 0 {
+			delete(c.per, n.src)
+		}
+	}
+}
+
+func (c *nonces) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
 }

@@ -208,7 +208,7 @@ func TestWrongTokenGetsNothing(t *testing.T) {
 	}
 	// A SIP request signed with the wrong token.
 	sip := testInvite()
-	SignSIPRequest(wrong, sip, NewNonce(), time.Now())
+	SignSIPRequest(wrong, sip, NewNonce(), time.Now(), ps[1])
 	sip.Set(HdrPad, strings.Repeat("x", 1500))
 	if got := exchange(t, c, ps[1], sip.Bytes(), 300*time.Millisecond); len(got) != 0 {
 		t.Errorf("SIP with a wrong token: %d replies", len(got))
@@ -271,7 +271,7 @@ func TestNoAmplification(t *testing.T) {
 	}
 	// An unpadded SIP request gets no answer: the answer carries it back.
 	sip := testInvite()
-	SignSIPRequest(testToken, sip, NewNonce(), time.Now())
+	SignSIPRequest(testToken, sip, NewNonce(), time.Now(), ps[1])
 	if got := exchange(t, c, ps[1], sip.Bytes(), 300*time.Millisecond); len(got) != 0 {
 		t.Errorf("unpadded SIP: %d replies", len(got))
 	}
@@ -522,7 +522,7 @@ func TestSIPAnswer(t *testing.T) {
 	c := client(t)
 	m := testInvite()
 	n := NewNonce()
-	SignSIPRequest(testToken, m, n, time.Now())
+	SignSIPRequest(testToken, m, n, time.Now(), ps[1])
 	m.Set(HdrPad, strings.Repeat("x", 900))
 	req := m.Bytes()
 	got := exchange(t, c, ps[1], req, 500*time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,9 +49,12 @@ type Config struct {
 	MaxSessions, MaxSessionsPerSource int
 	// Window is how far a request's timestamp may be from the
 	// reflector's clock; MaxNonces bounds the nonces remembered against
-	// replay within it.
-	Window    time.Duration
-	MaxNonces int
+	// replay within it, in all, and MaxNoncesPerSource for one source
+	// (default MaxNonces/16), so that one source cannot fill the store
+	// for the others. A nonce is remembered until its own timestamp
+	// leaves the window.
+	Window                        time.Duration
+	MaxNonces, MaxNoncesPerSource int
 
 	// Shard and Shards split one reflector over several processes when
 	// one process may not open a socket per port (RLIMIT_NOFILE): shard i
@@ -96,6 +100,7 @@ func (c *Config) defaults() {
 		c.Window = d.Window
 	}
 	setI(&c.MaxNonces, d.MaxNonces)
+	setI(&c.MaxNoncesPerSource, max(1, c.MaxNonces/16))
 }
 
 // Stats count what a reflector did; every field only grows.
@@ -111,11 +116,18 @@ type Stats struct {
 	TooLarge    uint64 // a reply would have been larger than its request
 	Refused     uint64 // a bound was reached (pending, sessions, sources, nonces)
 	SIP         uint64 // SIP requests answered
+	// SIPACK counts the signed ACKs probes send after a final answer:
+	// proven and not answered, neither a request nor an attack.
+	SIPACK uint64
+	// Evicted counts TCP connections closed before they proved the
+	// token: silent past the deadline, or closed to make room for new
+	// ones (slow or silent clients).
+	Evicted uint64
 }
 
 type counters struct {
 	received, answered, bytesIn, bytesOut, badMAC, stale, replayed,
-	rateLimited, tooLarge, refused, sip atomic.Uint64
+	rateLimited, tooLarge, refused, sip, sipACK, evicted atomic.Uint64
 }
 
 // Server is a running reflector.
@@ -132,14 +144,14 @@ type Server struct {
 	// pendingMax is this shard's share of MaxPending.
 	pendingMax int
 	st         counters
+	conns      *tcpConns
 
-	mu      sync.Mutex
-	closed  bool
-	set     *udpSet
-	tcp     []net.Listener
-	wg      sync.WaitGroup
-	timers  map[*time.Timer]struct{}
-	session chan struct{}
+	mu     sync.Mutex
+	closed bool
+	set    *udpSet
+	tcp    []net.Listener
+	wg     sync.WaitGroup
+	timers map[*time.Timer]struct{}
 }
 
 // New checks cfg and returns a server; Start opens its sockets.
@@ -152,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 		{"--max-delay", float64(cfg.MaxDelay)}, {"--max-pending", float64(cfg.MaxPending)},
 		{"--max-pending-per-source", float64(cfg.MaxPendingPerSource)}, {"--max-ports", float64(cfg.MaxPorts)},
 		{"--max-sessions", float64(cfg.MaxSessions)}, {"max sessions per source", float64(cfg.MaxSessionsPerSource)},
-		{"window", float64(cfg.Window)}, {"max nonces", float64(cfg.MaxNonces)},
+		{"window", float64(cfg.Window)}, {"max nonces", float64(cfg.MaxNonces)}, {"max nonces per source", float64(cfg.MaxNoncesPerSource)},
 	} {
 		if l.v < 0 {
 			return nil, fmt.Errorf("%s must not be negative", l.flag)
@@ -162,9 +174,10 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Token) < MinTokenLen {
 		return nil, fmt.Errorf("the token must have at least %d characters (make one with: openssl rand -hex 16)", MinTokenLen)
 	}
+	cfg.Listen = ListenAddr(cfg.Listen)
 	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %v (write HOST:PORT, e.g. :%d or 198.51.100.10:%d)", cfg.Listen, err, DefaultPort, DefaultPort)
+		return nil, fmt.Errorf("--listen %q: %v (write HOST:PORT or an address alone, e.g. :%d or 198.51.100.10)", cfg.Listen, err, DefaultPort)
 	}
 	s := &Server{cfg: cfg, timers: map[*time.Timer]struct{}{}}
 	if host != "" {
@@ -194,8 +207,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	share := func(v int) int { return max(1, v/n) }
 	s.src = newSources(cfg.Rate/float64(n), share(cfg.Burst), share(cfg.MaxSources))
-	s.nonces = newNonces(cfg.Window, share(cfg.MaxNonces))
-	s.session = make(chan struct{}, cfg.MaxSessions)
+	s.nonces = newNonces(cfg.Window, share(cfg.MaxNonces), share(cfg.MaxNoncesPerSource))
+	s.conns = newTCPConns(cfg.MaxSessions, cfg.MaxSessionsPerSource)
 	s.pendingMax = share(cfg.MaxPending)
 	s.info = Info{Version: Version, UDP: s.udp, TCP: s.TCPPorts(), Rate: cfg.Rate, Burst: cfg.Burst, MaxDelay: cfg.MaxDelay}
 	// The info reply must fit in what a probe pays for it, from any
@@ -208,6 +221,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// ListenAddr completes a listen address: an address alone (IPv6 with or
+// without brackets) takes DefaultPort; anything else is returned as is.
+func ListenAddr(s string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && a.Zone() == "" {
+		return net.JoinHostPort(a.String(), strconv.Itoa(DefaultPort))
+	}
+	return s
+}
+
+// Addr is the control address the server listens on, HOST:PORT.
+func (s *Server) Addr() string { return s.cfg.Listen }
 
 // NewToken returns a random token, 32 hex digits.
 func NewToken() string {
@@ -303,6 +331,7 @@ func (s *Server) Stats() Stats {
 		BadMAC: s.st.badMAC.Load(), Stale: s.st.stale.Load(), Replayed: s.st.replayed.Load(),
 		RateLimited: s.st.rateLimited.Load(), TooLarge: s.st.tooLarge.Load(),
 		Refused: s.st.refused.Load(), SIP: s.st.sip.Load(),
+		SIPACK: s.st.sipACK.Load(), Evicted: s.st.evicted.Load(),
 	}
 }
 
@@ -424,7 +453,7 @@ func (s *Server) handleUDP(pkt []byte, from netip.AddrPort, port uint16, send fu
 }
 
 // accept decodes and checks a request: token, the port it was aimed at
-// (so that a nonce is good on one port only), freshness, replay, rate.
+// (so that a nonce is good on one port only), then admit.
 func (s *Server) accept(pkt []byte, from netip.AddrPort, port uint16) (Message, bool) {
 	msg, err := Decode(s.cfg.Token, pkt)
 	if err != nil || msg.Type%2 == 0 {
@@ -435,27 +464,38 @@ func (s *Server) accept(pkt []byte, from netip.AddrPort, port uint16) (Message, 
 		s.st.badMAC.Add(1)
 		return msg, false
 	}
-	if !s.fresh(msg.Nonce, msg.Time) {
-		return msg, false
-	}
-	if !s.src.allow(sourceKey(from.Addr()), 1) {
-		s.st.rateLimited.Add(1)
-		return msg, false
-	}
-	return msg, true
+	return msg, s.admit(msg.Nonce, msg.Time, from.Addr())
 }
 
-func (s *Server) fresh(nonce [16]byte, at time.Time) bool {
-	ok, why := s.nonces.fresh(nonce, at, time.Now())
-	switch why {
-	case "stale":
+// admit decides on a request that proved the token: its timestamp within
+// the window, then the source's rate, and only then its nonce stored, so
+// that a source over its rate stores nothing; a source's nonces are
+// bounded apart from the others'.
+func (s *Server) admit(nonce [16]byte, at time.Time, from netip.Addr) bool {
+	now := time.Now()
+	if s.nonces.stale(at, now) {
 		s.st.stale.Add(1)
+		return false
+	}
+	// A replay (its source may be spoofed) spends no one's rate.
+	if s.nonces.has(nonce) {
+		s.st.replayed.Add(1)
+		return false
+	}
+	key := sourceKey(from)
+	if !s.src.allow(key, 1) {
+		s.st.rateLimited.Add(1)
+		return false
+	}
+	switch s.nonces.remember(nonce, key, at, now) {
+	case "":
+		return true
 	case "replay":
 		s.st.replayed.Add(1)
-	case "full":
+	default:
 		s.st.refused.Add(1)
 	}
-	return ok
+	return false
 }
 
 // schedule runs fn after d, unless the bounds on pending replies are
@@ -497,23 +537,25 @@ func (s *Server) schedule(d time.Duration, from netip.Addr, fn func()) bool {
 
 // answerSIP answers a SIP request that proves the token with what
 // arrived: a response whose body carries the request as received. It
-// returns nil for anything else (ACKs included, which get no answer).
+// returns nil for anything else. The proof is checked before the
+// datagram is parsed. A signed ACK (a probe's, after the 603) is counted
+// apart and not answered.
 func (s *Server) answerSIP(pkt []byte, from netip.AddrPort, port uint16) []byte {
+	auth, method, err := VerifySIPDatagram(s.cfg.Token, pkt)
+	if err != nil || auth.Port != port {
+		s.st.badMAC.Add(1)
+		return nil
+	}
+	if method == "ACK" {
+		s.st.sipACK.Add(1)
+		return nil
+	}
 	req, err := ParseSIP(pkt)
-	if err != nil || req.Method() == "" || req.Method() == "ACK" {
+	if err != nil || req.Method() == "" {
 		s.st.badMAC.Add(1)
 		return nil
 	}
-	auth, err := VerifySIPRequest(s.cfg.Token, req)
-	if err != nil {
-		s.st.badMAC.Add(1)
-		return nil
-	}
-	if !s.fresh(auth.Nonce, auth.Time) {
-		return nil
-	}
-	if !s.src.allow(sourceKey(from.Addr()), 1) {
-		s.st.rateLimited.Add(1)
+	if !s.admit(auth.Nonce, auth.Time, from.Addr()) {
 		return nil
 	}
 	resp := BuildSIPAnswer(s.cfg.Token, req, from, port, auth.Nonce, time.Now())

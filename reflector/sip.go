@@ -73,6 +73,17 @@ func ParseSIP(b []byte) (*SIP, error) {
 	if _, _, err := m.parseStart(); err != nil {
 		return nil, err
 	}
+	// A folded value is joined in one builder, in time linear in its
+	// length: joining line by line would be quadratic, which a datagram
+	// of continuation lines turns into work for the sender's asking.
+	var fold strings.Builder
+	folding := false
+	unfold := func() {
+		if folding {
+			m.Headers[len(m.Headers)-1].Value = fold.String()
+			folding = false
+		}
+	}
 	for i, l := range lines[1:] {
 		if strings.ContainsAny(l, "\r\n") {
 			return nil, fmt.Errorf("sip: header line %d: bare CR or LF", i+2)
@@ -81,10 +92,20 @@ func ParseSIP(b []byte) (*SIP, error) {
 			if len(m.Headers) == 0 {
 				return nil, fmt.Errorf("sip: header line %d: continuation before any header", i+2)
 			}
-			h := &m.Headers[len(m.Headers)-1]
-			h.Value = strings.TrimSpace(h.Value + " " + strings.TrimSpace(l))
+			if !folding {
+				fold = strings.Builder{}
+				fold.WriteString(m.Headers[len(m.Headers)-1].Value)
+				folding = true
+			}
+			if p := strings.TrimSpace(l); p != "" {
+				if fold.Len() > 0 {
+					fold.WriteByte(' ')
+				}
+				fold.WriteString(p)
+			}
 			continue
 		}
+		unfold()
 		name, val, ok := strings.Cut(l, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
@@ -92,6 +113,7 @@ func ParseSIP(b []byte) (*SIP, error) {
 		}
 		m.Headers = append(m.Headers, Header{name, strings.TrimSpace(val)})
 	}
+	unfold()
 	cl := m.Get("Content-Length")
 	if cl == "" {
 		return nil, errors.New("sip: no Content-Length")
@@ -216,15 +238,24 @@ func (m *SIP) Set(name, value string) {
 func (m *SIP) SetLength() { m.Set("Content-Length", strconv.Itoa(len(m.Body))) }
 
 // SIPAuth is the proof a SIP request or response carries in its
-// X-Portolan-Auth header: "nonce=HEX;ts=MS;mac=HEX".
+// X-Portolan-Auth header: "nonce=HEX;ts=MS;port=N;mac=HEX" (responses
+// have no port).
 type SIPAuth struct {
 	Nonce [16]byte
 	Time  time.Time
-	MAC   []byte
+	// Port is the reflector port a request is aimed at: signed, so that
+	// a captured request is answered on that port only (shards keep
+	// nonces of their own, as for the binary protocol's RequestBody).
+	Port uint16
+	MAC  []byte
 }
 
 func (a SIPAuth) String() string {
-	return fmt.Sprintf("nonce=%s;ts=%d;mac=%s", hex.EncodeToString(a.Nonce[:]), a.Time.UnixMilli(), hex.EncodeToString(a.MAC))
+	port := ""
+	if a.Port != 0 {
+		port = fmt.Sprintf(";port=%d", a.Port)
+	}
+	return fmt.Sprintf("nonce=%s;ts=%d%s;mac=%s", hex.EncodeToString(a.Nonce[:]), a.Time.UnixMilli(), port, hex.EncodeToString(a.MAC))
 }
 
 // ParseSIPAuth reads an X-Portolan-Auth value.
@@ -255,6 +286,12 @@ func ParseSIPAuth(v string) (SIPAuth, error) {
 			}
 			a.MAC = b
 			have |= 4
+		case "port":
+			p, err := strconv.ParseUint(val, 10, 16)
+			if err != nil || p == 0 {
+				return a, errors.New("sip auth: bad port")
+			}
+			a.Port = uint16(p)
 		}
 	}
 	if have != 7 {
@@ -274,25 +311,134 @@ func sipMAC(token []byte, kind string, a SIPAuth, fields ...string) []byte {
 	return m.Sum(nil)
 }
 
-// SignSIPRequest adds the X-Portolan-Auth header to a request: the MAC
-// covers the method, Call-ID and CSeq, which ALGs leave alone.
-func SignSIPRequest(token []byte, m *SIP, nonce [16]byte, at time.Time) {
-	a := SIPAuth{Nonce: nonce, Time: at}
-	a.MAC = sipMAC(token, "sip-request", a, m.Method(), m.Get("Call-ID"), m.Get("CSeq"))
+// requestMAC is the MAC of a request: the method, Call-ID and CSeq,
+// which ALGs leave alone, and the port it is aimed at.
+func requestMAC(token []byte, a SIPAuth, method, callID, cseq string) []byte {
+	return sipMAC(token, "sip-request", a, method, callID, cseq, strconv.Itoa(int(a.Port)))
+}
+
+// SignSIPRequest adds the X-Portolan-Auth header to a request aimed at
+// the reflector's port: the MAC covers the method, Call-ID, CSeq and
+// the port. ACKs are signed too, so that the reflector tells a probe's
+// own ACK from a forged request.
+func SignSIPRequest(token []byte, m *SIP, nonce [16]byte, at time.Time, port uint16) {
+	a := SIPAuth{Nonce: nonce, Time: at, Port: port}
+	a.MAC = requestMAC(token, a, m.Method(), m.Get("Call-ID"), m.Get("CSeq"))
 	m.Set(HdrAuth, a.String())
 }
 
-// VerifySIPRequest checks a request's proof and returns it.
+// VerifySIPRequest checks a request's proof and returns it; the caller
+// checks that its Port is the one the request reached.
 func VerifySIPRequest(token []byte, m *SIP) (SIPAuth, error) {
 	a, err := ParseSIPAuth(m.Get(HdrAuth))
 	if err != nil {
 		return a, err
 	}
-	want := sipMAC(token, "sip-request", a, m.Method(), m.Get("Call-ID"), m.Get("CSeq"))
-	if !hmac.Equal(want, a.MAC) {
+	if !hmac.Equal(requestMAC(token, a, m.Method(), m.Get("Call-ID"), m.Get("CSeq")), a.MAC) {
 		return a, ErrBadMAC
 	}
 	return a, nil
+}
+
+// VerifySIPDatagram checks a SIP request's proof before it is parsed: one
+// pass over the header lines, in time linear in the datagram and with no
+// allocation but the folded values of the three headers it signs, so
+// that a datagram without the token costs little more than reading it.
+// It returns the proof and the method; the request still has to parse.
+func VerifySIPDatagram(token []byte, b []byte) (SIPAuth, string, error) {
+	method, callID, cseq, auth, ok := scanSIPAuth(b)
+	if !ok {
+		return SIPAuth{}, "", ErrBadMAC
+	}
+	a, err := ParseSIPAuth(string(auth))
+	if err != nil {
+		return a, "", err
+	}
+	if !hmac.Equal(requestMAC(token, a, method, string(callID), string(cseq)), a.MAC) {
+		return a, "", ErrBadMAC
+	}
+	return a, method, nil
+}
+
+// scanField is one header value being read by scanSIPAuth: a slice of
+// the datagram until a continuation line makes it a copy of its own.
+type scanField struct {
+	v          []byte
+	set, owned bool
+}
+
+// add appends a continuation piece the way ParseSIP joins them.
+func (f *scanField) add(p []byte) {
+	switch {
+	case len(p) == 0:
+	case len(f.v) == 0:
+		f.v, f.owned = p, false
+	default:
+		if !f.owned {
+			f.v = append(make([]byte, 0, 2*(len(f.v)+len(p)+1)), f.v...)
+			f.owned = true
+		}
+		f.v = append(append(f.v, ' '), p...)
+	}
+}
+
+// scanSIPAuth reads the method and the first Call-ID, CSeq and
+// X-Portolan-Auth values as ParseSIP and Get would.
+func scanSIPAuth(b []byte) (method string, callID, cseq, auth []byte, ok bool) {
+	if len(b) > MaxSIPLen {
+		return
+	}
+	head, _, found := bytes.Cut(b, []byte("\r\n\r\n"))
+	if !found {
+		return
+	}
+	start, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	sp := bytes.IndexByte(start, ' ')
+	if sp <= 0 {
+		return
+	}
+	var fs [3]scanField // Call-ID, CSeq, X-Portolan-Auth
+	var cur *scanField
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if cur != nil {
+				cur.add(bytes.TrimSpace(line))
+			}
+			continue
+		}
+		cur = nil
+		name, val, _ := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimSpace(name)
+		i := -1
+		switch len(name) { // the length first: most names are none of these
+		case 1:
+			if name[0] == 'i' || name[0] == 'I' {
+				i = 0
+			}
+		case len("Call-ID"):
+			if bytes.EqualFold(name, []byte("Call-ID")) {
+				i = 0
+			}
+		case len("CSeq"):
+			if bytes.EqualFold(name, []byte("CSeq")) {
+				i = 1
+			}
+		case len(HdrAuth):
+			if bytes.EqualFold(name, []byte(HdrAuth)) {
+				i = 2
+			}
+		}
+		if i >= 0 && !fs[i].set {
+			fs[i] = scanField{v: bytes.TrimSpace(val), set: true}
+			cur = &fs[i]
+		}
+	}
+	if !fs[2].set {
+		return
+	}
+	return string(start[:sp]), fs[0].v, fs[1].v, fs[2].v, true
 }
 
 func responseFields(m *SIP) []string {

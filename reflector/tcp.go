@@ -9,8 +9,12 @@ import (
 	"time"
 )
 
-// sessionTimeout bounds how long one TCP connection may take.
-const sessionTimeout = 5 * time.Second
+// A TCP connection must deliver its request within headerTimeout of
+// being accepted, and is done within sessionTimeout.
+const (
+	headerTimeout  = 2 * time.Second
+	sessionTimeout = 5 * time.Second
+)
 
 // WriteFrame writes one message on a stream: its length in 2 bytes, then it.
 func WriteFrame(w io.Writer, msg []byte) error {
@@ -45,37 +49,42 @@ func (s *Server) serveTCP(l net.Listener) {
 			}
 			return
 		}
-		select {
-		case s.session <- struct{}{}:
-		default:
-			s.st.refused.Add(1)
-			c.Close()
-			continue
-		}
 		from := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-		key := sourceKey(from.Addr())
-		if !s.src.addSession(key, s.cfg.MaxSessionsPerSource) {
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		tc, evicted := s.conns.add(c, sourceKey(from.Addr()))
+		s.st.evicted.Add(uint64(evicted))
+		if tc == nil {
 			s.st.refused.Add(1)
-			<-s.session
 			c.Close()
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.session; s.src.doneSession(key) }()
+			defer s.conns.done(tc)
 			defer c.Close()
-			s.handleTCP(c, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), port)
+			s.handleTCP(tc, from, port)
 		}()
 	}
 }
 
 // handleTCP answers one echo or info request on a connection, then closes.
-func (s *Server) handleTCP(c net.Conn, from netip.AddrPort, port uint16) {
-	c.SetDeadline(time.Now().Add(sessionTimeout))
+func (s *Server) handleTCP(tc *tcpConn, from netip.AddrPort, port uint16) {
+	c := tc.c
+	t0 := time.Now()
+	c.SetDeadline(t0.Add(headerTimeout))
 	pkt, err := ReadFrame(c)
 	if err != nil {
-		s.st.badMAC.Add(1)
+		// Closed for room, or silent past the deadline: counted apart
+		// from a client that sent something else.
+		var ne net.Error
+		switch {
+		case s.conns.evicted(tc):
+		case errors.As(err, &ne) && ne.Timeout():
+			s.st.evicted.Add(1)
+		default:
+			s.st.badMAC.Add(1)
+		}
 		return
 	}
 	s.st.received.Add(1)
@@ -84,6 +93,8 @@ func (s *Server) handleTCP(c net.Conn, from netip.AddrPort, port uint16) {
 	if !ok {
 		return
 	}
+	s.conns.proven(tc)
+	c.SetDeadline(t0.Add(sessionTimeout))
 	var r []byte
 	switch msg.Type {
 	case TypeEcho:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +29,7 @@ func newProbeCmd(g *globals) *cobra.Command {
 		sel        selectFlags
 		checks     []string
 		cfg        probe.Config
-		token      string
+		tok        tokenFlags
 		proxy      string
 		hosts      string
 		dns        []string
@@ -82,7 +83,11 @@ about 30 s, so the rate bounds the entries a run adds (100 pps: about
 3,000). A full 50,000-port range at 100 pps takes 8 minutes; raise --rate
 or --sample N.
 
-Output: a table (with a progress bar on a terminal), --output json for
+Before it starts it says how long the run is expected to take; then it
+shows a progress bar on a terminal, or a progress line every 5 s on a
+stderr that is not one (a log, CI).
+
+Output: a table, --output json for
 scripts, --output html for one self-contained page to attach to a change
 ticket; -o FILE writes it atomically.
 
@@ -93,11 +98,11 @@ error. Flows not probed do not fail a run that probed others.`,
   portolan probe starleaf --param company=acme
 
   # UDP ranges, SIP ALG and NAT timeout through your reflector
-  portolan probe tw-solutions --reflector reflector.example.net --token "$TOKEN"
+  portolan probe tw-solutions --reflector reflector.example.net --token-file reflector.token
 
   # Only the middlebox checks, measuring the NAT timeout to the second
   portolan probe tw-solutions --check sip-alg,nat-timeout --nat-measure \
-      --reflector 198.51.100.10 --token "$TOKEN"
+      --reflector 198.51.100.10 --token-file reflector.token
 
   # Onsight through the company proxy; *.librestream.com names no host, so
   # name one under it
@@ -116,8 +121,9 @@ error. Flows not probed do not fail a run that probed others.`,
 			if cfg.Checks, err = probe.ParseChecks(checks); err != nil {
 				return err
 			}
-			if token == "" {
-				token = os.Getenv("PORTOLAN_TOKEN")
+			token, _, err := tok.get(cmd.ErrOrStderr(), cmd.InOrStdin())
+			if err != nil {
+				return err
 			}
 			cfg.Token = []byte(token)
 			if cfg.Rate <= 0 || cfg.Concurrency <= 0 || cfg.Sample < 0 || cfg.Timeout <= 0 {
@@ -145,7 +151,8 @@ error. Flows not probed do not fail a run that probed others.`,
 			if err != nil {
 				return err
 			}
-			bar := newProgressBar(cmd.ErrOrStderr(), noProgress)
+			bar := newProgress(cmd.ErrOrStderr(), noProgress)
+			plan.SetStart(bar.start)
 			plan.SetProgress(bar.update)
 			rep := plan.Run(ctx)
 			bar.finish()
@@ -181,7 +188,7 @@ error. Flows not probed do not fail a run that probed others.`,
 	sel.register(f)
 	f.StringSliceVar(&checks, "check", nil, "checks to run, comma-separated: "+strings.Join(probe.AllChecks, ", ")+" (default all)")
 	f.StringVar(&cfg.Reflector, "reflector", "", "a portolan reflector HOST[:PORT] (port 7478 by default) for UDP ranges, flows to any address, SIP ALG and NAT timeout")
-	f.StringVar(&token, "token", "", "the reflector's token (default $PORTOLAN_TOKEN)")
+	tok.register(f)
 	f.StringVar(&proxy, "proxy", "", "web proxy URL for flows that go through one (http://USER:PASS@HOST:PORT; default $HTTPS_PROXY, honouring $NO_PROXY; none: no proxy)")
 	f.StringArrayVar(&cfg.Endpoints, "endpoint", nil, "a name under a wildcard domain (app.librestream.com) or an address inside an address block that a flow covers without naming it: probe it for those flows (repeatable)")
 	f.StringVar(&hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
@@ -196,7 +203,7 @@ error. Flows not probed do not fail a run that probed others.`,
 	f.DurationVar(&cfg.NATMax, "nat-max", 0, "with --nat-measure, the longest lifetime to try (default twice the document's minimum, or 3m)")
 	f.StringVar(&output, "output", report.Table, "table, json or html")
 	f.StringVarP(&outFile, "output-file", "o", "", "write the report to FILE (atomically) instead of stdout")
-	f.BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	f.BoolVar(&noProgress, "no-progress", false, "no progress bar on a terminal, no progress lines elsewhere")
 	return cmd
 }
 
@@ -275,25 +282,89 @@ func probeResolver(hosts string, servers []string, noResolve bool) (resolve.Reso
 	return chain, nil
 }
 
-// progressBar draws "[#####.....]  45%  1234/2700" on a terminal's stderr,
-// at most ten times a second; it draws nothing when stderr is piped.
-type progressBar struct {
-	w    io.Writer
-	on   bool
-	last time.Time
-	drew bool
+// progressEvery is how often progress lines are written when stderr is
+// not a terminal.
+var progressEvery = 5 * time.Second
+
+// progress tells on stderr how far a run is: before it starts, how long
+// it is expected to take (when that is more than a few seconds); then on
+// a terminal a bar, "[#####.....]  45%  1234/2700", at most ten times a
+// second; elsewhere (a log, a pipe) one line every progressEvery.
+type progress struct {
+	w     io.Writer
+	term  bool
+	off   bool
+	mu    sync.Mutex
+	done  int
+	total int
+	t0    time.Time
+	exp   time.Duration
+	last  time.Time
+	drew  bool
+	stop  chan struct{}
+	ended chan struct{}
 }
 
-func newProgressBar(w io.Writer, off bool) *progressBar {
-	b := &progressBar{w: w}
-	if f, ok := w.(*os.File); ok && !off {
-		b.on = term.IsTerminal(int(f.Fd()))
+func newProgress(w io.Writer, off bool) *progress {
+	b := &progress{w: w, off: off}
+	if f, ok := w.(*os.File); ok {
+		b.term = term.IsTerminal(int(f.Fd()))
 	}
 	return b
 }
 
-func (b *progressBar) update(done, total int) {
-	if !b.on || total == 0 {
+// start states the work and the expected duration, and starts the lines.
+func (b *progress) start(total int, expected, longest time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.t0, b.total, b.exp = time.Now(), total, expected
+	if longest >= progressEvery {
+		more := ""
+		if longest > expected+expected/10 {
+			more = fmt.Sprintf(" (up to %s: a NAT measurement takes as long as the bindings live)", longest.Round(time.Second))
+		}
+		fmt.Fprintf(b.w, "portolan probe: %d units of work (ports, connections, trials); expected to take about %s%s\n",
+			total, expected.Round(time.Second), more)
+	}
+	if b.term || b.off {
+		return
+	}
+	b.stop, b.ended = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(b.ended)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				b.line()
+			}
+		}
+	}()
+}
+
+// line writes one progress line.
+func (b *progress) line() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pct := 0
+	if b.total > 0 {
+		pct = b.done * 100 / b.total
+	}
+	of := ""
+	if b.exp > 0 {
+		of = fmt.Sprintf(" of about %s", b.exp.Round(time.Second))
+	}
+	fmt.Fprintf(b.w, "portolan probe: %d/%d done (%d%%), %s elapsed%s\n", b.done, b.total, pct, time.Since(b.t0).Round(time.Second), of)
+}
+
+func (b *progress) update(done, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done, b.total = done, total
+	if !b.term || b.off || total == 0 {
 		return
 	}
 	if time.Since(b.last) < 100*time.Millisecond && done < total {
@@ -306,7 +377,13 @@ func (b *progressBar) update(done, total int) {
 	b.drew = true
 }
 
-func (b *progressBar) finish() {
+func (b *progress) finish() {
+	if b.stop != nil {
+		close(b.stop)
+		<-b.ended
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.drew {
 		fmt.Fprintf(b.w, "\r%s\r", strings.Repeat(" ", 60))
 	}

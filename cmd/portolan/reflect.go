@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +30,7 @@ func newReflectCmd(g *globals) *cobra.Command {
 		cfg      reflector.Config
 		udpPorts string
 		tcpPorts string
-		token    string
+		tok      tokenFlags
 		stats    time.Duration
 		shards   int
 		shard    string
@@ -39,7 +42,9 @@ func newReflectCmd(g *globals) *cobra.Command {
 answer: which UDP ports of a range get through a firewall, whether a SIP ALG
 rewrites what crosses the NAT, how long a UDP NAT binding lives. Run it
 outside the network under test (a small cloud machine), and point probes at
-it with --reflector HOST --token T.
+it with --reflector HOST --token-file FILE (the same token; it says so when
+it starts). The token comes from --token-file FILE, $PORTOLAN_TOKEN or
+--token (which ps shows to anyone on the machine).
 
 It answers only requests that prove the token (HMAC-SHA256 over a fresh
 nonce, a timestamp within 2 minutes of its clock, and the request; a nonce is
@@ -56,16 +61,23 @@ raises its limit as far as it may, and where one process still may not
 open them all (a container's hard limit) it runs shards, processes that
 each open every n-th port and keep 1/n of the rate and bounds.
 
---listen HOST:PORT is the control port (UDP; it answers like any other).
+--listen HOST:PORT is the control port (UDP; it answers like any other);
+HOST alone takes port 7478.
 --tcp-ports adds TCP ports that accept one proven echo per connection, for
 flows to any address over TCP. It runs until interrupted and prints what it
 did on stderr every --stats interval and at the end.`,
-		Example: `  # What TW Solutions and StarLeaf need probed from outside
-  portolan reflect --token "$(openssl rand -hex 16)" \
-      --udp-ports 123,500,1194,3478,5060-5080,24704,10000-60000 --tcp-ports 80,443,5938
+		Example: `  # A token in a file, to copy to the probes' machine; every port the
+  # seed services' flows send to a reflector (root for ports below 1024)
+  (umask 077; openssl rand -hex 16 > reflector.token)
+  portolan reflect --token-file reflector.token \
+      --udp-ports 53,123,500,1025-65535 \
+      --tcp-ports 53,80,443,1720,2197,3090,5060-5061,5222-5223,5228-5230,5938,50080-50081
 
-  # One address only, a lower rate per source
-  portolan reflect --listen 198.51.100.10:7478 --udp-ports 5060 --rate-limit 200`,
+  # The probe side, with a copy of the file
+  portolan probe tw-solutions --reflector reflector.example.net --token-file reflector.token
+
+  # One address only (port 7478), a lower rate per source
+  portolan reflect --listen 198.51.100.10 --token-file reflector.token --udp-ports 5060 --rate-limit 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -75,11 +87,16 @@ did on stderr every --stats interval and at the end.`,
 			if cfg.TCPPorts, err = portSetFlag("--tcp-ports", tcpPorts); err != nil {
 				return err
 			}
-			if token == "" {
-				token = os.Getenv("PORTOLAN_TOKEN")
+			errw := cmd.ErrOrStderr()
+			token, from, err := tok.get(errw, cmd.InOrStdin())
+			if shard != "" {
+				token, from, err = os.Getenv("PORTOLAN_TOKEN"), "", nil
+			}
+			if err != nil {
+				return err
 			}
 			if token == "" {
-				return fmt.Errorf("--token (or $PORTOLAN_TOKEN) is needed; make one with: openssl rand -hex 16")
+				return fmt.Errorf("--token-file FILE (or $PORTOLAN_TOKEN) is needed; make one with: (umask 077; openssl rand -hex 16 > reflector.token)")
 			}
 			cfg.Token = []byte(token)
 			if shard != "" {
@@ -91,7 +108,6 @@ did on stderr every --stats interval and at the end.`,
 			if err != nil {
 				return err
 			}
-			errw := cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if shard == "" {
@@ -99,6 +115,7 @@ did on stderr every --stats interval and at the end.`,
 					shards = reflector.ShardsFor(srv.UDPPorts().Len() + srv.TCPPorts().Len())
 				}
 				if shards > 1 {
+					fmt.Fprintln(errw, probeHint(srv.Addr(), from))
 					return runShards(ctx, errw, shards, token, reflectArgs(cmd))
 				}
 			}
@@ -110,7 +127,10 @@ did on stderr every --stats interval and at the end.`,
 			if shard != "" {
 				who += " shard " + shard
 			}
-			fmt.Fprintf(errw, "%s: listening on %s; udp %s; tcp %s\n", who, cfg.Listen, srv.UDPPorts(), srv.TCPPorts())
+			fmt.Fprintf(errw, "%s: listening on %s; udp %s; tcp %s\n", who, srv.Addr(), srv.UDPPorts(), srv.TCPPorts())
+			if shard == "" {
+				fmt.Fprintln(errw, probeHint(srv.Addr(), from))
+			}
 			var tick <-chan time.Time
 			if stats > 0 {
 				t := time.NewTicker(stats)
@@ -131,10 +151,10 @@ did on stderr every --stats interval and at the end.`,
 	}
 	d := reflector.DefaultConfig
 	f := cmd.Flags()
-	f.StringVar(&cfg.Listen, "listen", fmt.Sprintf(":%d", reflector.DefaultPort), "control address HOST:PORT (empty HOST: every address, IPv4 and IPv6)")
+	f.StringVar(&cfg.Listen, "listen", fmt.Sprintf(":%d", reflector.DefaultPort), fmt.Sprintf("control address HOST:PORT, or HOST alone for port %d (empty HOST: every address, IPv4 and IPv6)", reflector.DefaultPort))
 	f.StringVar(&udpPorts, "udp-ports", "", "UDP ports and ranges to answer on besides the control port, e.g. 123,5060-5080,10000-60000")
 	f.StringVar(&tcpPorts, "tcp-ports", "", "TCP ports and ranges to accept echo connections on, e.g. 80,443,5938")
-	f.StringVar(&token, "token", "", "the shared secret probes must prove, at least 12 characters (default $PORTOLAN_TOKEN)")
+	tok.register(f)
 	f.Float64Var(&cfg.Rate, "rate-limit", d.Rate, "replies per second to one source")
 	f.IntVar(&cfg.Burst, "burst", 0, "replies one source may get at once (default: the rate limit)")
 	f.DurationVar(&cfg.MaxDelay, "max-delay", d.MaxDelay, "longest delay a NAT-timeout trial may ask")
@@ -157,7 +177,7 @@ func reflectArgs(cmd *cobra.Command) []string {
 	args := []string{"reflect"}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "token", "shards", "shard":
+		case "token", "token-file", "shards", "shard":
 			return
 		}
 		args = append(args, "--"+f.Name+"="+f.Value.String())
@@ -266,6 +286,26 @@ func portSetFlag(flag, v string) (model.PortSet, error) {
 }
 
 func statsLine(s reflector.Stats) string {
-	return fmt.Sprintf("received %d, answered %d (%d SIP), bytes in %d out %d; refused: bad token %d, stale %d, replayed %d, rate-limited %d, would amplify %d, over a bound %d",
-		s.Received, s.Answered, s.SIP, s.BytesIn, s.BytesOut, s.BadMAC, s.Stale, s.Replayed, s.RateLimited, s.TooLarge, s.Refused)
+	return fmt.Sprintf("received %d, answered %d (%d SIP), probes' SIP ACKs %d, bytes in %d out %d; refused: bad token %d, stale %d, replayed %d, rate-limited %d, would amplify %d, over a bound %d; tcp closed before proof %d",
+		s.Received, s.Answered, s.SIP, s.SIPACK, s.BytesIn, s.BytesOut, s.BadMAC, s.Stale, s.Replayed, s.RateLimited, s.TooLarge, s.Refused, s.Evicted)
+}
+
+// probeHint tells how a probe reuses this reflector's token.
+func probeHint(addr, from string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if a, err := netip.ParseAddr(host); err != nil || a.IsUnspecified() {
+		host = "THIS-HOST"
+	}
+	target := net.JoinHostPort(host, port)
+	if port == strconv.Itoa(reflector.DefaultPort) {
+		target = host
+	}
+	how := "--token-file FILE (FILE holding the same token)"
+	switch {
+	case strings.HasPrefix(from, "--token-file ") && from != "--token-file -":
+		how = from + " (a copy of it)"
+	case from == "$PORTOLAN_TOKEN":
+		how = "with PORTOLAN_TOKEN set to the same token"
+	}
+	return fmt.Sprintf("portolan reflect: probes use it with: portolan probe SERVICE... --reflector %s %s", target, how)
 }
