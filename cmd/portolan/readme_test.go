@@ -9,7 +9,8 @@ package main
 // ip6tables-restore run them (the namespace is private, so loading a
 // ruleset there is harmless) and each must exit 0; "nft -f FILE" after a
 // "portolan rules -o FILE" loads that file. Other lines that are not
-// portolan's (go install, make) are not run. -o FILE, > FILE and
+// portolan's (go install, make) are not run. The command of a crontab line
+// ("*/5 * * * * root portolan sync …") runs as cron would run it. -o FILE, > FILE and
 // --token-file FILE are files of the test's temporary directory, never
 // where the README says.
 //
@@ -84,6 +85,9 @@ var (
 	readmeMention = regexp.MustCompile(`(^|[\s|;&(])(portolan|go run \./cmd/portolan)(\s|$)`)
 	readmeNftFile = regexp.MustCompile(`^nft (-c )?-f [^-\s]\S*$`)
 	readmeEnd     = regexp.MustCompile(`^<!--\s*end:`)
+	// A crontab line (/etc/crontab's, with a user, or a user's crontab's):
+	// cron runs the command through sh, so the test runs the command.
+	readmeCron = regexp.MustCompile(`^(?:[0-9*/,\-]+\s+){5}(?:\S+\s+)?((?:portolan|go run \./cmd/portolan)\s.*)$`)
 )
 
 // readmeAfter are the commands that may follow portolan in a pipeline;
@@ -195,7 +199,11 @@ func (c *readmeCmd) parse() {
 	if c.kind == "sh" {
 		return
 	}
-	stages, stdout, err := shellSplit(c.text)
+	text := c.text
+	if m := readmeCron.FindStringSubmatch(text); m != nil {
+		text = m[1]
+	}
+	stages, stdout, err := shellSplit(text)
 	if err != nil {
 		c.err = err
 		return
@@ -412,7 +420,8 @@ func TestREADMEParse(t *testing.T) {
 		"portolan reflect --token-file t --udp-ports 5060\n" + // 35
 		"```\n" +
 		"```sh\nportolan probe tw-solutions --reflector r --token-file t\n```\n" + // 38
-		"<!-- end: probe -->\n" // 40
+		"<!-- end: probe -->\n" + // 40
+		"```sh\n*/5 * * * * root portolan sync starleaf --quiet\n0 3 * * 1 portolan version\n```\n" // 42, 43
 	cmds, err := readmeCommands(src)
 	if err != nil {
 		t.Fatal(err)
@@ -444,6 +453,8 @@ func TestREADMEParse(t *testing.T) {
 		{34, "sh", "", "", "", "", 0, ""},
 		{35, "portolan", "reflect --token-file t --udp-ports 5060", "", "", "", 40, ""},
 		{38, "portolan", "probe tw-solutions --reflector r --token-file t", "", "", "", 0, ""},
+		{42, "portolan", "sync starleaf --quiet", "", "", "", 0, ""},
+		{43, "portolan", "version", "", "", "", 0, ""},
 	}
 	if len(cmds) != len(wants) {
 		for _, c := range cmds {
