@@ -28,11 +28,17 @@ package main
 //	<!-- readme-test: background -->
 //
 // its other lines run through sh in the temporary directory (and must exit
-// 0), then its portolan command is started from a built binary, the test
-// waits until it says it listens and keeps it running until the end of the
-// README section (<!-- end: NAME -->). While it runs, a probe's
-// --reflector NAME gets the addresses the test's DNS answers for NAME on
-// the namespace's loopback, so that the probe reaches it.
+// 0), then its portolan command is started from a built binary in a network
+// namespace of its own (a reflector runs outside the network under test,
+// and it serves port 53, which the test's DNS holds), linked to the test's
+// by a veth pair; the test waits until it says it listens and keeps it
+// running until the end of the README section (<!-- end: NAME -->). While
+// it runs, the addresses the test's DNS answers for a probe's --reflector
+// NAME are put on its side of the pair, so that the probe reaches it.
+//
+// A probe must also expect (as it says on stderr) to finish within
+// readmeMaxProbe: it is stopped as soon as it says otherwise.
+// PORTOLAN_README_SHOW=1 logs every probe's output.
 
 import (
 	"bufio"
@@ -835,6 +841,8 @@ func readmeStart(t *testing.T, root, dir string, c readmeCmd, args []string) (*r
 	// under test, and it serves port 53, which the test's DNS holds here.
 	cmd := exec.Command("unshare", append([]string{"--net", "--", bin}, args...)...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // unshare execs portolan: it keeps this
+
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
