@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 )
@@ -26,34 +24,7 @@ var (
 // plan expands a service as the CLI does and plans it for a site.
 func plan(t *testing.T, slug string, sel resolve.Selection, site policy.Site) ([]policy.Rule, []policy.Skip) {
 	t.Helper()
-	c, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := c.Select([]string{slug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, err := cs[0].Flows(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	con, _, err := resolve.Concretize(context.Background(), flows, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, skips, err := policy.Plan(con, site, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules, skips, _ := planWith(t, slug, sel, site)
 	return rules, skips
 }
 

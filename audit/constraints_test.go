@@ -11,7 +11,8 @@ import (
 	"github.com/portolan/portolan/resolve"
 )
 
-// planWith is plan, with the choice's constraints.
+// planWith expands a service as the CLI does, plans it for a site and
+// returns the choice's constraints too.
 func planWith(t *testing.T, slug string, sel resolve.Selection, site policy.Site) ([]policy.Rule, []policy.Skip, []resolve.Constraint) {
 	t.Helper()
 	c, err := catalog.Embedded()
