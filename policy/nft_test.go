@@ -2,19 +2,17 @@ package policy_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/nftables"
+	"github.com/portolan/portolan/target/targettest"
 )
 
 // modelPins gives the test profiles' names documentation addresses.
@@ -26,27 +24,7 @@ const modelPins = `198.51.100.80 media.vendor.example
 // catalog/testdata/model for a site.
 func modelInput(t *testing.T, slug string, sel resolve.Selection, site policy.Site) *target.Input {
 	t.Helper()
-	cat, err := catalog.Open("../catalog/testdata/model")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select([]string{slug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := resolve.ParseHosts("pins", strings.NewReader(modelPins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := target.Prepare(context.Background(), target.Config{Choices: cs, Resolver: r, Site: site, Generated: time.Unix(0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return targettest.PrepareFrom(t, "../catalog/testdata/model", []string{slug}, sel, modelPins, site, target.Options{})
 }
 
 // TestModelProfilesNft has nft check (nft -c) the rules generated for the

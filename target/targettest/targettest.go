@@ -476,7 +476,17 @@ func FlushNeighbours(t testing.TB, l *netlab.Lab) {
 // empty; the generation time fixed so that outputs compare.
 func Prepare(t testing.TB, slugs []string, sel resolve.Selection, pins string, site policy.Site, opt target.Options) *target.Input {
 	t.Helper()
+	return PrepareFrom(t, "", slugs, sel, pins, site, opt)
+}
+
+// PrepareFrom is Prepare for the catalog of catalogDir's profiles ("" for
+// the embedded one).
+func PrepareFrom(t testing.TB, catalogDir string, slugs []string, sel resolve.Selection, pins string, site policy.Site, opt target.Options) *target.Input {
+	t.Helper()
 	cat, err := catalog.Embedded()
+	if catalogDir != "" {
+		cat, err = catalog.Open(catalogDir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
