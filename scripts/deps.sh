@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what portolan's tests need and is missing: the kernel's own tools
 # (nft, iptables, conntrack, ip, ipset), the real peers (coturn, squid with
-# ssl-bump, htpasswd, sipp, nmap), and jq and unshare for the README's test.
+# ssl-bump, htpasswd, sipp, nmap), jq and unshare for the README's test, and
+# firewalld and ufw, the referees of their targets.
 # Debian/Ubuntu, as root; a no-op when everything is there.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ declare -A need=(
   [ipset]=ipset
   [jq]=jq            # the README's pipelines (TestREADME)
   [unshare]=util-linux # TestREADME's network namespace
+  [firewall-offline-cmd]=firewalld # the firewalld target's referee
+  [ufw]=ufw          # the ufw target's referee
 )
 
 missing=()

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
@@ -34,6 +36,29 @@ type Target interface {
 	Resolves() bool
 	// Write writes the configuration for in.
 	Write(w io.Writer, in *Input) (Result, error)
+}
+
+// Flagger is a Target with flags of its own (firewalld's --zone,
+// kubernetes' --selector). Flags adds them to fs; the target keeps their
+// values in its own variables and reads them when it writes. A flag of one
+// target given with another --target is a usage error.
+type Flagger interface {
+	Flags(fs *pflag.FlagSet)
+}
+
+// File is one file of a configuration tree: Path is relative and
+// slash-separated ("services/portolan-starface.xml").
+type File struct {
+	Path string
+	Data []byte
+}
+
+// TreeWriter is a Target whose configuration is a tree of files
+// (firewalld's services/, zones/, ipsets/). With -o DIR, rules writes the
+// files under DIR, each one atomically, after every one has been made;
+// without -o, Write prints the equivalent commands.
+type TreeWriter interface {
+	WriteTree(in *Input) ([]File, Result, error)
 }
 
 // Result is what a target reports besides its output.

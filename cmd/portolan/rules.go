@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -229,6 +230,64 @@ func writeOutput(w io.Writer, path string, data []byte) error {
 	})
 }
 
+// writeTree writes a target's files under dir (created if missing), each
+// one atomically. The paths come from the target; one that is absolute or
+// climbs out of dir is refused before anything is written.
+func writeTree(dir, tname string, files []target.File) error {
+	for _, f := range files {
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
+			return fmt.Errorf("-o %s: the target made a file outside it: %q (this is a bug)", dir, f.Path)
+		}
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("-o %s: not a directory; --target %s writes a tree of files", dir, tname)
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("-o %s: %v", dir, err)
+		}
+		if err := writeOutput(nil, path, f.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerTargetFlags adds every target's own flags to fs and returns which
+// target each flag belongs to.
+func registerTargetFlags(fs *pflag.FlagSet) map[string]string {
+	owners := map[string]string{}
+	for _, t := range target.All() {
+		f, ok := t.(target.Flagger)
+		if !ok {
+			continue
+		}
+		own := pflag.NewFlagSet(t.Name(), pflag.ContinueOnError)
+		f.Flags(own)
+		own.VisitAll(func(fl *pflag.Flag) {
+			if fs.Lookup(fl.Name) != nil {
+				return // two targets share the flag (or it is a common one)
+			}
+			fl.Usage = fmt.Sprintf("(--target %s) %s", t.Name(), fl.Usage)
+			fs.AddFlag(fl)
+			owners[fl.Name] = t.Name()
+		})
+	}
+	return owners
+}
+
+// checkTargetFlags refuses a target's own flag given with another target.
+func checkTargetFlags(cmd *cobra.Command, owners map[string]string, tname string) error {
+	var err error
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if owner, ok := owners[fl.Name]; ok && owner != tname && err == nil {
+			err = fmt.Errorf("--%s is a flag of --target %s, not of %s", fl.Name, owner, tname)
+		}
+	})
+	return err
+}
+
 func targetList() string {
 	var b strings.Builder
 	for _, t := range target.All() {
@@ -243,6 +302,7 @@ func newRulesCmd(g *globals) *cobra.Command {
 		tname  string
 		output string
 		stats  bool
+		owners map[string]string // target flags → their target
 	)
 	cmd := &cobra.Command{
 		Use:   "rules SERVICE... | all",
@@ -314,6 +374,9 @@ counts on stderr.`,
 			if err != nil {
 				return err
 			}
+			if err := checkTargetFlags(cmd, owners, tname); err != nil {
+				return err
+			}
 			command := commandLine(cmd, "rules", args)
 			syncCmd := ""
 			if tname == "nftables" {
@@ -323,12 +386,28 @@ counts on stderr.`,
 			if err != nil {
 				return err
 			}
+			errw := cmd.ErrOrStderr()
+			if tw, ok := t.(target.TreeWriter); ok && output != "" && output != "-" {
+				files, res, err := tw.WriteTree(in)
+				if err != nil {
+					return err
+				}
+				for _, n := range res.Notes {
+					warn(errw, "%s", n)
+				}
+				if err := writeTree(output, t.Name(), files); err != nil {
+					return err
+				}
+				if stats {
+					fmt.Fprintf(errw, "portolan: stats: %s: %s\n", t.Name(), res.Stats)
+				}
+				return nil
+			}
 			var buf bytes.Buffer
 			res, err := t.Write(&buf, in)
 			if err != nil {
 				return err
 			}
-			errw := cmd.ErrOrStderr()
 			for _, n := range res.Notes {
 				warn(errw, "%s", n)
 			}
@@ -342,6 +421,7 @@ counts on stderr.`,
 		},
 	}
 	pf.register(cmd.Flags())
+	owners = registerTargetFlags(cmd.Flags())
 	cmd.Flags().StringVar(&tname, "target", "nftables", "the platform: "+strings.Join(target.Names(), ", "))
 	cmd.Flags().BoolVar(&pf.noResolve, "no-resolve", false, "do not resolve names: their sets stay empty (a warning says which) until portolan sync fills them")
 	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write to FILE (atomically) instead of stdout")
