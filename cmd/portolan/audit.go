@@ -203,7 +203,8 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		if f.output == report.JSON {
 			return report.WriteJSON(w, rep)
 		}
-		return audit.WriteTable(w, rep)
+		// The table quotes rules, whose text (comments) may carry escapes.
+		return terminalTable(func(w io.Writer) error { return audit.WriteTable(w, rep) })(w)
 	}
 	if f.outFile != "" {
 		err = atomicfile.Write(f.outFile, 0o644, write)

@@ -127,11 +127,17 @@ flows:
 	if err := os.WriteFile(bad, []byte(strings.Replace(src, "remote: [cloud]", `remote: ["clo\e[31mud"]`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ruleset := filepath.Join(dir, "evil.rules")
+	if err := os.WriteFile(ruleset, []byte("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"+
+		"-A FORWARD -m comment --comment \"ok\x1b]0;owned\x07\" -j ACCEPT\nCOMMIT\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
 		want string // escaped text expected on stdout or stderr
 	}{
+		{"audit table", []string{"audit", "tw-solutions", "--ruleset", ruleset, "--lan-if", "lan0", "--wan-if", "wan0"}, `ok\x1b]0;owned\x07`},
 		{"show table", []string{"--catalog", dir, "show", "demo"}, `\x1b]0;owned\x07`},
 		{"list table", []string{"--catalog", dir, "list"}, `\x1b]0;owned\x07`},
 		{"validate line", []string{"validate", bad}, `\x1b[31m`},

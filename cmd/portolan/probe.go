@@ -163,7 +163,9 @@ error. Flows not probed do not fail a run that probed others.`,
 				case report.HTML:
 					return report.ProbeHTML(w, rep)
 				}
-				return report.ProbeTable(w, rep)
+				// Answers of remote hosts (certificate names, SIP headers)
+				// reach the table: escape what would drive a terminal.
+				return terminalTable(func(w io.Writer) error { return report.ProbeTable(w, rep) })(w)
 			}
 			if outFile != "" {
 				if err := atomicfile.Write(outFile, 0o644, write); err != nil {
