@@ -55,7 +55,7 @@ func TestShowModelFields(t *testing.T) {
 		{"roles", "../catalog/testdata/model", "8x8", resolve.Selection{Params: []string{"sbc_address=192.0.2.1"}},
 			[]string{"room (role)",
 				"pairing-room-udp: between roles of the site, room to room (lan): inside the site, not through the gateway",
-				"sbc-media: between roles of the site, room to sbc (192.0.2.1)",
+				"sbc-media: between roles of the site, sbc (192.0.2.1) to room",
 				"cloud-control-controller", "cloud-control-room"}},
 		{"platform chosen", "../catalog/testdata/model", "8x8", resolve.Selection{Platforms: []string{"ios"}},
 			[]string{"  platforms ios chosen, of windows, ios, android"}},

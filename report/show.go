@@ -255,7 +255,11 @@ func flowNotes(all []resolve.Flow, f resolve.Flow) []string {
 		out = append(out, "when: "+f.Condition)
 	}
 	if len(f.RemoteRoles) > 0 {
-		out = append(out, fmt.Sprintf("between roles of the site, %s to %s (%s): inside the site, not through the gateway", f.Local, strings.Join(f.RemoteRoles, ", "), strings.Join(f.Dest, ", ")))
+		from, to := f.Local, fmt.Sprintf("%s (%s)", strings.Join(f.RemoteRoles, ", "), strings.Join(f.Dest, ", "))
+		if f.Direction == model.Inbound {
+			from, to = to, from // started by the remote role
+		}
+		out = append(out, fmt.Sprintf("between roles of the site, %s to %s: inside the site, not through the gateway", from, to))
 	}
 	for _, d := range f.Dest {
 		if e, err := model.ParseEntry(d); err == nil && e.Kind == model.EntryGlob {
