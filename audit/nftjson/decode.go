@@ -45,6 +45,51 @@ type decoder struct {
 	data  []byte
 	pos   int
 	depth int
+	// members and elements of the objects and arrays being read, each
+	// copied out at its end into a slice of its size
+	members []member
+	elems   []any
+	// short strings and numbers read before, boxed: nft's JSON says
+	// "family", "inet", "match", 0 … millions of times
+	short map[string]any
+}
+
+// maxShort bounds what is shared, and how many.
+const (
+	maxShortLen = 24
+	maxShorts   = 4096
+)
+
+// intern returns b as a string or json.Number in an interface, shared with
+// earlier equal ones when short.
+func (d *decoder) intern(b []byte, number bool) any {
+	if len(b) > maxShortLen {
+		if number {
+			return json.Number(b)
+		}
+		return string(b)
+	}
+	k := b
+	if number {
+		// a number and a string of the same text are different values
+		k = append(append(make([]byte, 0, maxShortLen+1), '#'), b...)
+	}
+	if v, ok := d.short[string(k)]; ok {
+		return v
+	}
+	var v any
+	if number {
+		v = json.Number(b)
+	} else {
+		v = string(b)
+	}
+	if d.short == nil {
+		d.short = make(map[string]any, 256)
+	}
+	if len(d.short) < maxShorts {
+		d.short[string(k)] = v
+	}
+	return v
 }
 
 // maxDepth bounds nesting; nft's JSON is a dozen levels deep.
@@ -110,7 +155,7 @@ func (d *decoder) value() (any, error) {
 	case c == '[':
 		return d.array()
 	case c == '"':
-		return d.str()
+		return d.strValue()
 	case c == '-' || c >= '0' && c <= '9':
 		return d.number()
 	case d.lit("true"):
@@ -138,21 +183,23 @@ func (d *decoder) object() (any, error) {
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // {
-	o := obj{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return o, nil
+		return obj{}, nil
 	}
+	base := len(d.members)
+	defer func() { d.members = d.members[:base] }()
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.fail("expected a string key")
 		}
-		k, err := d.str()
+		kv, err := d.strValue()
 		if err != nil {
 			return nil, err
 		}
+		k := kv.(string)
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
 			return nil, d.fail("expected ':' after the key %q", k)
@@ -162,7 +209,7 @@ func (d *decoder) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o = append(o, member{k, v})
+		d.members = append(d.members, member{k, v})
 		d.space()
 		if d.pos >= len(d.data) {
 			return nil, d.fail("unexpected end of input in an object")
@@ -172,7 +219,7 @@ func (d *decoder) object() (any, error) {
 			d.pos++
 		case '}':
 			d.pos++
-			return o, nil
+			return append(make(obj, 0, len(d.members)-base), d.members[base:]...), nil
 		default:
 			return nil, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
@@ -185,18 +232,19 @@ func (d *decoder) array() (any, error) {
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // [
-	a := []any{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return a, nil
+		return []any{}, nil
 	}
+	base := len(d.elems)
+	defer func() { d.elems = d.elems[:base] }()
 	for {
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		d.elems = append(d.elems, v)
 		d.space()
 		if d.pos >= len(d.data) {
 			return nil, d.fail("unexpected end of input in an array")
@@ -206,14 +254,24 @@ func (d *decoder) array() (any, error) {
 			d.pos++
 		case ']':
 			d.pos++
-			return a, nil
+			return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
 		default:
 			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
 }
 
+// str reads a string.
 func (d *decoder) str() (string, error) {
+	v, err := d.strValue()
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// strValue reads a string into an interface, shared when short.
+func (d *decoder) strValue() (any, error) {
 	d.pos++ // "
 	start := d.pos
 	// the common case: no escapes
@@ -225,7 +283,7 @@ func (d *decoder) str() (string, error) {
 			if !utf8.Valid(s) {
 				return string([]rune(string(s))), nil // invalid bytes become U+FFFD, as encoding/json does
 			}
-			return string(s), nil
+			return d.intern(s, false), nil
 		}
 		if c == '\\' {
 			break
@@ -350,7 +408,7 @@ func (d *decoder) number() (any, error) {
 			return nil, d.fail("a number without digits in the exponent")
 		}
 	}
-	return json.Number(d.data[start:d.pos]), nil
+	return d.intern(d.data[start:d.pos], true), nil
 }
 
 // stream reads one whole document like decode, but when it is an object

@@ -78,6 +78,7 @@ type parser struct {
 	sets   map[string]*setDef
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
+	terms  []ruleset.Term // scratch for a rule's terms
 	// the rule being parsed, for errors
 	path   string
 	handle int64
@@ -428,7 +429,7 @@ func (p *parser) rule(path string, o obj) error {
 	if !ok {
 		return p.errf(path+".expr", "must be a list of statements")
 	}
-	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}}
+	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
 	if comment, ok := str(o, "comment"); ok {
 		r.Pos.Text = "comment " + strconv.Quote(comment)
 	}
@@ -442,9 +443,10 @@ func (p *parser) rule(path string, o obj) error {
 			return err
 		}
 	}
+	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
+	p.in.Rule(r)
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
-		p.in.Rule(r)
 		c.Rules = append(c.Rules, r)
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)
