@@ -102,12 +102,10 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	}
 	p := newParser(file)
 	var waiting []ruleAt
-	ruled := map[string]bool{} // tables with rules read
-	again := false             // read it again as a tree
-	isObj, found, semErr, err := stream(data, func(i int, el any) error {
-		if again {
-			return nil
-		}
+	type tableKey struct{ fam, table string }
+	ruled := map[tableKey]bool{} // tables with rules read
+	again := false               // read it again as a tree
+	handle := func(i int, el any) error {
 		k, body, err := p.element(i, el)
 		if err != nil {
 			return err
@@ -119,7 +117,7 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 			if len(waiting) == 0 {
 				saved := len(p.rs.Notes)
 				if p.rule(fmt.Sprintf("nftables[%d].rule", i), body) == nil {
-					ruled[fam+"\x00"+table] = true
+					ruled[tableKey{fam, table}] = true
 					return nil
 				}
 				p.rs.Notes = p.rs.Notes[:saved]
@@ -129,13 +127,46 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		case "metainfo", "table", "chain":
 		default:
 			// A late declaration may change rules already read.
-			if ruled[fam+"\x00"+table] {
+			if ruled[tableKey{fam, table}] {
 				again = true
 				return nil
 			}
 		}
 		return p.declare(i, k, body)
+	}
+	// One goroutine decodes elements, another turns them into the model,
+	// in batches, in order.
+	type item struct {
+		i  int
+		el any
+	}
+	const batchLen = 256
+	batches := make(chan []item, 8)
+	var semErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range batches {
+			for _, it := range b {
+				if semErr == nil && !again {
+					semErr = handle(it.i, it.el)
+				}
+			}
+		}
+	}()
+	batch := make([]item, 0, batchLen)
+	isObj, found, _, err := stream(data, func(i int, el any) error {
+		if batch = append(batch, item{i, el}); len(batch) == batchLen {
+			batches <- batch
+			batch = make([]item, 0, batchLen)
+		}
+		return nil
 	})
+	if len(batch) > 0 {
+		batches <- batch
+	}
+	close(batches)
+	<-done
 	if err != nil {
 		return nil, syntaxError(file, data, err)
 	}
