@@ -227,7 +227,7 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 		}
 		return
 	}
-	sortInt32(cand)
+	slices.Sort(cand)
 	prev := int32(-1)
 	for _, i := range cand {
 		if i == prev {
@@ -240,41 +240,6 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 	}
 }
 
-func sortInt32(xs []int32) {
-	// insertion sort for the short lists, else a simple heap sort
-	if len(xs) < 32 {
-		for i := 1; i < len(xs); i++ {
-			for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-				xs[j], xs[j-1] = xs[j-1], xs[j]
-			}
-		}
-		return
-	}
-	n := len(xs)
-	down := func(i, n int) {
-		for {
-			l := 2*i + 1
-			if l >= n {
-				return
-			}
-			if r := l + 1; r < n && xs[r] > xs[l] {
-				l = r
-			}
-			if xs[i] >= xs[l] {
-				return
-			}
-			xs[i], xs[l] = xs[l], xs[i]
-			i = l
-		}
-	}
-	for i := n/2 - 1; i >= 0; i-- {
-		down(i, n)
-	}
-	for i := n - 1; i > 0; i-- {
-		xs[0], xs[i] = xs[i], xs[0]
-		down(0, i)
-	}
-}
 
 // Region is a cube without its holes: the packets of Base that no hole
 // holds. The zero Holes (nil) means none.
