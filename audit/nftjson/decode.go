@@ -413,122 +413,118 @@ func (d *decoder) number() (any, error) {
 
 // stream reads one whole document like decode, but when it is an object
 // whose first "nftables" member is an array, it hands each element of that
-// array to each as soon as it is read and keeps none of them: only one
-// element's tree is alive at a time. isObj and found tell what the document
-// was; the error is a syntax error. After each fails once it is not called
-// again, and the rest of the document is still read for syntax errors,
-// which come first, as they do after decode.
-func stream(data []byte, each func(i int, v any) error) (isObj, found bool, semErr, err error) {
+// array to each as soon as it is read and keeps none of them: only the
+// elements each still holds are alive. isObj and found tell what the
+// document was; the error is a syntax error.
+func stream(data []byte, each func(i int, v any)) (isObj, found bool, err error) {
 	d := &decoder{data: data}
 	d.space()
 	if d.pos == len(d.data) {
-		return false, false, nil, d.fail("empty input")
+		return false, false, d.fail("empty input")
 	}
 	if d.data[d.pos] != '{' {
 		if _, err := d.value(); err != nil {
-			return false, false, nil, err
+			return false, false, err
 		}
 	} else {
 		isObj = true
-		if found, semErr, err = d.topObject(each); err != nil {
-			return false, false, nil, err
+		if found, err = d.topObject(each); err != nil {
+			return false, false, err
 		}
 	}
 	d.space()
 	if d.pos != len(d.data) {
-		return false, false, nil, d.fail("more after the JSON document")
+		return false, false, d.fail("more after the JSON document")
 	}
-	return isObj, found, semErr, nil
+	return isObj, found, nil
 }
 
 // topObject is object for the document itself, streaming the elements of
 // its first "nftables" member when that is an array.
-func (d *decoder) topObject(each func(i int, v any) error) (found bool, semErr, err error) {
+func (d *decoder) topObject(each func(i int, v any)) (found bool, err error) {
 	d.depth++ // as object does
 	defer func() { d.depth-- }()
 	d.pos++ // {
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return false, nil, nil
+		return false, nil
 	}
 	seen := false // a first "nftables" member was read
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
-			return false, nil, d.fail("expected a string key")
+			return false, d.fail("expected a string key")
 		}
 		k, err := d.str()
 		if err != nil {
-			return false, nil, err
+			return false, err
 		}
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return false, nil, d.fail("expected ':' after the key %q", k)
+			return false, d.fail("expected ':' after the key %q", k)
 		}
 		d.pos++
 		d.space()
 		if k == "nftables" && !seen && d.pos < len(d.data) && d.data[d.pos] == '[' {
 			seen, found = true, true
-			if semErr, err = d.streamArray(each); err != nil {
-				return false, nil, err
+			if err = d.streamArray(each); err != nil {
+				return false, err
 			}
 		} else {
 			if k == "nftables" {
 				seen = true
 			}
 			if _, err := d.value(); err != nil {
-				return false, nil, err
+				return false, err
 			}
 		}
 		d.space()
 		if d.pos >= len(d.data) {
-			return false, nil, d.fail("unexpected end of input in an object")
+			return false, d.fail("unexpected end of input in an object")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
 		case '}':
 			d.pos++
-			return found, semErr, nil
+			return found, nil
 		default:
-			return false, nil, d.fail("invalid character %q after an object member", d.data[d.pos])
+			return false, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
 	}
 }
 
 // streamArray is array, handing each element to each instead of keeping it.
-func (d *decoder) streamArray(each func(i int, v any) error) (semErr, err error) {
+func (d *decoder) streamArray(each func(i int, v any)) error {
 	if d.depth++; d.depth > maxDepth {
-		return nil, d.fail("nested too deeply")
+		return d.fail("nested too deeply")
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // [
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return nil, nil
+		return nil
 	}
 	for i := 0; ; i++ {
 		v, err := d.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if semErr == nil {
-			semErr = each(i, v)
-		}
+		each(i, v)
 		d.space()
 		if d.pos >= len(d.data) {
-			return nil, d.fail("unexpected end of input in an array")
+			return d.fail("unexpected end of input in an array")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
-			return semErr, nil
+			return nil
 		default:
-			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+			return d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
 }

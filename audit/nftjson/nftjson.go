@@ -155,12 +155,11 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		}
 	}()
 	batch := make([]item, 0, batchLen)
-	isObj, found, _, err := stream(data, func(i int, el any) error {
+	isObj, found, err := stream(data, func(i int, el any) {
 		if batch = append(batch, item{i, el}); len(batch) == batchLen {
 			batches <- batch
 			batch = make([]item, 0, batchLen)
 		}
-		return nil
 	})
 	if len(batch) > 0 {
 		batches <- batch

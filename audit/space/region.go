@@ -240,7 +240,6 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 	}
 }
 
-
 // Region is a cube without its holes: the packets of Base that no hole
 // holds. The zero Holes (nil) means none.
 type Region struct {
