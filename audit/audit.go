@@ -83,12 +83,20 @@ func New(rs *ruleset.Ruleset, site policy.Site) (*Auditor, error) {
 		}
 	}
 	a.ifaces = space.NewIfaces(exact, prefixes, nil)
-	for _, fam := range []int{4, 6} {
-		p, err := compile(rs, fam, a.ifaces)
-		if err != nil {
-			return nil, err
+	// The families compile apart, at once.
+	fams := [2]int{4, 6}
+	var progs [2]*program
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, fam := range fams {
+		wg.Go(func() { progs[i], errs[i] = compile(rs, fam, a.ifaces) })
+	}
+	wg.Wait()
+	for i, fam := range fams {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		a.progs[fam] = p
+		a.progs[fam] = progs[i]
 	}
 	return a, nil
 }

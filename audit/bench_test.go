@@ -26,6 +26,10 @@ import (
 // memory with the tools'.
 //
 //	go test ./audit -run '^$' -bench . -benchmem -benchtime 3x -timeout 60m
+//
+// BENCHMARKS.md's figures are those of 10k and 100k rules:
+//
+//	go test ./audit -run '^$' -bench './/^(10|100)k$' -benchmem -benchtime 3x -timeout 60m
 
 var benchSizes = []int{1000, 10000, 100000}
 

@@ -98,6 +98,9 @@ type parser struct {
 	cur    *block
 	fams   map[int]bool
 	in     ruleset.Interner
+	// scratch, reused from line to line
+	toks  []string
+	terms []ruleset.Term
 }
 
 func (p *parser) errf(field, format string, args ...any) error {
@@ -265,8 +268,10 @@ func (p *parser) chainLine(t string) error {
 // tokens splits a rule line as iptables-restore does: on spaces, with
 // double quotes around words that hold spaces and \" inside them. A token
 // without quotes is a part of s, not a copy.
-func tokens(s string) ([]string, error) {
-	out := make([]string, 0, 16)
+func tokens(s string) ([]string, error) { return appendTokens(nil, s) }
+
+// appendTokens is tokens appending to out.
+func appendTokens(out []string, s string) ([]string, error) {
 	var b []byte
 	for i := 0; i < len(s); {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
@@ -344,10 +349,11 @@ func (p *parser) ruleLine(t string) error {
 		}
 		t = strings.TrimSpace(t[end+1:])
 	}
-	toks, err := tokens(t)
+	toks, err := appendTokens(p.toks[:0], t)
 	if err != nil {
 		return p.errf("", "%v", err)
 	}
+	p.toks = toks
 	if len(toks) < 2 || toks[0] != "-A" && toks[0] != "--append" {
 		return p.errf(firstOr(toks), "only -A rules are read (iptables-save output), not %q", trunc(t))
 	}
@@ -355,10 +361,11 @@ func (p *parser) ruleLine(t string) error {
 	if c == nil {
 		return p.errf("-A "+toks[1], "chain %q is not declared in table %s (no :%s line)", toks[1], p.cur.table, toks[1])
 	}
-	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: p.line, Text: text}}
+	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: p.line, Text: text}, Terms: p.terms[:0]}
 	if err := p.options(r, toks[2:]); err != nil {
 		return err
 	}
+	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
 	p.in.Rule(r)
 	c.Rules = append(c.Rules, r)
 	return nil
@@ -408,7 +415,7 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 			if tok == "-d" || tok == "--destination" {
 				f = ruleset.DstAddr
 			}
-			r.Terms = append(r.Terms, ruleset.Single(f, wasNeg, val))
+			r.Terms = append(r.Terms, p.in.Single(f, wasNeg, val))
 		case "-i", "--in-interface", "-o", "--out-interface":
 			v, err := next(tok)
 			if err != nil {
@@ -419,7 +426,7 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 				f = ruleset.OIfName
 			}
 			name, prefix := strings.CutSuffix(v, "+")
-			r.Terms = append(r.Terms, ruleset.Single(f, wasNeg, ruleset.NameValue(name, prefix)))
+			r.Terms = append(r.Terms, p.in.Single(f, wasNeg, ruleset.NameValue(name, prefix)))
 		case "-p", "--protocol":
 			v, err := next(tok)
 			if err != nil {
@@ -442,7 +449,7 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 				}
 				n = uint32(x)
 			}
-			r.Terms = append(r.Terms, ruleset.Single(ruleset.L4Proto, wasNeg, ruleset.NumValue(n)))
+			r.Terms = append(r.Terms, p.in.Single(ruleset.L4Proto, wasNeg, ruleset.NumValue(n)))
 		case "-f", "--fragment":
 			// Only later fragments match; the packets audited are whole.
 			if !wasNeg {
@@ -611,7 +618,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			if opt == "--dport" || opt == "--destination-port" {
 				f = ruleset.DstPort
 			}
-			r.Terms = append(r.Terms, ruleset.Single(f, neg, pv))
+			r.Terms = append(r.Terms, p.in.Single(f, neg, pv))
 			return 1, nil
 		case "--tcp-flags":
 			if len(rest) < 2 {
@@ -651,9 +658,9 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			}
 			switch opt {
 			case "--sports", "--source-ports":
-				r.Terms = append(r.Terms, ruleset.Single(ruleset.SrcPort, neg, vals...))
+				r.Terms = append(r.Terms, p.in.Single(ruleset.SrcPort, neg, vals...))
 			case "--dports", "--destination-ports":
-				r.Terms = append(r.Terms, ruleset.Single(ruleset.DstPort, neg, vals...))
+				r.Terms = append(r.Terms, p.in.Single(ruleset.DstPort, neg, vals...))
 			default:
 				// either port in the list: (p, any) or (any, p)
 				t := ruleset.Term{Fields: []ruleset.Field{ruleset.SrcPort, ruleset.DstPort}, Neg: neg}
@@ -685,7 +692,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 				}
 				vals = append(vals, ruleset.NumValue(b))
 			}
-			r.Terms = append(r.Terms, ruleset.Single(ruleset.CtState, neg, vals...))
+			r.Terms = append(r.Terms, p.in.Single(ruleset.CtState, neg, vals...))
 			return 1, nil
 		case "--ctstatus":
 			v, err := val()
@@ -713,7 +720,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			default:
 				return 0, p.errf(opt, "%q: ORIGINAL or REPLY", v)
 			}
-			r.Terms = append(r.Terms, ruleset.Single(ruleset.CtDirection, neg, ruleset.NumValue(d)))
+			r.Terms = append(r.Terms, p.in.Single(ruleset.CtDirection, neg, ruleset.NumValue(d)))
 			return 1, nil
 		case "--ctproto":
 			v, err := val()
@@ -725,7 +732,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 				r.Unknown = append(r.Unknown, "--ctproto "+v)
 				return 1, nil
 			}
-			r.Terms = append(r.Terms, ruleset.Single(ruleset.L4Proto, neg, ruleset.NumValue(n)))
+			r.Terms = append(r.Terms, p.in.Single(ruleset.L4Proto, neg, ruleset.NumValue(n)))
 			return 1, nil
 		}
 	case "iprange":
@@ -753,7 +760,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			if opt == "--dst-range" {
 				f = ruleset.DstAddr
 			}
-			r.Terms = append(r.Terms, ruleset.Single(f, neg, ruleset.AddrValue(lo, hi)))
+			r.Terms = append(r.Terms, p.in.Single(f, neg, ruleset.AddrValue(lo, hi)))
 			return 1, nil
 		}
 	case "comment":

@@ -45,6 +45,51 @@ type decoder struct {
 	data  []byte
 	pos   int
 	depth int
+	// members and elements of the objects and arrays being read, each
+	// copied out at its end into a slice of its size
+	members []member
+	elems   []any
+	// short strings and numbers read before, boxed: nft's JSON says
+	// "family", "inet", "match", 0 … millions of times
+	short map[string]any
+}
+
+// maxShort bounds what is shared, and how many.
+const (
+	maxShortLen = 24
+	maxShorts   = 4096
+)
+
+// intern returns b as a string or json.Number in an interface, shared with
+// earlier equal ones when short.
+func (d *decoder) intern(b []byte, number bool) any {
+	if len(b) > maxShortLen {
+		if number {
+			return json.Number(b)
+		}
+		return string(b)
+	}
+	k := b
+	if number {
+		// a number and a string of the same text are different values
+		k = append(append(make([]byte, 0, maxShortLen+1), '#'), b...)
+	}
+	if v, ok := d.short[string(k)]; ok {
+		return v
+	}
+	var v any
+	if number {
+		v = json.Number(b)
+	} else {
+		v = string(b)
+	}
+	if d.short == nil {
+		d.short = make(map[string]any, 256)
+	}
+	if len(d.short) < maxShorts {
+		d.short[string(k)] = v
+	}
+	return v
 }
 
 // maxDepth bounds nesting; nft's JSON is a dozen levels deep.
@@ -110,7 +155,7 @@ func (d *decoder) value() (any, error) {
 	case c == '[':
 		return d.array()
 	case c == '"':
-		return d.str()
+		return d.strValue()
 	case c == '-' || c >= '0' && c <= '9':
 		return d.number()
 	case d.lit("true"):
@@ -138,21 +183,23 @@ func (d *decoder) object() (any, error) {
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // {
-	o := obj{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return o, nil
+		return obj{}, nil
 	}
+	base := len(d.members)
+	defer func() { d.members = d.members[:base] }()
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.fail("expected a string key")
 		}
-		k, err := d.str()
+		kv, err := d.strValue()
 		if err != nil {
 			return nil, err
 		}
+		k := kv.(string)
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
 			return nil, d.fail("expected ':' after the key %q", k)
@@ -162,7 +209,7 @@ func (d *decoder) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o = append(o, member{k, v})
+		d.members = append(d.members, member{k, v})
 		d.space()
 		if d.pos >= len(d.data) {
 			return nil, d.fail("unexpected end of input in an object")
@@ -172,7 +219,7 @@ func (d *decoder) object() (any, error) {
 			d.pos++
 		case '}':
 			d.pos++
-			return o, nil
+			return append(make(obj, 0, len(d.members)-base), d.members[base:]...), nil
 		default:
 			return nil, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
@@ -185,18 +232,19 @@ func (d *decoder) array() (any, error) {
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // [
-	a := []any{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return a, nil
+		return []any{}, nil
 	}
+	base := len(d.elems)
+	defer func() { d.elems = d.elems[:base] }()
 	for {
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		d.elems = append(d.elems, v)
 		d.space()
 		if d.pos >= len(d.data) {
 			return nil, d.fail("unexpected end of input in an array")
@@ -206,14 +254,24 @@ func (d *decoder) array() (any, error) {
 			d.pos++
 		case ']':
 			d.pos++
-			return a, nil
+			return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
 		default:
 			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
 }
 
+// str reads a string.
 func (d *decoder) str() (string, error) {
+	v, err := d.strValue()
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// strValue reads a string into an interface, shared when short.
+func (d *decoder) strValue() (any, error) {
 	d.pos++ // "
 	start := d.pos
 	// the common case: no escapes
@@ -225,7 +283,7 @@ func (d *decoder) str() (string, error) {
 			if !utf8.Valid(s) {
 				return string([]rune(string(s))), nil // invalid bytes become U+FFFD, as encoding/json does
 			}
-			return string(s), nil
+			return d.intern(s, false), nil
 		}
 		if c == '\\' {
 			break
@@ -350,127 +408,123 @@ func (d *decoder) number() (any, error) {
 			return nil, d.fail("a number without digits in the exponent")
 		}
 	}
-	return json.Number(d.data[start:d.pos]), nil
+	return d.intern(d.data[start:d.pos], true), nil
 }
 
 // stream reads one whole document like decode, but when it is an object
 // whose first "nftables" member is an array, it hands each element of that
-// array to each as soon as it is read and keeps none of them: only one
-// element's tree is alive at a time. isObj and found tell what the document
-// was; the error is a syntax error. After each fails once it is not called
-// again, and the rest of the document is still read for syntax errors,
-// which come first, as they do after decode.
-func stream(data []byte, each func(i int, v any) error) (isObj, found bool, semErr, err error) {
+// array to each as soon as it is read and keeps none of them: only the
+// elements each still holds are alive. isObj and found tell what the
+// document was; the error is a syntax error.
+func stream(data []byte, each func(i int, v any)) (isObj, found bool, err error) {
 	d := &decoder{data: data}
 	d.space()
 	if d.pos == len(d.data) {
-		return false, false, nil, d.fail("empty input")
+		return false, false, d.fail("empty input")
 	}
 	if d.data[d.pos] != '{' {
 		if _, err := d.value(); err != nil {
-			return false, false, nil, err
+			return false, false, err
 		}
 	} else {
 		isObj = true
-		if found, semErr, err = d.topObject(each); err != nil {
-			return false, false, nil, err
+		if found, err = d.topObject(each); err != nil {
+			return false, false, err
 		}
 	}
 	d.space()
 	if d.pos != len(d.data) {
-		return false, false, nil, d.fail("more after the JSON document")
+		return false, false, d.fail("more after the JSON document")
 	}
-	return isObj, found, semErr, nil
+	return isObj, found, nil
 }
 
 // topObject is object for the document itself, streaming the elements of
 // its first "nftables" member when that is an array.
-func (d *decoder) topObject(each func(i int, v any) error) (found bool, semErr, err error) {
+func (d *decoder) topObject(each func(i int, v any)) (found bool, err error) {
 	d.depth++ // as object does
 	defer func() { d.depth-- }()
 	d.pos++ // {
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return false, nil, nil
+		return false, nil
 	}
 	seen := false // a first "nftables" member was read
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
-			return false, nil, d.fail("expected a string key")
+			return false, d.fail("expected a string key")
 		}
 		k, err := d.str()
 		if err != nil {
-			return false, nil, err
+			return false, err
 		}
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return false, nil, d.fail("expected ':' after the key %q", k)
+			return false, d.fail("expected ':' after the key %q", k)
 		}
 		d.pos++
 		d.space()
 		if k == "nftables" && !seen && d.pos < len(d.data) && d.data[d.pos] == '[' {
 			seen, found = true, true
-			if semErr, err = d.streamArray(each); err != nil {
-				return false, nil, err
+			if err = d.streamArray(each); err != nil {
+				return false, err
 			}
 		} else {
 			if k == "nftables" {
 				seen = true
 			}
 			if _, err := d.value(); err != nil {
-				return false, nil, err
+				return false, err
 			}
 		}
 		d.space()
 		if d.pos >= len(d.data) {
-			return false, nil, d.fail("unexpected end of input in an object")
+			return false, d.fail("unexpected end of input in an object")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
 		case '}':
 			d.pos++
-			return found, semErr, nil
+			return found, nil
 		default:
-			return false, nil, d.fail("invalid character %q after an object member", d.data[d.pos])
+			return false, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
 	}
 }
 
 // streamArray is array, handing each element to each instead of keeping it.
-func (d *decoder) streamArray(each func(i int, v any) error) (semErr, err error) {
+func (d *decoder) streamArray(each func(i int, v any)) error {
 	if d.depth++; d.depth > maxDepth {
-		return nil, d.fail("nested too deeply")
+		return d.fail("nested too deeply")
 	}
 	defer func() { d.depth-- }()
 	d.pos++ // [
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return nil, nil
+		return nil
 	}
 	for i := 0; ; i++ {
 		v, err := d.value()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if semErr == nil {
-			semErr = each(i, v)
-		}
+		each(i, v)
 		d.space()
 		if d.pos >= len(d.data) {
-			return nil, d.fail("unexpected end of input in an array")
+			return d.fail("unexpected end of input in an array")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
-			return semErr, nil
+			return nil
 		default:
-			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+			return d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
 }

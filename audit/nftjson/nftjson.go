@@ -78,6 +78,7 @@ type parser struct {
 	sets   map[string]*setDef
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
+	terms  []ruleset.Term // scratch for a rule's terms
 	// the rule being parsed, for errors
 	path   string
 	handle int64
@@ -104,12 +105,10 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	}
 	p := newParser(file)
 	var waiting []ruleAt
-	ruled := map[string]bool{} // tables with rules read
-	again := false             // read it again as a tree
-	isObj, found, semErr, err := stream(data, func(i int, el any) error {
-		if again {
-			return nil
-		}
+	type tableKey struct{ fam, table string }
+	ruled := map[tableKey]bool{} // tables with rules read
+	again := false               // read it again as a tree
+	handle := func(i int, el any) error {
 		k, body, err := p.element(i, el)
 		if err != nil {
 			return err
@@ -121,7 +120,7 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 			if len(waiting) == 0 {
 				saved := len(p.rs.Notes)
 				if p.rule(fmt.Sprintf("nftables[%d].rule", i), body) == nil {
-					ruled[fam+"\x00"+table] = true
+					ruled[tableKey{fam, table}] = true
 					return nil
 				}
 				p.rs.Notes = p.rs.Notes[:saved]
@@ -131,13 +130,45 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		case "metainfo", "table", "chain":
 		default:
 			// A late declaration may change rules already read.
-			if ruled[fam+"\x00"+table] {
+			if ruled[tableKey{fam, table}] {
 				again = true
 				return nil
 			}
 		}
 		return p.declare(i, k, body)
+	}
+	// One goroutine decodes elements, another turns them into the model,
+	// in batches, in order.
+	type item struct {
+		i  int
+		el any
+	}
+	const batchLen = 256
+	batches := make(chan []item, 8)
+	var semErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range batches {
+			for _, it := range b {
+				if semErr == nil && !again {
+					semErr = handle(it.i, it.el)
+				}
+			}
+		}
+	}()
+	batch := make([]item, 0, batchLen)
+	isObj, found, err := stream(data, func(i int, el any) {
+		if batch = append(batch, item{i, el}); len(batch) == batchLen {
+			batches <- batch
+			batch = make([]item, 0, batchLen)
+		}
 	})
+	if len(batch) > 0 {
+		batches <- batch
+	}
+	close(batches)
+	<-done
 	if err != nil {
 		return nil, syntaxError(file, data, err)
 	}
@@ -433,7 +464,7 @@ func (p *parser) rule(path string, o obj) error {
 	if !ok {
 		return p.errf(path+".expr", "must be a list of statements")
 	}
-	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}}
+	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
 	if comment, ok := str(o, "comment"); ok {
 		r.Pos.Text = "comment " + strconv.Quote(comment)
 	}
@@ -447,9 +478,10 @@ func (p *parser) rule(path string, o obj) error {
 			return err
 		}
 	}
+	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
+	p.in.Rule(r)
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
-		p.in.Rule(r)
 		c.Rules = append(c.Rules, r)
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)

@@ -221,8 +221,8 @@ var ProtoNumbers = map[string]uint32{
 // Mask, when not zero, is applied to the value first.
 type Term struct {
 	Fields []Field
-	Mask   uint32
 	Set    []Tuple
+	Mask   uint32
 	Neg    bool
 }
 
@@ -452,11 +452,25 @@ type Interner struct {
 }
 
 // Rule shares the terms' sets and fields of r with those of the rules
-// before it.
+// before it, and gives r.Terms an array of its own of its length: a parser
+// may gather them in scratch space it reuses.
 func (in *Interner) Rule(r *Rule) {
+	if len(r.Terms) == 0 {
+		r.Terms = nil
+	} else {
+		r.Terms = append(make([]Term, 0, len(r.Terms)), r.Terms...)
+	}
 	for i := range r.Terms {
 		in.term(&r.Terms[i])
 	}
+}
+
+// Single is the package's Single, with the set of one value shared.
+func (in *Interner) Single(f Field, neg bool, vs ...Value) Term {
+	if len(vs) != 1 {
+		return Single(f, neg, vs...)
+	}
+	return Term{Fields: One(f), Neg: neg, Set: in.set(vs[0])}
 }
 
 func (in *Interner) term(t *Term) {
@@ -466,16 +480,19 @@ func (in *Interner) term(t *Term) {
 	if len(t.Set) != 1 || len(t.Set[0]) != 1 {
 		return
 	}
-	v := t.Set[0][0]
+	t.Set = in.set(t.Set[0][0])
+}
+
+// set returns the shared set of one tuple of value v.
+func (in *Interner) set(v Value) []Tuple {
 	if s, ok := in.sets[v]; ok {
-		t.Set = s
-		return
+		return s
 	}
 	if in.sets == nil {
 		in.sets = map[Value][]Tuple{}
 	}
 	x := &single{v: [1]Value{v}}
 	x.t[0] = x.v[:]
-	t.Set = x.t[:]
-	in.sets[v] = t.Set
+	in.sets[v] = x.t[:]
+	return x.t[:]
 }

@@ -1,6 +1,11 @@
 package space
 
-import "github.com/portolan/portolan/model"
+import (
+	"maps"
+	"slices"
+
+	"github.com/portolan/portolan/model"
+)
 
 // Holes are cubes taken out of a region, indexed so that the holes a cube
 // overlaps are found without looking at all of them. A hole is filed by
@@ -14,10 +19,35 @@ import "github.com/portolan/portolan/model"
 type Holes struct {
 	cubes  []Cube
 	tags   []int32
-	dst    map[dstKey][]int32
-	levels uint32 // bit i: some hole is filed at level i
-	port   map[uint32][]int32
+	dst    map[dstKey]int32 // a block's last filing in links, +1
+	levels uint32           // bit i: some hole is filed at level i
+	port   map[uint32]int32 // a port bucket's last filing in links, +1
 	wide   []int32
+	// links are the filings of holes in blocks and buckets, each bucket's
+	// a list from its last one back: one array for them all rather than a
+	// slice per bucket.
+	links []link
+}
+
+// link files hole in a bucket; prev is the bucket's filing before, +1 (0
+// none).
+type link struct{ hole, prev int32 }
+
+// file adds hole i to the bucket whose last filing is head, and returns
+// the new head.
+func (h *Holes) file(head, i int32) int32 {
+	h.links = append(h.links, link{i, head})
+	return int32(len(h.links))
+}
+
+// appendBucket appends the holes of the bucket whose last filing is head.
+func (h *Holes) appendBucket(out []int32, head int32) []int32 {
+	for head != 0 {
+		l := h.links[head-1]
+		out = append(out, l.hole)
+		head = l.prev
+	}
+	return out
 }
 
 // levels of the destination index, as shifts of the address.
@@ -53,21 +83,14 @@ func span(a Addrs) (lo, hi U128, ok bool) {
 // maxQueryBlocks bounds the blocks a query looks up at one level.
 const maxQueryBlocks = 1024
 
-// blocks lists the blocks of level l that lo..hi touches, or false when
-// they are at least max.
-func blocks(lo, hi U128, l int, max uint64) ([]dstKey, bool) {
+// blocks gives the first block of level l that lo..hi touches and how
+// many it touches, or false when they are at least max.
+func blocks(lo, hi U128, l int, max uint64) (dstKey, uint64, bool) {
 	a, b := shr(lo, levelShift[l]), shr(hi, levelShift[l])
 	if a.Hi != b.Hi || b.Lo-a.Lo >= max {
-		return nil, false
+		return dstKey{}, 0, false
 	}
-	out := make([]dstKey, 0, b.Lo-a.Lo+1)
-	for x := a.Lo; ; x++ {
-		out = append(out, dstKey{uint8(l), a.Hi, x})
-		if x == b.Lo {
-			break
-		}
-	}
-	return out, true
+	return dstKey{uint8(l), a.Hi, a.Lo}, b.Lo - a.Lo + 1, true
 }
 
 // maxShift is the coarsest level a hole is filed at by address: blocks of
@@ -111,12 +134,13 @@ func (h *Holes) Add(c Cube, tag int32) {
 			if levelShift[l] > maxShift(hi) {
 				break // (nearly) any address: by port
 			}
-			if bs, ok := blocks(lo, hi, l, maxBuckets); ok {
+			if b, n, ok := blocks(lo, hi, l, maxBuckets); ok {
 				if h.dst == nil {
-					h.dst = map[dstKey][]int32{}
+					h.dst = map[dstKey]int32{}
 				}
-				for _, b := range bs {
-					h.dst[b] = append(h.dst[b], i)
+				for range n {
+					h.dst[b] = h.file(h.dst[b], i)
+					b.lo++
 				}
 				h.levels |= 1 << l
 				return
@@ -125,10 +149,10 @@ func (h *Holes) Add(c Cube, tag int32) {
 	}
 	if bs, ok := portBuckets(c.DPort); ok {
 		if h.port == nil {
-			h.port = map[uint32][]int32{}
+			h.port = map[uint32]int32{}
 		}
 		for _, b := range bs {
-			h.port[b] = append(h.port[b], i)
+			h.port[b] = h.file(h.port[b], i)
 		}
 		return
 	}
@@ -140,21 +164,8 @@ func (h *Holes) Clone() *Holes {
 	if h == nil {
 		return nil
 	}
-	c := &Holes{cubes: append([]Cube(nil), h.cubes...), tags: append([]int32(nil), h.tags...),
-		wide: append([]int32(nil), h.wide...), levels: h.levels}
-	if h.dst != nil {
-		c.dst = make(map[dstKey][]int32, len(h.dst))
-		for k, v := range h.dst {
-			c.dst[k] = append([]int32(nil), v...)
-		}
-	}
-	if h.port != nil {
-		c.port = make(map[uint32][]int32, len(h.port))
-		for k, v := range h.port {
-			c.port[k] = append([]int32(nil), v...)
-		}
-	}
-	return c
+	return &Holes{cubes: slices.Clone(h.cubes), tags: slices.Clone(h.tags), wide: slices.Clone(h.wide),
+		levels: h.levels, dst: maps.Clone(h.dst), port: maps.Clone(h.port), links: slices.Clone(h.links)}
 }
 
 // Overlapping calls fn with each hole that overlaps c, in the order they
@@ -170,7 +181,8 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 		return true
 	}
 	scanAll := len(h.cubes) < 16
-	var cand []int32
+	var buf [256]int32
+	cand := buf[:0]
 	if !scanAll {
 		lo, hi, ok := span(c.Dst)
 		if !ok {
@@ -181,24 +193,25 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 			if h.levels&(1<<l) == 0 {
 				continue
 			}
-			bs, ok := blocks(lo, hi, l, maxQueryBlocks)
+			b, n, ok := blocks(lo, hi, l, maxQueryBlocks)
 			if !ok {
 				scanAll = true
 				break
 			}
-			for _, b := range bs {
-				cand = append(cand, h.dst[b]...)
+			for range n {
+				cand = h.appendBucket(cand, h.dst[b])
+				b.lo++
 			}
 		}
 	}
 	if !scanAll {
 		if pb, pok := portBuckets(c.DPort); pok {
 			for _, b := range pb {
-				cand = append(cand, h.port[b]...)
+				cand = h.appendBucket(cand, h.port[b])
 			}
 		} else {
-			for _, xs := range h.port {
-				cand = append(cand, xs...)
+			for _, head := range h.port {
+				cand = h.appendBucket(cand, head)
 			}
 		}
 		cand = append(cand, h.wide...)
@@ -214,7 +227,7 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 		}
 		return
 	}
-	sortInt32(cand)
+	slices.Sort(cand)
 	prev := int32(-1)
 	for _, i := range cand {
 		if i == prev {
@@ -224,42 +237,6 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 		if !visit(i) {
 			return
 		}
-	}
-}
-
-func sortInt32(xs []int32) {
-	// insertion sort for the short lists, else a simple heap sort
-	if len(xs) < 32 {
-		for i := 1; i < len(xs); i++ {
-			for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-				xs[j], xs[j-1] = xs[j-1], xs[j]
-			}
-		}
-		return
-	}
-	n := len(xs)
-	down := func(i, n int) {
-		for {
-			l := 2*i + 1
-			if l >= n {
-				return
-			}
-			if r := l + 1; r < n && xs[r] > xs[l] {
-				l = r
-			}
-			if xs[i] >= xs[l] {
-				return
-			}
-			xs[i], xs[l] = xs[l], xs[i]
-			i = l
-		}
-	}
-	for i := n/2 - 1; i >= 0; i-- {
-		down(i, n)
-	}
-	for i := n - 1; i > 0; i-- {
-		xs[0], xs[i] = xs[i], xs[0]
-		down(0, i)
 	}
 }
 
