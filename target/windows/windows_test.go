@@ -154,9 +154,9 @@ func TestMatrixReadBack(t *testing.T) {
 
 // hostInput prepares services of the lab catalog (the profiles with
 // their public blocks moved into documentation ranges) in host mode, on
-// a LAN of 192.0.2.0/24 and 2001:db8:1::/64, names pinned by pins and
-// those it does not pin left without an address; params nil takes the
-// profiles' examples.
+// a LAN of 192.0.2.0/24 and 2001:db8:1::/64, names pinned by pins
+// (targettest.Pins when empty) and those it does not pin left without an
+// address; params nil takes the profiles' examples.
 func hostInput(t *testing.T, slugs []string, params []string, pins string, opt target.Options) *target.Input {
 	t.Helper()
 	cat, err := catalog.Open(targettest.LabCatalog(t))
@@ -173,6 +173,9 @@ func hostInput(t *testing.T, slugs []string, params []string, pins string, opt t
 	cs, err := resolve.Choose(svcs, resolve.Selection{Params: params})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pins == "" {
+		pins = targettest.Pins(t, cs)
 	}
 	r, err := resolve.ParseHosts("pins", strings.NewReader(pins))
 	if err != nil {
