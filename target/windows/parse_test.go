@@ -36,17 +36,24 @@ import (
 
 // Documentation addresses, each checked against Microsoft's pages.
 const (
-	docNewRule      = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule"
-	docRemoveRule   = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/remove-netfirewallrule"
-	docNewKeyword   = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewalldynamickeywordaddress"
-	docRemoveKW     = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/remove-netfirewalldynamickeywordaddress"
-	docRemoteAddrs  = "https://learn.microsoft.com/en-us/windows/win32/api/netfw/nf-netfw-inetfwrule-get_remoteaddresses"
-	docKeywords     = "https://learn.microsoft.com/en-us/windows/win32/ics/firewall-dynamic-keywords"
-	docCommon       = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_commonparameters"
-	docPreference   = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_preference_variables"
-	docQuoting      = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_quoting_rules"
-	docLanguageSpec = "https://learn.microsoft.com/en-us/powershell/scripting/lang-spec/chapter-02"
+	docNewRule     = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule"
+	docRemoveRule  = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/remove-netfirewallrule"
+	docNewKeyword  = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewalldynamickeywordaddress"
+	docRemoveKW    = "https://learn.microsoft.com/en-us/powershell/module/netsecurity/remove-netfirewalldynamickeywordaddress"
+	docRemoteAddrs = "https://learn.microsoft.com/en-us/windows/win32/api/netfw/nf-netfw-inetfwrule-get_remoteaddresses"
+	docKeywords    = "https://learn.microsoft.com/en-us/windows/win32/ics/firewall-dynamic-keywords"
+	docCommon      = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_commonparameters"
+	docPreference  = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_preference_variables"
+	docQuoting     = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_quoting_rules"
+	docComments    = "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_comments"
 )
+
+// SyntaxDocs are the pages for the subset's syntax outside the cmdlets.
+var SyntaxDocs = map[string]string{
+	"'…' is verbatim; '' is one quote; typographic quotes are quotes":    docQuoting,
+	"$ErrorActionPreference = 'Stop' ends the script at the first error": docPreference,
+	"# starts a comment to the end of the line":                          docComments,
+}
 
 // value is one parameter's value as written.
 type value struct {

@@ -135,7 +135,7 @@ func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	if in.Site.Mode != policy.Host {
 		return target.Result{}, fmt.Errorf("--target windows writes host rules only: Windows Defender Firewall filters the machine's own inbound and outbound traffic, not a router's forward path or port forwards; run it with --mode host for the Windows machine itself")
 	}
-	g := &gen{t: t, in: in, kwSeen: map[string]bool{}, notes: in.Notes()}
+	g := &gen{t: t, in: in, kwSeen: map[string]bool{}, notes: notes(in, t.Keywords)}
 	if in.Options.ChainOnly {
 		g.notes = append(g.notes, "--chain-only: Windows has no chains; the rules stand in the groups named below, beside the machine's other rules")
 	}
@@ -150,6 +150,26 @@ func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		return target.Result{}, err
 	}
 	return target.Result{Stats: g.stats, Notes: g.notes}, nil
+}
+
+// notes are the input's notes; with keywords, without the warnings that
+// a name has no address, since Windows resolves the names itself.
+func notes(in *target.Input, keywords bool) []string {
+	if !keywords {
+		return in.Notes()
+	}
+	names := map[string]bool{}
+	for _, f := range in.Flows {
+		for _, n := range f.Names {
+			names[n.Name] = true
+		}
+	}
+	cp := *in
+	cp.Warnings = slices.DeleteFunc(slices.Clone(in.Warnings), func(w resolve.Warning) bool {
+		name, _, ok := strings.Cut(w.Msg, ": ")
+		return ok && names[name]
+	})
+	return cp.Notes()
 }
 
 func portStrings(ps model.PortSet) []string {
@@ -318,10 +338,11 @@ func (g *gen) services() []string {
 
 func (g *gen) write(b *strings.Builder) {
 	in := g.in
-	in.WriteHeader(b, "portolan rules for Windows Defender Firewall: a PowerShell script of the NetSecurity module")
+	head := *in
 	if g.t.Keywords {
-		line(b, "names: AutoResolve dynamic keyword addresses (--dynamic-keywords): Windows build 20348 or later (Windows 11, Windows Server 2022); a component outside the firewall service, such as Microsoft Defender for Endpoint, fills in their addresses, and until it does their rules allow nothing.")
+		head.Resolver = "AutoResolve dynamic keyword addresses (--dynamic-keywords): Windows build 20348 or later (Windows 11, Windows Server 2022); a component outside the firewall service, such as Microsoft Defender for Endpoint, fills in their addresses, and until it does their rules allow nothing."
 	}
+	head.WriteHeader(b, "portolan rules for Windows Defender Firewall: a PowerShell script of the NetSecurity module")
 	b.WriteString("#\n")
 	line(b, "Run in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File portolan.ps1. It first removes the rules of its groups, so running it again replaces them. Undo:")
 	for _, s := range g.services() {

@@ -450,6 +450,11 @@ func TestDocsTable(t *testing.T) {
 			t.Errorf("%s -%s is in the table but no script uses it", d.cmdlet, d.name)
 		}
 	}
+	for what, page := range SyntaxDocs {
+		if !strings.HasPrefix(page, "https://learn.microsoft.com/") {
+			t.Errorf("%s: page %q", what, page)
+		}
+	}
 	// The reader refuses what the table does not hold.
 	for _, bad := range []string{
 		"New-NetFirewallRule -DisplayName 'a' -Name 'x' -Group 'g' -Direction Sideways -Action Allow -Protocol TCP",
