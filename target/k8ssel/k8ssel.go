@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 // Values are the flags' values. Both targets register the same flags
@@ -40,7 +42,8 @@ func (v Values) LabelSelector() (*metav1.LabelSelector, error) {
 	}
 	ls, err := metav1.ParseToLabelSelector(s)
 	if err != nil {
-		return nil, fmt.Errorf("--selector %q: %v", s, err)
+		// The parser's message quotes the input as it is: escape it.
+		return nil, fmt.Errorf("--selector %q: %s", s, textsafe.Terminal(err.Error()))
 	}
 	if len(ls.MatchLabels) == 0 {
 		ls.MatchLabels = nil
