@@ -91,9 +91,10 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		}
 	}
 	for _, n := range in.Notes() {
-		// toFQDNs says wildcard domains: the resolver's warning that no
-		// address list can is not this target's.
-		if !wildcardNote(n, taken) && !strings.Contains(n, "is a wildcard domain: no address list can say it") {
+		// toFQDNs says wildcard domains and host-name patterns: the
+		// resolver's warning that no address list can is not this target's.
+		if !wildcardNote(n, taken) && !strings.Contains(n, "is a wildcard domain: no address list can say it") &&
+			!strings.Contains(n, "is a host-name pattern: no address list can say it") {
 			res.Notes = append(res.Notes, n)
 		}
 	}
