@@ -66,6 +66,9 @@ var (
 	matchPatternRe = regexp.MustCompile(`^([-a-zA-Z0-9_*]+[.]?)+$`)
 )
 
+// MaxPorts is the most ports (or ranges) Cilium takes in one port rule.
+const MaxPorts = 40
+
 // wildcardSkip is how policy.Plan says a flow reaches wildcard domains only.
 const wildcardSkip = "wildcard domains only"
 
@@ -120,7 +123,7 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		"Apply: kubectl apply -f FILE (add -n NAMESPACE unless --namespace was given). Undo: kubectl delete -f FILE, or kubectl delete ciliumnetworkpolicy -l app.kubernetes.io/managed-by=portolan.",
 		"The pods of --selector " + target.OneLine(k8ssel.Shared.Selector) + " take only what these policies (and any other policy that selects them) allow: every rule sets enableDefaultDeny for ingress and egress. Replies to allowed connections pass by themselves.",
 		"Names are allowed as names (toFQDNs): Cilium learns their addresses from the pods' own DNS answers, through its DNS proxy, which the first rule of each policy sends the pods' DNS to (kube-dns, port 53, rules.dns matchPattern \"*\"). A wildcard *.example.com is matchName example.com, matchPattern *.example.com (one label) and **.example.com (every depth, on Cilium versions that know **.).",
-		"Port ranges use endPort (Cilium 1.16 or later); port \"0\" is every port of the protocol.",
+		"Port ranges (endPort) and enableDefaultDeny need Cilium 1.16 or later; port \"0\" is every port of the protocol.",
 		"Each rule's description names the service, the flow and the line of the vendor's document it comes from.",
 	} {
 		for _, w := range target.Wrap("# ", l, 100) {
@@ -300,7 +303,13 @@ func flowRule(in *target.Input, fr *flowRules, sel metav1.LabelSelector, st *tar
 	if len(cidrs) == 0 && len(fqdns) == 0 {
 		return nil, notes, nil
 	}
-	toPorts := []PortRule{{Ports: Ports(string(proto), ports)}}
+	// Cilium takes at most MaxPorts ports in one port rule.
+	var toPorts []PortRule
+	for pp := Ports(string(proto), ports); len(pp) > 0; {
+		n := min(len(pp), MaxPorts)
+		toPorts = append(toPorts, PortRule{Ports: pp[:n]})
+		pp = pp[n:]
+	}
 	desc := fmt.Sprintf("portolan %s (%s %s, %s): %s", target.RuleComment(&policy.Rule{Flow: f}), f.Direction, f.Proto, f.Necessity, f.Purpose)
 	rule := newRule(sel, target.Truncate(target.OneLine(desc), 1024))
 	var set []CIDRRule
@@ -322,7 +331,7 @@ func flowRule(in *target.Input, fr *flowRules, sel metav1.LabelSelector, st *tar
 	st.Elements += len(set)
 	st.Names += len(fqdns)
 	st.PortSets += len(rule.Egress) + len(rule.Ingress)
-	st.Ports += (len(rule.Egress) + len(rule.Ingress)) * len(toPorts[0].Ports)
+	st.Ports += (len(rule.Egress) + len(rule.Ingress)) * len(Ports(string(proto), ports))
 	return &rule, notes, nil
 }
 

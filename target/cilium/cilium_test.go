@@ -166,6 +166,9 @@ func TestStrictDecode(t *testing.T) {
 					checkCIDRs(t, where, in.FromCIDRSet)
 				}
 				for _, pr := range ports {
+					if len(pr.Ports) > cilium.MaxPorts {
+						t.Errorf("%s: %d ports in one port rule, Cilium takes %d", where, len(pr.Ports), cilium.MaxPorts)
+					}
 					for _, pp := range pr.Ports {
 						if !portRe.MatchString(pp.Port) || !slices.Contains(protocols, pp.Protocol) {
 							t.Errorf("%s: port %+v against the CRD's schema", where, pp)
@@ -311,6 +314,14 @@ func TestFieldsDocumented(t *testing.T) {
 	}
 }
 
+func allPorts(rs []cilium.PortRule) []cilium.PortProtocol {
+	var out []cilium.PortProtocol
+	for _, r := range rs {
+		out = append(out, r.Ports...)
+	}
+	return out
+}
+
 // portsText writes ports as "443,5228-5230".
 func portsText(pp []cilium.PortProtocol) (proto, ports string) {
 	var ps []string
@@ -336,7 +347,7 @@ func opened(ps []cilium.Policy) []string {
 			var dests []string
 			var proto, ports string
 			for _, e := range r.Egress {
-				proto, ports = portsText(e.ToPorts[0].Ports)
+				proto, ports = portsText(allPorts(e.ToPorts))
 				var names, pats []string
 				for _, f := range e.ToFQDNs {
 					if f.MatchName != "" {
@@ -363,7 +374,7 @@ func opened(ps []cilium.Policy) []string {
 			dir := "egress"
 			for _, in := range r.Ingress {
 				dir = "ingress"
-				proto, ports = portsText(in.ToPorts[0].Ports)
+				proto, ports = portsText(allPorts(in.ToPorts))
 				dests = append(dests, cidrs(in.FromCIDRSet)...)
 			}
 			sort.Strings(dests)
