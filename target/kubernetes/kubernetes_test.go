@@ -427,3 +427,31 @@ func TestNotes(t *testing.T) {
 	}
 	decode(t, out)
 }
+
+// TestHostileText puts line breaks, a document separator, a bidi
+// override and an escape into the texts that reach the output: it stays
+// one strictly decoding document, with no control or format character.
+func TestHostileText(t *testing.T) {
+	setFlags(t, "app=pbx", "")
+	const evil = "x\n---\nkind: Evil\n\u202e\x1b[31m'\"#"
+	in := seedInput(t, "tw-solutions")
+	for i := range in.Flows {
+		in.Flows[i].Purpose = evil
+	}
+	for i := range in.Constraints {
+		in.Constraints[i].Purpose = evil
+	}
+	in.Warnings = append(in.Warnings, resolve.Warning{Service: "tw-solutions", Flow: "x", Msg: evil})
+	out, res := write(t, in)
+	if nps := decode(t, out); len(nps) != 1 {
+		t.Errorf("%d documents", len(nps))
+	}
+	if strings.Contains(out, "\nkind: Evil") || strings.ContainsAny(out, "\u202e\x1b") {
+		t.Errorf("hostile text reached the output as it is")
+	}
+	for _, n := range res.Notes {
+		if strings.ContainsAny(n, "\n\r\x1b\u202e") {
+			t.Errorf("note %q", n)
+		}
+	}
+}
