@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portolan/portolan/model"
@@ -163,14 +162,14 @@ type flowRules struct {
 
 // Build makes the CiliumNetworkPolicy of one service; notes say what it
 // leaves out or widens.
-func Build(in *target.Input, slug string, sel metav1.LabelSelector, namespace string, wild map[*resolve.Concrete]bool, st *target.Stats) (*Policy, []string, error) {
+func Build(in *target.Input, slug string, sel k8ssel.LabelSelector, namespace string, wild map[*resolve.Concrete]bool, st *target.Stats) (*Policy, []string, error) {
 	name, err := k8ssel.PolicyName(slug)
 	if err != nil {
 		return nil, nil, err
 	}
 	p := &Policy{
 		APIVersion: APIVersion, Kind: Kind,
-		Metadata: metav1.ObjectMeta{
+		Metadata: k8ssel.ObjectMeta{
 			Name: name, Namespace: namespace,
 			Labels: map[string]string{kubernetes.LabelManagedBy: "portolan", kubernetes.LabelService: k8ssel.LabelValue(slug)},
 		},
@@ -217,7 +216,7 @@ func Build(in *target.Input, slug string, sel metav1.LabelSelector, namespace st
 	return p, notes, nil
 }
 
-func newRule(sel metav1.LabelSelector, desc string) Rule {
+func newRule(sel k8ssel.LabelSelector, desc string) Rule {
 	yes := true
 	return Rule{EndpointSelector: sel, EnableDefaultDeny: &DefaultDeny{Ingress: &yes, Egress: &yes}, Description: target.OneLine(desc)}
 }
@@ -225,7 +224,7 @@ func newRule(sel metav1.LabelSelector, desc string) Rule {
 // DNSRule is the egress rule to kube-dns through the DNS proxy.
 func DNSRule() EgressRule {
 	return EgressRule{
-		ToEndpoints: []metav1.LabelSelector{{MatchLabels: map[string]string{DNSNamespaceLabel: kubernetes.DNSNamespace, DNSAppLabel: kubernetes.DNSLabelVal}}},
+		ToEndpoints: []k8ssel.LabelSelector{{MatchLabels: map[string]string{DNSNamespaceLabel: kubernetes.DNSNamespace, DNSAppLabel: kubernetes.DNSLabelVal}}},
 		ToPorts: []PortRule{{
 			Ports: []PortProtocol{{Port: "53", Protocol: "UDP"}, {Port: "53", Protocol: "TCP"}},
 			Rules: &L7Rules{DNS: []FQDNSelector{{MatchPattern: "*"}}},
@@ -234,7 +233,7 @@ func DNSRule() EgressRule {
 }
 
 // flowRule writes one flow's rules (both families) as one rule of specs.
-func flowRule(in *target.Input, fr *flowRules, sel metav1.LabelSelector, st *target.Stats) (*Rule, []string, error) {
+func flowRule(in *target.Input, fr *flowRules, sel k8ssel.LabelSelector, st *target.Stats) (*Rule, []string, error) {
 	f := fr.flow
 	ref := target.FlowRef(f)
 	var notes []string

@@ -1,6 +1,6 @@
 package cilium
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import "github.com/portolan/portolan/target/k8ssel"
 
 // The types below are the part of the cilium.io/v2 CiliumNetworkPolicy
 // CRD that the target writes, written from its documented schema
@@ -20,7 +20,7 @@ const (
 type Policy struct {
 	APIVersion string            `json:"apiVersion"`
 	Kind       string            `json:"kind"`
-	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Metadata   k8ssel.ObjectMeta `json:"metadata"`
 	Spec       *Rule             `json:"spec,omitempty"`
 	Specs      []Rule            `json:"specs,omitempty"`
 }
@@ -28,7 +28,7 @@ type Policy struct {
 // Rule is one policy rule: the endpoints it applies to, what they may
 // receive and send.
 type Rule struct {
-	EndpointSelector  metav1.LabelSelector `json:"endpointSelector"`
+	EndpointSelector  k8ssel.LabelSelector `json:"endpointSelector"`
 	Ingress           []IngressRule        `json:"ingress,omitempty"`
 	Egress            []EgressRule         `json:"egress,omitempty"`
 	EnableDefaultDeny *DefaultDeny         `json:"enableDefaultDeny,omitempty"`
@@ -52,7 +52,7 @@ type IngressRule struct {
 // ports. toFQDNs does not combine with another to* field in one rule.
 type EgressRule struct {
 	ToCIDRSet   []CIDRRule             `json:"toCIDRSet,omitempty"`
-	ToEndpoints []metav1.LabelSelector `json:"toEndpoints,omitempty"`
+	ToEndpoints []k8ssel.LabelSelector `json:"toEndpoints,omitempty"`
 	ToFQDNs     []FQDNSelector         `json:"toFQDNs,omitempty"`
 	ToPorts     []PortRule             `json:"toPorts,omitempty"`
 }

@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/portolan/portolan/internal/textsafe"
@@ -31,25 +32,72 @@ func Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&Shared.Namespace, "namespace", "", "the namespace of the policies (default: none written, so kubectl applies them to its current namespace)")
 }
 
-// LabelSelector parses the --selector value into a LabelSelector: equality
-// requirements become matchLabels, the others (in, notin, exists, !key)
-// matchExpressions. An empty selector is an error: it would select every
-// pod of the namespace and shut them all in.
-func (v Values) LabelSelector() (*metav1.LabelSelector, error) {
+// LabelSelector is the API's label selector (metav1.LabelSelector),
+// written here so that the binary does without apimachinery's runtime;
+// the tests decode it strictly into the API's own type.
+type LabelSelector struct {
+	MatchLabels      map[string]string `json:"matchLabels,omitempty"`
+	MatchExpressions []Requirement     `json:"matchExpressions,omitempty"`
+}
+
+// Requirement is one matchExpressions entry: In, NotIn, Exists or
+// DoesNotExist.
+type Requirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// ObjectMeta is the part of the API's object metadata the targets write.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// LabelSelector parses the --selector value with apimachinery's parser
+// (which checks keys and values) into a LabelSelector, as
+// metav1.ParseToLabelSelector does: equality requirements become
+// matchLabels, the others (in, notin, exists, !key) matchExpressions. An
+// empty selector is an error: it would select every pod of the namespace
+// and shut them all in.
+func (v Values) LabelSelector() (*LabelSelector, error) {
 	s := strings.TrimSpace(v.Selector)
 	if s == "" {
 		return nil, fmt.Errorf("--selector is required: the labels of the pods the policies apply to, e.g. --selector app=pbx (an empty selector would take in every pod of the namespace)")
 	}
-	ls, err := metav1.ParseToLabelSelector(s)
+	reqs, err := labels.ParseToRequirements(s)
 	if err != nil {
 		// The parser's message quotes the input as it is: escape it.
 		return nil, fmt.Errorf("--selector %q: %s", s, textsafe.Terminal(err.Error()))
 	}
-	if len(ls.MatchLabels) == 0 {
-		ls.MatchLabels = nil
-	}
-	if len(ls.MatchExpressions) == 0 {
-		ls.MatchExpressions = nil
+	ls := &LabelSelector{}
+	for _, r := range reqs {
+		var op string
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			vals := r.Values().List()
+			if len(vals) != 1 {
+				return nil, fmt.Errorf("--selector %q: %s: = takes one value", s, r.Key())
+			}
+			if ls.MatchLabels == nil {
+				ls.MatchLabels = map[string]string{}
+			}
+			ls.MatchLabels[r.Key()] = vals[0]
+			continue
+		case selection.In:
+			op = "In"
+		case selection.NotIn:
+			op = "NotIn"
+		case selection.Exists:
+			op = "Exists"
+		case selection.DoesNotExist:
+			op = "DoesNotExist"
+		default:
+			return nil, fmt.Errorf("--selector %q: %q is not an operator of label selectors (=, ==, in, notin, key, !key)", s, textsafe.Terminal(string(r.Operator())))
+		}
+		ls.MatchExpressions = append(ls.MatchExpressions, Requirement{Key: r.Key(), Operator: op, Values: r.Values().List()})
 	}
 	if ls.MatchLabels == nil && ls.MatchExpressions == nil {
 		return nil, fmt.Errorf("--selector %q selects every pod", s)

@@ -1,6 +1,8 @@
 package k8ssel
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -71,9 +73,11 @@ func TestNamesAndValues(t *testing.T) {
 }
 
 // FuzzLabelSelector feeds --selector values to the parser: it must not
-// panic, and a selector it accepts must be one the API takes back.
+// panic, its errors are one line, and what it accepts is what
+// metav1.ParseToLabelSelector makes of the same text, decoded strictly
+// into the API's type and taken back by the API.
 func FuzzLabelSelector(f *testing.F) {
-	for _, s := range []string{"app=pbx", "app=pbx,tier in (sip,media)", "!a", "a notin (b)", "x==y", ",", "a=(", "a in ()"} {
+	for _, s := range []string{"app=pbx", "app=pbx,tier in (sip,media)", "!a", "a notin (b)", "x==y", ",", "a=(", "a in ()", "a!=b", "a>1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -84,8 +88,32 @@ func FuzzLabelSelector(f *testing.F) {
 			}
 			return
 		}
-		if _, err := metav1.LabelSelectorAsSelector(ls); err != nil {
-			t.Errorf("%q accepted as %+v, which the API refuses: %v", s, ls, err)
+		data, err := json.Marshal(ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var api metav1.LabelSelector
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&api); err != nil {
+			t.Fatalf("%s does not decode into metav1.LabelSelector: %v", data, err)
+		}
+		if _, err := metav1.LabelSelectorAsSelector(&api); err != nil {
+			t.Errorf("%q accepted as %s, which the API refuses: %v", s, data, err)
+		}
+		ref, err := metav1.ParseToLabelSelector(strings.TrimSpace(s))
+		if err != nil {
+			t.Fatalf("%q accepted, but metav1 refuses it: %v", s, err)
+		}
+		if len(ref.MatchLabels) == 0 {
+			ref.MatchLabels = nil
+		}
+		if len(ref.MatchExpressions) == 0 {
+			ref.MatchExpressions = nil
+		}
+		want, _ := json.Marshal(ref)
+		if !bytes.Equal(data, want) {
+			t.Errorf("%q: %s, metav1 says %s", s, data, want)
 		}
 	})
 }

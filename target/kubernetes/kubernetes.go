@@ -20,10 +20,6 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portolan/portolan/model"
@@ -116,7 +112,7 @@ func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("%s: %v", slug, err)
 		}
-		head := target.Wrap("# ", fmt.Sprintf("%s: %s (%s)", np.Name, c.Service.Info.Name, c.Service.Info.Document), 100)
+		head := target.Wrap("# ", fmt.Sprintf("%s: %s (%s)", np.Metadata.Name, c.Service.Info.Name, c.Service.Info.Document), 100)
 		docs = append(docs, strings.Join(head, "\n")+"\n"+string(data))
 	}
 	var b strings.Builder
@@ -170,23 +166,22 @@ func notes(in *target.Input) []string {
 
 // Policy builds the NetworkPolicy of one service; notes say what it
 // leaves out or widens.
-func Policy(in *target.Input, slug string, sel metav1.LabelSelector, namespace string, st *target.Stats) (*networkingv1.NetworkPolicy, []string, error) {
+func Policy(in *target.Input, slug string, sel k8ssel.LabelSelector, namespace string, st *target.Stats) (*NetworkPolicy, []string, error) {
 	name, err := k8ssel.PolicyName(slug)
 	if err != nil {
 		return nil, nil, err
 	}
 	var notes, flows, names, docs []string
-	np := &networkingv1.NetworkPolicy{
-		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-		ObjectMeta: metav1.ObjectMeta{
+	np := &NetworkPolicy{
+		APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy",
+		Metadata: k8ssel.ObjectMeta{
 			Name: name, Namespace: namespace,
 			Labels: map[string]string{LabelManagedBy: "portolan", LabelService: k8ssel.LabelValue(slug)},
 		},
-		Spec: networkingv1.NetworkPolicySpec{
+		Spec: Spec{
 			PodSelector: sel,
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{},
-			Egress:      []networkingv1.NetworkPolicyEgressRule{DNSRule()},
+			PolicyTypes: []string{"Ingress", "Egress"},
+			Egress:      []EgressRule{DNSRule()},
 		},
 	}
 	empty, emptyNames := map[string][]string{}, map[string]string{}
@@ -237,10 +232,10 @@ func Policy(in *target.Input, slug string, sel metav1.LabelSelector, namespace s
 		var where string
 		if out {
 			where = fmt.Sprintf("egress[%d]", len(np.Spec.Egress))
-			np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{Ports: ports, To: peers})
+			np.Spec.Egress = append(np.Spec.Egress, EgressRule{Ports: ports, To: peers})
 		} else {
 			where = fmt.Sprintf("ingress[%d]", len(np.Spec.Ingress))
-			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: ports, From: peers})
+			np.Spec.Ingress = append(np.Spec.Ingress, IngressRule{Ports: ports, From: peers})
 		}
 		flows = append(flows, fmt.Sprintf("%s: %s (IPv%d %s %s %s)", where, target.RuleComment(r), r.Match.Family, r.Flow.Direction, r.Flow.Proto, r.Flow.Necessity))
 		for _, n := range ns {
@@ -253,9 +248,6 @@ func Policy(in *target.Input, slug string, sel metav1.LabelSelector, namespace s
 		notes = append(notes, fmt.Sprintf("left out: %s (%s): %s: no %s address, and NetworkPolicy holds addresses only; resolve the names (leave out --no-resolve, or pin them with --hosts) and regenerate, or use --target cilium (toFQDNs)",
 			ref, strings.Join(empty[ref], ", "), emptyNames[ref], strings.Join(empty[ref], " or ")))
 	}
-	if len(np.Spec.Ingress) == 0 {
-		np.Spec.Ingress = nil
-	}
 	ann := map[string]string{AnnFlows: strings.Join(flows, "\n")}
 	if len(names) > 0 {
 		ann[AnnNames] = strings.Join(names, "\n")
@@ -266,7 +258,7 @@ func Policy(in *target.Input, slug string, sel metav1.LabelSelector, namespace s
 	for k, v := range ann {
 		ann[k] = target.Truncate(textsafeLines(v), 64*1024)
 	}
-	np.Annotations = ann
+	np.Metadata.Annotations = ann
 	return np, notes, nil
 }
 
@@ -308,43 +300,40 @@ func addrList(as []netip.Addr) string {
 }
 
 // DNSRule is the egress rule to the cluster DNS.
-func DNSRule() networkingv1.NetworkPolicyEgressRule {
-	port := intstr.FromInt32(53)
-	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
-	return networkingv1.NetworkPolicyEgressRule{
-		Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &port}, {Protocol: &tcp, Port: &port}},
-		To: []networkingv1.NetworkPolicyPeer{{
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{NSNameLabel: DNSNamespace}},
-			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{DNSLabelKey: DNSLabelVal}},
+func DNSRule() EgressRule {
+	return EgressRule{
+		Ports: []Port{{Protocol: "UDP", Port: ptr(53)}, {Protocol: "TCP", Port: ptr(53)}},
+		To: []Peer{{
+			NamespaceSelector: &k8ssel.LabelSelector{MatchLabels: map[string]string{NSNameLabel: DNSNamespace}},
+			PodSelector:       &k8ssel.LabelSelector{MatchLabels: map[string]string{DNSLabelKey: DNSLabelVal}},
 		}},
 	}
 }
 
+func ptr(v int32) *int32 { return &v }
+
 // Protocol maps the model's protocol to the API's.
-func Protocol(p string) (corev1.Protocol, error) {
+func Protocol(p string) (string, error) {
 	switch p {
 	case model.TCP:
-		return corev1.ProtocolTCP, nil
+		return "TCP", nil
 	case model.UDP:
-		return corev1.ProtocolUDP, nil
+		return "UDP", nil
 	}
 	return "", fmt.Errorf("protocol %q: NetworkPolicy matches TCP, UDP and SCTP", p)
 }
 
-// Ports writes a port set as NetworkPolicyPorts: a port, or a range as
-// port and endPort; an empty set is every port of the protocol.
-func Ports(proto corev1.Protocol, ps model.PortSet) []networkingv1.NetworkPolicyPort {
+// Ports writes a port set as Ports: a port, or a range as port and
+// endPort; an empty set is every port of the protocol.
+func Ports(proto string, ps model.PortSet) []Port {
 	if ps.Empty() {
-		return []networkingv1.NetworkPolicyPort{{Protocol: &proto}}
+		return []Port{{Protocol: proto}}
 	}
-	var out []networkingv1.NetworkPolicyPort
+	var out []Port
 	for _, r := range ps.Ranges() {
-		p := networkingv1.NetworkPolicyPort{Protocol: &proto}
-		port := intstr.FromInt32(int32(r.Lo))
-		p.Port = &port
+		p := Port{Protocol: proto, Port: ptr(int32(r.Lo))}
 		if r.Hi > r.Lo {
-			end := int32(r.Hi)
-			p.EndPort = &end
+			p.EndPort = ptr(int32(r.Hi))
 		}
 		out = append(out, p)
 	}
@@ -353,13 +342,13 @@ func Ports(proto corev1.Protocol, ps model.PortSet) []networkingv1.NetworkPolicy
 
 // Peers writes addresses of one family as ipBlock peers, or the whole
 // family (0.0.0.0/0, ::/0) for any; none when there are no addresses.
-func Peers(addrs []netip.Prefix, any bool, family int) ([]networkingv1.NetworkPolicyPeer, error) {
+func Peers(addrs []netip.Prefix, any bool, family int) ([]Peer, error) {
 	if any {
 		all := "0.0.0.0/0"
 		if family == 6 {
 			all = "::/0"
 		}
-		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: all}}}, nil
+		return []Peer{{IPBlock: &IPBlock{CIDR: all}}}, nil
 	}
 	var cidrs []string
 	for _, p := range addrs {
@@ -370,9 +359,9 @@ func Peers(addrs []netip.Prefix, any bool, family int) ([]networkingv1.NetworkPo
 		cidrs = append(cidrs, p.String())
 	}
 	sort.Strings(cidrs)
-	var out []networkingv1.NetworkPolicyPeer
+	var out []Peer
 	for _, c := range cidrs {
-		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+		out = append(out, Peer{IPBlock: &IPBlock{CIDR: c}})
 	}
 	return out, nil
 }
