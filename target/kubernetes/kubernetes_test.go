@@ -158,8 +158,18 @@ func TestStrictDecode(t *testing.T) {
 					}
 				}
 			}
+			dns := np.Spec.Egress[0]
+			if len(dns.To) != 1 || dns.To[0].IPBlock != nil || dns.To[0].NamespaceSelector == nil || dns.To[0].PodSelector == nil ||
+				dns.To[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kube-system" ||
+				dns.To[0].PodSelector.MatchLabels["k8s-app"] != "kube-dns" || len(dns.Ports) != 2 ||
+				dns.Ports[0].Port.IntVal != 53 || *dns.Ports[0].Protocol != "UDP" || dns.Ports[1].Port.IntVal != 53 || *dns.Ports[1].Protocol != "TCP" {
+				t.Errorf("egress[0] is not the DNS rule to kube-dns: %+v", dns)
+			}
 			for i, r := range np.Spec.Egress {
 				check(fmt.Sprintf("egress[%d]", i), r.Ports, r.To)
+				if i > 0 && (len(r.To) == 0 || r.To[0].IPBlock == nil) {
+					t.Errorf("egress[%d]: a peer that is not an ipBlock", i)
+				}
 			}
 			for i, r := range np.Spec.Ingress {
 				check(fmt.Sprintf("ingress[%d]", i), r.Ports, r.From)
