@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -266,8 +267,14 @@ func registerTargetFlags(fs *pflag.FlagSet) map[string]string {
 		own := pflag.NewFlagSet(t.Name(), pflag.ContinueOnError)
 		f.Flags(own)
 		own.VisitAll(func(fl *pflag.Flag) {
-			if fs.Lookup(fl.Name) != nil {
-				return // two targets share the flag (or it is a common one)
+			if prev := fs.Lookup(fl.Name); prev != nil {
+				// Two targets share the flag (kubernetes and cilium's
+				// --selector): it belongs to both. A common flag stays common.
+				if owners[fl.Name] != "" {
+					owners[fl.Name] += "," + t.Name()
+					prev.Usage = strings.Replace(prev.Usage, ") ", ", "+t.Name()+") ", 1)
+				}
+				return
 			}
 			fl.Usage = fmt.Sprintf("(--target %s) %s", t.Name(), fl.Usage)
 			fs.AddFlag(fl)
@@ -281,8 +288,8 @@ func registerTargetFlags(fs *pflag.FlagSet) map[string]string {
 func checkTargetFlags(cmd *cobra.Command, owners map[string]string, tname string) error {
 	var err error
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
-		if owner, ok := owners[fl.Name]; ok && owner != tname && err == nil {
-			err = fmt.Errorf("--%s is a flag of --target %s, not of %s", fl.Name, owner, tname)
+		if owner, ok := owners[fl.Name]; ok && !slices.Contains(strings.Split(owner, ","), tname) && err == nil {
+			err = fmt.Errorf("--%s is a flag of --target %s, not of %s", fl.Name, strings.ReplaceAll(owner, ",", " and "), tname)
 		}
 	})
 	return err
