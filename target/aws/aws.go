@@ -19,7 +19,8 @@
 // what the egress rules say.
 //
 // Limits: a description holds at most 255 characters of a-z, A-Z, 0-9,
-// space and ._-:/()#,@[]+=&;{}!$* (others become "_"); a group holds by
+// space and ._-:/()#,@[]+=;{}!$* (others become "_"; "&" too, which some
+// rule kinds refuse); a group holds by
 // default 60 inbound and 60 outbound rules, counted apart for IPv4 and
 // IPv6, so a larger plan is split into several groups, and a note says so
 // when it takes more than the 5 groups an interface takes by default.
@@ -307,7 +308,9 @@ func Description(s string) string {
 
 // DescriptionChars are the characters a description may hold besides
 // ASCII letters and digits.
-const DescriptionChars = " ._-:/()#,@[]+=&;{}!$*"
+// "&" is documented for address ranges but not for every kind of rule
+// (prefix lists, referenced groups), so it is left out.
+const DescriptionChars = " ._-:/()#,@[]+=;{}!$*"
 
 func descOK(c rune) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(DescriptionChars, c)
