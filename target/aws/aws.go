@@ -439,24 +439,74 @@ func (g *gen) action(c resolve.Constraint) string {
 	case model.KindALGOff:
 		return fmt.Sprintf("%s — a security group has no application layer gateway: nothing to turn off here; check any NAT instance or appliance on the path.", c.Purpose)
 	case model.KindNATTimeout:
-		ts, err := target.Timeouts(c)
-		if err != nil || len(ts) == 0 {
-			return c.Purpose
-		}
-		var set []string
-		for _, t := range ts {
-			if t.Proto == model.TCP {
-				set = append(set, fmt.Sprintf("TcpEstablishedTimeout=%d", int(t.Replied/time.Second)))
-			} else {
-				set = append(set, fmt.Sprintf("UdpTimeout=%d", int(t.Unreplied/time.Second)), fmt.Sprintf("UdpStreamTimeout=%d", int(t.Replied/time.Second)))
-			}
-		}
-		return fmt.Sprintf("%s — security group connection tracking has idle timeouts of its own, set per network interface: set its connection tracking specification to %s (aws ec2 modify-network-interface-attribute --connection-tracking-specification).%s",
-			c.Purpose, strings.Join(set, ", "), target.Keepalive(c))
+		return g.natTimeout(c)
 	case model.KindAllowByName:
 		return fmt.Sprintf("%s — a security group holds addresses: the names are resolved at generation (see the rules' descriptions); regenerate and apply again when they change.", c.Purpose)
 	}
 	return target.ConstraintAction(c, "an AWS security group")
+}
+
+// Connection tracking idle timeouts of a network interface, as the EC2
+// API documents them (ConnectionTrackingSpecificationRequest), in
+// seconds: minimum, maximum and default.
+var (
+	TCPEstablished = Bounds{60, 432000, 432000}
+	UDPStream      = Bounds{60, 180, 180}
+	UDPSingle      = Bounds{30, 60, 30}
+)
+
+// Bounds are the documented minimum, maximum and default of a timeout.
+type Bounds struct{ Min, Max, Default int }
+
+// setting says how a timeout setting keeps entries at least want
+// seconds, and the NAME=VALUE to set ("" when the default does): the
+// value, or the maximum when the maximum falls short.
+func (b Bounds) setting(name string, want int) (say, set string) {
+	switch {
+	case want <= b.Default:
+		return fmt.Sprintf("%s: the default %d s is enough", name, b.Default), ""
+	case want <= b.Max:
+		v := fmt.Sprintf("%s=%d", name, max(want, b.Min))
+		return v, v
+	}
+	return fmt.Sprintf("%s cannot reach %d s (at most %d): set %s=%d and have keep-alives more often than every %d s", name, want, b.Max, name, b.Max, b.Max), fmt.Sprintf("%s=%d", name, b.Max)
+}
+
+// natTimeout says how to keep a nat-timeout constraint's flows in the
+// security group's connection tracking: the idle timeouts of the network
+// interface (ModifyNetworkInterfaceAttribute), within their documented
+// bounds.
+func (g *gen) natTimeout(c resolve.Constraint) string {
+	ts, err := target.Timeouts(c)
+	if err != nil || len(ts) == 0 {
+		return c.Purpose
+	}
+	var say, set []string
+	for _, t := range ts {
+		type one struct {
+			b    Bounds
+			name string
+			want time.Duration
+		}
+		var ones []one
+		if t.Proto == model.TCP {
+			ones = []one{{TCPEstablished, "TcpEstablishedTimeout", t.Replied}}
+		} else {
+			ones = []one{{UDPSingle, "UdpTimeout", t.Unreplied}, {UDPStream, "UdpStreamTimeout", t.Replied}}
+		}
+		for _, o := range ones {
+			s, kv := o.b.setting(o.name, int(o.want/time.Second))
+			say = append(say, s)
+			if kv != "" {
+				set = append(set, kv)
+			}
+		}
+	}
+	cmd := ""
+	if len(set) > 0 {
+		cmd = " Set them on the instance's network interface: aws ec2 modify-network-interface-attribute --network-interface-id eni-... --connection-tracking-specification " + strings.Join(set, ",") + "."
+	}
+	return fmt.Sprintf("%s — a security group tracks connections with idle timeouts of the network interface: %s.%s%s", c.Purpose, strings.Join(say, "; "), cmd, target.Keepalive(c))
 }
 
 func comment(b *strings.Builder, text string) {
