@@ -567,3 +567,59 @@ func evalAttr(src string) (string, error) {
 	}
 	return v.AsString(), nil
 }
+
+// TestNATTimeout: TW Solutions' 90 s UDP binding becomes the network
+// interface's connection tracking timeouts within their documented
+// bounds: UdpTimeout stops at 60 s, which the header says falls short,
+// and UdpStreamTimeout's default 180 s is enough.
+func TestNATTimeout(t *testing.T) {
+	in := targettest.Prepare(t, []string{"tw-solutions"}, resolve.Selection{}, "", hostSite, target.Options{})
+	out, _ := write(t, &aws.Target{}, in)
+	header := strings.Join(strings.Fields(strings.ReplaceAll(out, "\n#", " ")), " ")
+	for _, want := range []string{
+		"UdpTimeout cannot reach 90 s (at most 60)",
+		"UdpStreamTimeout: the default 180 s is enough",
+		"--connection-tracking-specification UdpTimeout=60.",
+		"has no application layer gateway",
+	} {
+		if !strings.Contains(header, want) {
+			t.Errorf("header does not say %q", want)
+		}
+	}
+	for _, b := range []aws.Bounds{aws.TCPEstablished, aws.UDPStream, aws.UDPSingle} {
+		if b.Min > b.Default || b.Default > b.Max {
+			t.Errorf("bounds %v: default outside min..max", b)
+		}
+	}
+}
+
+// TestNotes: what a security group cannot say is on stderr (the notes)
+// and in the header: names without an address, wildcard-only flows.
+func TestNotes(t *testing.T) {
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := cat.Select([]string{"onsight"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := targettest.Prepare(t, []string{"onsight"}, resolve.Selection{AllFeatures: true, Params: targettest.ExampleParams(svcs...)}, "", hostSite, target.Options{Options: policy.Options{Optional: true}})
+	out, res := write(t, &aws.Target{}, in)
+	var wild, unresolved bool
+	for _, n := range res.Notes {
+		if strings.Contains(n, "wildcard domains only") {
+			wild = true
+		}
+		if strings.Contains(n, "have no IPv4 address yet") {
+			unresolved = true
+		}
+		first := strings.Fields(n)
+		if !strings.Contains(out, "#   "+strings.Join(first[:min(4, len(first))], " ")) {
+			t.Errorf("note %q is not in the output's header", n)
+		}
+	}
+	if !wild || !unresolved {
+		t.Errorf("notes do not say wildcards (%t) and unresolved names (%t): %q", wild, unresolved, res.Notes)
+	}
+}
