@@ -518,7 +518,7 @@ hosts:
   - {name: h, description: %q, entries: ["203.0.113.7", "2001:db8:7::7", "198.51.100.0/24"]}
 flows:
   - {id: f1, direction: outbound, proto: [tcp, udp], ports: [443, 3478-3479], local: endpoint, remote: [h], necessity: required, app: https, purpose: {en: %q}, source: {quote: %q, line: 3}}
-  - {id: f2, direction: inbound, proto: [udp], ports: [5060], local: server, remote: [h], necessity: required, app: sip, purpose: {en: %q}, source: {quote: q, line: 4}}
+  - {id: f2, direction: inbound, proto: [udp], ports: [5060], src_ports: [5060], local: server, remote: [h], necessity: required, app: sip, purpose: {en: %q}, source: {quote: q, line: 4}}
 `, "Evil "+evil, evil, "doc${x}%{y}.txt", evil, evil, evil, evil, "purpose "+evil+"\nresource \"x\" \"y\" {", evil, evil)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "evil.yaml"), []byte(profile), 0o644); err != nil {
@@ -528,10 +528,16 @@ flows:
 		t.Fatalf("the profile: %v", err)
 	}
 	in := targettest.PrepareFrom(t, dir, []string{"evil"}, resolve.Selection{Params: []string{"evil:addr=192.0.2.10"}}, "", hostSite, target.Options{})
-	out, _ := write(t, &aws.Target{}, in)
+	out, res := write(t, &aws.Target{}, in)
 	d, err := decode([]byte(out))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	// f2 names source port 5060, which no security group rule matches.
+	if !slices.ContainsFunc(res.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "wider: evil/f2: ") && strings.Contains(n, "source ports 5060")
+	}) {
+		t.Errorf("no note that evil/f2's source ports are not matched: %q", res.Notes)
 	}
 	got, want := space(d.Rules), space(planned(in))
 	if !slices.Equal(got, want) || len(d.Rules) == 0 {
