@@ -20,10 +20,11 @@
 //
 // Limits: a description holds at most 255 characters of a-z, A-Z, 0-9,
 // space and ._-:/()#,@[]+=;{}!$* (others become "_"; "&" too, which some
-// rule kinds refuse); a group holds by
-// default 60 inbound and 60 outbound rules, counted apart for IPv4 and
-// IPv6, so a larger plan is split into several groups, and a note says so
-// when it takes more than the 5 groups an interface takes by default.
+// kinds of rule refuse); a group holds by default 60 inbound and 60
+// outbound rules, counted apart for IPv4 and IPv6, so a larger plan is
+// split into several groups, and a note says so when it takes more than
+// the 5 groups an interface takes by default. Names of values are kept in
+// Terraform strings as written: Quote escapes "${" and "%{".
 //
 // The Terraform provider registry is not reachable where portolan is
 // built, so the output is not checked by terraform validate: the tests
