@@ -23,8 +23,8 @@
 // kinds of rule refuse); a group holds by default 60 inbound and 60
 // outbound rules, counted apart for IPv4 and IPv6, so a larger plan is
 // split into several groups, and a note says so when it takes more than
-// the 5 groups an interface takes by default. Names of values are kept in
-// Terraform strings as written: Quote escapes "${" and "%{".
+// the 5 groups an interface takes by default. Text in Terraform strings
+// stays literal: Quote writes "${" and "%{" as "$${" and "%%{".
 //
 // The Terraform provider registry is not reachable where portolan is
 // built, so the output is not checked by terraform validate: the tests
