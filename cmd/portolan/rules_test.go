@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/portolan/portolan/internal/netlab"
+	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/targettest"
 )
 
@@ -88,7 +89,7 @@ func TestRulesErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"bad target", []string{"rules", "starleaf", "--target", "pf"}, 2, `--target "pf": one of domains, ip6tables, iptables, nftables, squid`},
+		{"bad target", []string{"rules", "starleaf", "--target", "pf"}, 2, `--target "pf": one of ` + strings.Join(target.Names(), ", ")},
 		{"bad mode", []string{"rules", "starleaf", "--mode", "bridge"}, 2, `--mode "bridge": gateway or host`},
 		{"bad lan", []string{"rules", "starleaf", "--param", "company=acme", "--lan", "192.0.2.0/33"}, 2, `--lan "192.0.2.0/33": not a CIDR`},
 		{"lan host bits", []string{"rules", "starleaf", "--param", "company=acme", "--lan", "192.0.2.1/24"}, 2, "--lan 192.0.2.1/24 has host bits set"},
