@@ -188,7 +188,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	r, _, err := f.plan.resolver(true)
+	r, _, err := f.plan.resolver(true, false)
 	if err != nil {
 		return err
 	}

@@ -102,10 +102,15 @@ func (f *planFlags) options() (target.Options, error) {
 }
 
 // resolver builds the chain of resolvers the flags ask for and says in
-// words what it is.
-func (f *planFlags) resolver(needsAddrs bool) (resolve.Resolver, string, error) {
+// words what it is. syncs says whether the target keeps names in sets that
+// portolan sync fills (nftables); other targets leave an unresolved name out.
+func (f *planFlags) resolver(needsAddrs, syncs bool) (resolve.Resolver, string, error) {
 	if !needsAddrs {
-		return resolve.NoResolve{}, "kept as names; the proxy resolves them", nil
+		return resolve.NoResolve{}, "kept as names; the platform resolves them", nil
+	}
+	unresolved := "names without an address are left out (a note says which)"
+	if syncs {
+		unresolved = "the names' sets are empty until portolan sync fills them"
 	}
 	var chain resolve.Chain
 	var info []string
@@ -119,9 +124,9 @@ func (f *planFlags) resolver(needsAddrs bool) (resolve.Resolver, string, error) 
 	}
 	if f.noResolve {
 		if len(info) == 0 {
-			return resolve.NoResolve{}, "not resolved (--no-resolve): the names' sets are empty until portolan sync fills them", nil
+			return resolve.NoResolve{}, "not resolved (--no-resolve): " + unresolved, nil
 		}
-		return chain, strings.Join(info, "") + " only (--no-resolve): other names' sets are empty until portolan sync fills them", nil
+		return chain, strings.Join(info, "") + " only (--no-resolve): other " + strings.TrimPrefix(unresolved, "the "), nil
 	}
 	d, err := resolve.NewDNS(f.dns...)
 	if err != nil {
@@ -146,7 +151,7 @@ func (f *planFlags) prepare(ctx context.Context, g *globals, args []string, t ta
 	if err != nil {
 		return nil, err
 	}
-	r, info, err := f.resolver(t.Resolves())
+	r, info, err := f.resolver(t.Resolves(), t.Name() == "nftables")
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +435,7 @@ counts on stderr.`,
 	pf.register(cmd.Flags())
 	owners = registerTargetFlags(cmd.Flags())
 	cmd.Flags().StringVar(&tname, "target", "nftables", "the platform: "+strings.Join(target.Names(), ", "))
-	cmd.Flags().BoolVar(&pf.noResolve, "no-resolve", false, "do not resolve names: their sets stay empty (a warning says which) until portolan sync fills them")
+	cmd.Flags().BoolVar(&pf.noResolve, "no-resolve", false, "do not resolve names: a warning says which; nftables keeps their sets empty until portolan sync fills them, other targets leave them out")
 	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write to FILE (atomically) instead of stdout")
 	cmd.Flags().BoolVar(&stats, "stats", false, "print rule and element counts on stderr")
 	_ = cmd.RegisterFlagCompletionFunc("target", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
