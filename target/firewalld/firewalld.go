@@ -209,6 +209,9 @@ func (t *Target) Build(in *target.Input) (*Tree, target.Result, error) {
 	if in.Site.Mode == policy.Gateway && (in.Site.LANIf != "" || in.Site.WANIf != "") {
 		g.notes = append(g.notes, fmt.Sprintf("interfaces are matched by zone: put %s in zone %s and %s in zone %s (firewall-cmd --permanent --zone=%s --change-interface=%s)", orAny(in.Site.LANIf), t.LANZone, orAny(in.Site.WANIf), t.WANZone, t.LANZone, orAny(in.Site.LANIf)))
 	}
+	if p := g.pols[PolicyDNAT]; p != nil && len(p.Rules) == 0 {
+		g.tree.Policies = slices.DeleteFunc(g.tree.Policies, func(q *Policy) bool { return q == p })
+	}
 	for _, s := range g.tree.IPSets {
 		g.stats.Sets++
 		g.stats.Elements += len(s.Entries)

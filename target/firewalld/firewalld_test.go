@@ -465,3 +465,58 @@ func TestHostOpensEqualPlan(t *testing.T) {
 		t.Errorf("opens, by policy and protocol:\n\t\t%q", s)
 	}
 }
+
+// TestCommandsMakeTheTree: the firewall-cmd --permanent script that
+// rules prints without -o, run against an empty configuration directory
+// (firewall-cmd played by firewall-offline-cmd on it), makes a tree that
+// firewalld accepts and that opens what the -o tree opens; run a second
+// time, it replaces its own objects instead of failing on them.
+func TestCommandsMakeTheTree(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	// StarLeaf alone: firewall-offline-cmd takes a third of a second a
+	// command.
+	for _, name := range []string{"starleaf"} {
+		t.Run(name, func(t *testing.T) {
+			var in *target.Input
+			if name == "host" {
+				in, _ = targettest.HostCase(t)
+			} else {
+				for _, c := range targettest.GatewayCases {
+					if c.Name == name {
+						in, _ = c.Input(t, lab)
+					}
+				}
+			}
+			var script bytes.Buffer
+			if _, err := newTarget().Write(&script, in); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if _, err := offlineCmd(t, dir, "--check-config"); err != nil {
+				t.Fatalf("empty directory: %v", err)
+			}
+			bin := t.TempDir()
+			shim := "#!/bin/sh\n" +
+				"case $1 in --reload) exit 0;; --permanent) shift;; esac\n" +
+				"exec firewall-offline-cmd --system-config \"$DIR\" --default-config " + DefaultConfig + " \"$@\" 2>>\"$DIR.log\"\n"
+			if err := os.WriteFile(filepath.Join(bin, "firewall-cmd"), []byte(shim), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for run := 1; run <= 2; run++ {
+				cmd := exec.Command("sh", "-c", script.String())
+				cmd.Env = append(os.Environ(), "DIR="+dir, "PATH="+bin+":"+os.Getenv("PATH"))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					log, _ := os.ReadFile(dir + ".log")
+					t.Fatalf("run %d: %v: %s%s", run, err, out, log)
+				}
+			}
+			if err := checkConfig(t, dir); err != nil {
+				t.Fatal(err)
+			}
+			got, want := treeOpens(t, dir), treeOpens(t, writeTree(t, newTarget(), in))
+			if !slices.Equal(got, want) {
+				t.Errorf("the commands' tree opens\n  %s\nthe -o tree\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		})
+	}
+}
