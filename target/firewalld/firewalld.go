@@ -8,7 +8,8 @@
 // and the policies that bind them with rich rules:
 //
 //   - host mode: portolan-in, from the zone of --zone (default public) to
-//     HOST, and portolan-out, from HOST to ANY with target REJECT;
+//     HOST, and portolan-out, from HOST to ANY with target REJECT, which
+//     accepts IPv6 neighbour discovery too;
 //   - gateway mode: portolan-fwd, from the LAN zone (--lan-zone, default
 //     internal) to the internet zone (--wan-zone, default external), and
 //     portolan-dnat, from the internet zone to ANY, whose rich rules
@@ -120,6 +121,8 @@ type Rule struct {
 	Family   int
 	Src, Dst Side
 	Service  string
+	// ICMPType, when set, is an ICMP type the rule accepts.
+	ICMPType string
 	// A port forward, when ToAddr is valid: Proto Port to ToAddr, port
 	// unchanged.
 	Proto  string
@@ -192,7 +195,12 @@ func (t *Target) Build(in *target.Input) (*Tree, target.Result, error) {
 	g := &gen{t: t, in: in, svcs: map[string]*Service{}, svcName: map[string]bool{}, sets: map[string]*IPSet{}, setName: map[string]bool{}, pols: map[string]*Policy{}, notes: in.Notes()}
 	if in.Site.Mode == policy.Host {
 		g.policy(PolicyIn, "CONTINUE", []string{t.Zone}, []string{"HOST"}, "flows started from outside to this machine, from zone "+t.Zone)
-		g.policy(PolicyOut, "REJECT", []string{"HOST"}, []string{"ANY"}, "flows this machine starts; everything else it starts is rejected")
+		g.policy(PolicyOut, "REJECT", []string{"HOST"}, []string{"ANY"}, "flows this machine starts; everything else it starts is rejected but IPv6 neighbour discovery")
+		// IPv6 needs neighbour discovery out, which conntrack does not
+		// track (firewalld's allow-host-ipv6 policy lets it in).
+		for _, icmp := range []string{"neighbour-solicitation", "neighbour-advertisement", "router-solicitation"} {
+			g.pols[PolicyOut].Rules = append(g.pols[PolicyOut].Rules, Rule{Family: 6, ICMPType: icmp, Comment: "IPv6 neighbour discovery"})
+		}
 	} else {
 		g.policy(PolicyFwd, "CONTINUE", []string{t.LANZone}, []string{t.WANZone}, "flows the LAN (zone "+t.LANZone+") starts to the internet (zone "+t.WANZone+")")
 		g.policy(PolicyDNAT, "CONTINUE", []string{t.WANZone}, []string{"ANY"}, "port forwards from the internet (zone "+t.WANZone+") to the LAN")
@@ -376,7 +384,7 @@ func (g *gen) header(tree bool) string {
 	in.WriteHeader(&b, "portolan rules for firewalld (policies, services and ipsets named portolan-*)")
 	b.WriteString("#\n")
 	if in.Site.Mode == policy.Host {
-		comment(&b, fmt.Sprintf("Host mode: policy %s accepts the flows started from outside into zone %s (the zone's own services stay as they are; whatever the policy does not accept, the zone decides). Policy %s accepts the flows this machine starts and rejects every other one (loopback stays open).", PolicyIn, t.Zone, PolicyOut))
+		comment(&b, fmt.Sprintf("Host mode: policy %s accepts the flows started from outside into zone %s (the zone's own services stay as they are; whatever the policy does not accept, the zone decides: with --zone drop bound to the interface, only the plan's flows come in). Policy %s accepts the flows this machine starts and IPv6 neighbour discovery, and rejects every other one (loopback stays open).", PolicyIn, t.Zone, PolicyOut))
 	} else {
 		comment(&b, fmt.Sprintf("Gateway mode: policy %s accepts the flows from zone %s to zone %s; forwarding between zones that no policy accepts is rejected. Policy %s forwards ports from zone %s; firewalld accepts the forwarded packets itself (ct status dnat).", PolicyFwd, t.LANZone, t.WANZone, PolicyDNAT, t.WANZone))
 	}

@@ -96,6 +96,9 @@ func sideText(elem string, s Side) string {
 func (r Rule) Text() string {
 	s := fmt.Sprintf("rule family=\"%s\"", family(r.Family))
 	s += sideText("source", r.Src) + sideText("destination", r.Dst)
+	if r.ICMPType != "" {
+		return s + fmt.Sprintf(" icmp-type name=\"%s\" accept", r.ICMPType)
+	}
 	if r.ToAddr.IsValid() {
 		return s + fmt.Sprintf(" forward-port port=\"%s\" protocol=\"%s\" to-addr=\"%s\"", portText(r.Port), r.Proto, r.ToAddr)
 	}
@@ -127,7 +130,9 @@ func (p *Policy) XML(head string) string {
 		fmt.Fprintf(&b, "  <rule family=\"%s\">\n", family(r.Family))
 		b.WriteString(sideXML("source", r.Src))
 		b.WriteString(sideXML("destination", r.Dst))
-		if r.ToAddr.IsValid() {
+		if r.ICMPType != "" {
+			fmt.Fprintf(&b, "    <icmp-type name=\"%s\"/>\n    <accept/>\n", r.ICMPType)
+		} else if r.ToAddr.IsValid() {
 			fmt.Fprintf(&b, "    <forward-port port=\"%s\" protocol=\"%s\" to-addr=\"%s\"/>\n", portText(r.Port), r.Proto, r.ToAddr)
 		} else {
 			fmt.Fprintf(&b, "    <service name=\"%s\"/>\n    <accept/>\n", r.Service)
