@@ -522,3 +522,64 @@ func TestCommandsMakeTheTree(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileText: a flow's purpose with quotes, XML markup, an XML
+// comment's end, a newline, an escape sequence and a bidi override ends
+// up as one safe line: the tree still parses (and firewalld accepts it),
+// and the script, run with a firewall-cmd that only records its
+// arguments, runs no other command and passes the text as one argument.
+func TestHostileText(t *testing.T) {
+	const evil = "it's \"x\" <b>&amp; --> <!-- \n$(touch /tmp/pwned) `id` \x1b[31mred\u202e EVIL"
+	in, _ := targettest.HostCase(t)
+	for i := range in.Flows {
+		in.Flows[i].Purpose = evil
+	}
+	in.Command = "portolan rules x --param y='" + evil + "'"
+	dir := writeTree(t, newTarget(), in)
+	c, err := Read(dir, DefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkConfig(t, dir); err != nil {
+		t.Fatal(err)
+	}
+	for n, s := range c.Services {
+		if strings.HasPrefix(n, Prefix) && (!strings.Contains(s.Description, "EVIL") || strings.ContainsAny(s.Description, "\n\x1b\u202e")) {
+			t.Errorf("service %s: description %q", n, s.Description)
+		}
+	}
+	var script bytes.Buffer
+	if _, err := newTarget().Write(&script, in); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	log := filepath.Join(bin, "log")
+	shim := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> " + log + "; done\nprintf '=\\n' >> " + log + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "firewall-cmd"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", script.String())
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := os.Stat("/tmp/pwned"); err == nil {
+		t.Fatal("the script ran a command from the text")
+	}
+	data, _ := os.ReadFile(log)
+	descs := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "--set-description=") && strings.Contains(l, "EVIL") {
+			descs++
+			if strings.ContainsAny(l, "\x1b\u202e") {
+				t.Errorf("description argument %q", l)
+			}
+		}
+	}
+	if descs == 0 {
+		t.Errorf("no description argument carries the text: %s", data)
+	}
+}
