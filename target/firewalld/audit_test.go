@@ -26,7 +26,7 @@ func newTarget() *firewalld.Target {
 	return &firewalld.Target{Zone: "public", LANZone: "internal", WANZone: "external"}
 }
 
-func writeTree(t *testing.T, tg *firewalld.Target, in *target.Input) string {
+func writeTree(t testing.TB, tg *firewalld.Target, in *target.Input) string {
 	t.Helper()
 	files, _, err := tg.WriteTree(in)
 	if err != nil {
@@ -45,7 +45,7 @@ func writeTree(t *testing.T, tg *firewalld.Target, in *target.Input) string {
 	return dir
 }
 
-func checkConfig(t *testing.T, dir string) error {
+func checkConfig(t testing.TB, dir string) error {
 	t.Helper()
 	if _, err := exec.LookPath("firewall-offline-cmd"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -63,7 +63,7 @@ func checkConfig(t *testing.T, dir string) error {
 // bindZones puts the lab's interfaces into the gateway's zones, as the
 // header asks: zones/internal.xml and zones/external.xml with the stock
 // zones' content and an <interface>.
-func bindZones(t *testing.T, dir string, zones map[string]string) {
+func bindZones(t testing.TB, dir string, zones map[string]string) {
 	t.Helper()
 	for zone, ifname := range zones {
 		data, err := os.ReadFile(filepath.Join(firewalld.DefaultConfig, "zones", zone+".xml"))
