@@ -6,6 +6,7 @@ import (
 	"github.com/portolan/portolan/audit/iptsave"
 	"github.com/portolan/portolan/audit/nftjson"
 	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/target/firewalld"
 )
 
 // Formats Load accepts.
@@ -41,4 +42,10 @@ func Load(name string, data []byte, format string) (*ruleset.Ruleset, error) {
 		return iptsave.Parse(name, data)
 	}
 	return nil, fmt.Errorf("--format %q: nft-json, iptables-save or auto", format)
+}
+
+// LoadDir reads a firewalld configuration directory (/etc/firewalld) over
+// the stock one (/usr/lib/firewalld, when it is there).
+func LoadDir(dir string) (*ruleset.Ruleset, error) {
+	return firewalld.ReadRuleset(dir, firewalld.Defaults())
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portolan/portolan/audit"
+	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/internal/atomicfile"
 	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/report"
@@ -165,7 +167,17 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	}
 	// Read and parse the ruleset first: a bad file fails before any DNS.
 	var inputs []audit.Input
+	var rs *ruleset.Ruleset
+	if fi, err := os.Stat(f.ruleset[0]); err == nil && fi.IsDir() && len(f.ruleset) == 1 {
+		// a firewalld configuration directory (/etc/firewalld)
+		if rs, err = audit.LoadDir(f.ruleset[0]); err != nil {
+			return fmt.Errorf("--ruleset: %v", err)
+		}
+	}
 	for _, name := range f.ruleset {
+		if rs != nil {
+			break
+		}
 		data, err := readRuleset(name, cmd.InOrStdin())
 		if err != nil {
 			return err
@@ -176,9 +188,10 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		inputs = append(inputs, audit.Input{Name: name, Data: data})
 	}
 	name := strings.Join(f.ruleset, ", ")
-	rs, err := audit.LoadAll(inputs, f.format)
-	if err != nil {
-		return err
+	if rs == nil {
+		if rs, err = audit.LoadAll(inputs, f.format); err != nil {
+			return err
+		}
 	}
 	aud, err := audit.New(rs, site)
 	if err != nil {
