@@ -231,7 +231,7 @@ func (g *gen) rule(r *policy.Rule) error {
 	if r.Hook == policy.Prerouting {
 		for _, s := range src {
 			for _, ch := range chunks(m.DstPorts.Ranges()) {
-				l := "-A PREROUTING"
+				l := "-A " + ChainDNAT
 				if m.IIf != "" {
 					l += " -i " + m.IIf
 				}
@@ -424,14 +424,14 @@ func (g *gen) write(b *strings.Builder) {
 		comment(b, "ufw route rules need forwarding: this script adds net/ipv4/ip_forward=1 and net/ipv6/conf/{default,all}/forwarding=1 to "+SysctlFile+".")
 	}
 	if len(g.dnat[4])+len(g.dnat[6]) > 0 {
-		comment(b, "Port forwards (DNAT) are not ufw commands. Add these lines at the top of /etc/ufw/before.rules (IPv4) and /etc/ufw/before6.rules (IPv6), before *filter, then ufw reload; the ufw route allow commands below accept what they forward:")
+		comment(b, "Port forwards (DNAT) are not ufw commands. Add these lines at the top of /etc/ufw/before.rules (IPv4) and /etc/ufw/before6.rules (IPv6), before *filter, then ufw reload; the ufw route allow commands below accept what they forward. ufw loads the file with --noflush: declaring "+ChainDNAT+" empties it, so a reload replaces its rules, but each reload adds one more jump from PREROUTING, which does no harm (the first one decides).")
 		for _, fam := range []int{4, 6} {
 			if len(g.dnat[fam]) == 0 {
 				continue
 			}
 			file := map[int]string{4: "/etc/ufw/before.rules", 6: "/etc/ufw/before6.rules"}[fam]
 			b.WriteString("#   " + file + ":\n")
-			b.WriteString("#     *nat\n#     :PREROUTING ACCEPT [0:0]\n")
+			b.WriteString("#     *nat\n#     :PREROUTING ACCEPT [0:0]\n#     :" + ChainDNAT + " - [0:0]\n#     -A PREROUTING -j " + ChainDNAT + "\n")
 			for _, l := range g.dnat[fam] {
 				b.WriteString("#     " + l + "\n")
 			}
@@ -497,6 +497,10 @@ else
 	fmt.Fprintf(b, "\tif [ -f %s ]; then sed -i '/^# portolan begin/,/^# portolan end/d' %s; fi\n", SysctlFile, SysctlFile)
 	b.WriteString("fi\n")
 }
+
+// ChainDNAT is the nat chain of the port forwards the header gives for
+// before.rules.
+const ChainDNAT = "PORTOLAN-PREROUTING"
 
 // tmpProfile is where the profiles are written before they replace the
 // file: a hidden name, which ufw does not read.
