@@ -1,0 +1,74 @@
+package ufw_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/portolan/portolan/internal/netlab"
+	"github.com/portolan/portolan/target"
+	"github.com/portolan/portolan/target/targettest"
+)
+
+// forwards returns the header's lines for before.rules and before6.rules,
+// as the header says to add them.
+func forwards(script string) map[string]string {
+	out := map[string]string{}
+	file := ""
+	for _, l := range strings.Split(script, "\n") {
+		if f, ok := strings.CutPrefix(l, "#   /etc/ufw/"); ok && strings.HasSuffix(f, ".rules:") {
+			file = strings.TrimSuffix(f, ":")
+			continue
+		}
+		body, ok := strings.CutPrefix(l, "#     ")
+		if file == "" || !ok {
+			file = ""
+			continue
+		}
+		out[file] += body + "\n"
+	}
+	return out
+}
+
+// enable does what the header and README tell an administrator: the port
+// forwards' lines at the top of before.rules and before6.rules, sh FILE,
+// then ufw enable — with a ufw configuration of the test's own, in ns.
+func enable(t testing.TB, ns *netlab.NS, in *target.Input) root {
+	t.Helper()
+	script, _ := generate(t, in)
+	r := newRoot(t)
+	for file, lines := range forwards(script) {
+		path := filepath.Join(string(r), "ufw", file)
+		old, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append([]byte(lines), old...), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.apply(t, ns, script)
+	if out, err := r.run(ns, "ufw", "--force", "enable"); err != nil {
+		t.Fatalf("ufw enable: %v\n%s", err, out)
+	}
+	return r
+}
+
+// TestKernelGateway is nftables' kernel test for ufw: the same cases and
+// probes, the script run and ufw enabled on the lab's router, the port
+// forwards added to before.rules as the header says.
+func TestKernelGateway(t *testing.T) {
+	targettest.KernelGateway(t, func(t testing.TB, l *netlab.Lab, in *target.Input) { enable(t, l.Router, in) })
+}
+
+// TestKernelHost is the host-mode test: StarLeaf's script run and ufw
+// enabled on the endpoint (ufw default deny incoming and outgoing).
+func TestKernelHost(t *testing.T) {
+	in, probes := targettest.HostCase(t)
+	l := netlab.New(t)
+	rf := targettest.NewReferee(t, l, probes)
+	enable(t, l.LAN, in)
+	targettest.FlushNeighbours(t, l)
+	targettest.Check(t, rf, probes)
+}
