@@ -72,3 +72,46 @@ func TestKernelHost(t *testing.T) {
 	targettest.FlushNeighbours(t, l)
 	targettest.Check(t, rf, probes)
 }
+
+// TestConstraints: what ufw has a setting for becomes that setting. TW
+// Solutions' 90 s NAT binding: the conntrack UDP timeouts in
+// /etc/ufw/sysctl.conf, which ufw enable applies (the router's kernel
+// shows 90 and 180); its SIP ALG off: nf_conntrack_sip and nf_nat_sip
+// leave IPT_MODULES, other modules stay. Undo removes the sysctl block.
+func TestConstraints(t *testing.T) {
+	dir := targettest.LabCatalog(t)
+	var c targettest.Case
+	for _, gc := range targettest.GatewayCases {
+		if gc.Name == "tw-solutions" {
+			c = gc
+		}
+	}
+	in, _ := c.Input(t, dir)
+	script, res := generate(t, in)
+	l := netlab.New(t)
+	r := enable(t, l.Router, in)
+	def := r.file(t, "default/ufw")
+	if !strings.Contains(def, `IPT_MODULES="nf_conntrack_ftp nf_nat_ftp"`) {
+		t.Errorf("IPT_MODULES after the script:\n%s", def)
+	}
+	sc := r.file(t, "ufw/sysctl.conf")
+	for _, w := range []string{"net/netfilter/nf_conntrack_udp_timeout=90", "net/netfilter/nf_conntrack_udp_timeout_stream=180", "net/ipv4/ip_forward=1"} {
+		if !strings.Contains(sc, w+"\n") {
+			t.Errorf("sysctl.conf lacks %s:\n%s", w, sc)
+		}
+	}
+	for k, w := range map[string]string{"net.netfilter.nf_conntrack_udp_timeout": "90", "net.netfilter.nf_conntrack_udp_timeout_stream": "180"} {
+		out, err := l.Router.Run("sysctl", "-n", k)
+		if err != nil || strings.TrimSpace(out) != w {
+			t.Errorf("after ufw enable, %s = %q (%v), want %s", k, strings.TrimSpace(out), err, w)
+		}
+	}
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "ufw has no ALG setting") || !strings.Contains(script, "# ufw has no ALG setting") && !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(script, "#", " ")), " "), "ufw has no ALG setting") {
+		t.Errorf("no word on the ALG in notes and header:\n%s", notes)
+	}
+	r.apply(t, l.Router, script, "undo")
+	if sc := r.file(t, "ufw/sysctl.conf"); strings.Contains(sc, "portolan") {
+		t.Errorf("after undo, sysctl.conf:\n%s", sc)
+	}
+}
