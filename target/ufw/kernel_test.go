@@ -114,4 +114,7 @@ func TestConstraints(t *testing.T) {
 	if sc := r.file(t, "ufw/sysctl.conf"); strings.Contains(sc, "portolan") {
 		t.Errorf("after undo, sysctl.conf:\n%s", sc)
 	}
+	if tp := r.tuples(t); len(tp) != 0 {
+		t.Errorf("after undo ufw still holds %d route rules: %+v", len(tp), tp[0])
+	}
 }
