@@ -101,6 +101,18 @@ func New(rs *ruleset.Ruleset, site policy.Site) (*Auditor, error) {
 	return a, nil
 }
 
+// DropTerms frees the terms of the ruleset's rules, which the compiled
+// programs no longer read (for 100k rules, about 30 MB): what reports
+// name of a rule (chain, handle, line, text, verdict) stays. The ruleset
+// cannot be given to New again after it.
+func (a *Auditor) DropTerms() {
+	for _, c := range a.rs.Chains {
+		for _, r := range c.Rules {
+			r.Terms = nil
+		}
+	}
+}
+
 // Report is the audit of a set of flows.
 type Report struct {
 	Format   ruleset.Format   `json:"format"`
