@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"reflect"
 	"runtime"
 	"testing"
 )
@@ -38,6 +39,40 @@ func TestCompiledMemoryPerRule(t *testing.T) {
 			t.Logf("%.0f bytes held per rule", perRule)
 			if perRule > tt.max {
 				t.Errorf("%.0f bytes held per rule, want at most %.0f", perRule, tt.max)
+			}
+		})
+	}
+}
+
+// Issue 9: an evaluation shared by flows is kept until the last of them is
+// done, not to the end of the audit; a second audit reads the same.
+func TestEvaluationsFreed(t *testing.T) {
+	rules, skips, err := planAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		format string
+		data   []byte
+	}{
+		{"nft-json", synthNftJSON(1000)},
+		{"iptables-save", synthIptables(1000)},
+	} {
+		t.Run(tt.format, func(t *testing.T) {
+			rs, err := Load("x", tt.data, tt.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(rs, benchSite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := a.Audit(rules, skips, Options{})
+			if len(a.cache) != 0 || len(a.uses) != 0 {
+				t.Errorf("after the audit, %d evaluations held (%d counted)", len(a.cache), len(a.uses))
+			}
+			if again := a.Audit(rules, skips, Options{}); !reflect.DeepEqual(first, again) {
+				t.Errorf("a second audit differs")
 			}
 		})
 	}
