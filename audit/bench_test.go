@@ -162,6 +162,7 @@ func BenchmarkAudit(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
+					a.DropTerms() // as the CLI does
 					rep := a.Audit(benchRules, benchSkips, Options{})
 					if len(rep.Flows) == 0 {
 						b.Fatal("no flows")

@@ -25,6 +25,8 @@ type program struct {
 	// natHooks: NAT chains exist for the family, so connection tracking
 	// sets up a NAT binding (null or not) for every connection.
 	natHooks bool
+	// rest is the scratch a rule's crest is gathered in
+	rest crest
 }
 
 // entry is one step of a hook: a base chain, or the NAT chains of the
@@ -53,36 +55,49 @@ type cchain struct {
 
 // crule is a rule compiled for one family: its conditions on packet
 // fields as sets, its conditions on fields with one value per kind of
-// packet as tests.
+// packet as tests. What few rules have is in crest, shared (noRest) by
+// the rules that have none of it, so that a rule holds about 190 bytes.
 type crule struct {
 	id    int32
-	src   *ruleset.Rule
 	never bool // no packet of the family matches
-	// protoOK and stateOK are the tests on the protocol (tcp, udp) and
-	// the conntrack state, decided ahead: bit i set = value i passes.
-	protoOK uint8
-	stateOK uint8
-	consts  []constTest
-	has     [space.NumDims]bool
-	addr    [2]space.Addrs   // saddr, daddr
-	port    [2]model.PortSet // sport, dport
-	ifs     [2]space.IfSet   // iifname, oifname
-	multi   []multiTerm      // concatenations
-	// unknown: conditions not understood
-	unknown []string
-	verdict ruleset.Verdict
-	target  *cchain
-	vmap    []velem
-	vfields []ruleset.Field
 	// inert: no verdict and no map: matching changes nothing
 	inert bool
-	// conds: the rule's unknown conditions, keyed, when all of them are
-	conds []ruleset.Cond
 	// mutates: the rule sets what later conditions may read
 	mutates bool
 	// attaches a conntrack helper or timeout policy; template: even
 	// before connection tracking
 	attaches, template bool
+	// protoOK and stateOK are the tests on the protocol (tcp, udp) and
+	// the conntrack state, decided ahead: bit i set = value i passes.
+	protoOK uint8
+	stateOK uint8
+	has     [space.NumDims]bool
+	src     *ruleset.Rule // its verdict is the rule's
+	target  *cchain
+	*crest
+	addr [2]space.Addrs   // saddr, daddr
+	port [2]model.PortSet // sport, dport
+	ifs  [2]space.IfSet   // iifname, oifname
+}
+
+// crest is what few compiled rules have.
+type crest struct {
+	consts []constTest
+	multi  []multiTerm // concatenations
+	// unknown: conditions not understood
+	unknown []string
+	vmap    []velem
+	vfields []ruleset.Field
+	// conds: the rule's unknown conditions, keyed, when all of them are
+	conds []ruleset.Cond
+}
+
+// noRest is the crest of rules without any: never written.
+var noRest crest
+
+func (c *crest) empty() bool {
+	return len(c.consts) == 0 && len(c.multi) == 0 && len(c.unknown) == 0 &&
+		len(c.vmap) == 0 && len(c.vfields) == 0 && len(c.conds) == 0
 }
 
 type velem struct {
@@ -178,10 +193,18 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 			p.natHooks = true
 		}
 	}
+	n := 0
+	for c := range p.chains {
+		n += len(c.Rules)
+	}
+	// The compiled rules of all chains, in one array.
+	slab := make([]crule, n)
+	p.byID = make([]*crule, 0, n)
 	for c, cc := range p.chains {
+		cc.rules = make([]*crule, 0, len(c.Rules))
 		for _, r := range c.Rules {
-			cr, err := p.rule(r)
-			if err != nil {
+			cr := &slab[len(p.byID)]
+			if err := p.rule(cr, r); err != nil {
 				return nil, err
 			}
 			cr.id = int32(len(p.byID))
@@ -303,8 +326,10 @@ func mayDrop(c *ruleset.Chain) bool {
 	return false
 }
 
-func (p *program) rule(r *ruleset.Rule) (*crule, error) {
-	cr := &crule{src: r, unknown: r.Unknown, verdict: r.Verdict}
+// rule compiles r into cr.
+func (p *program) rule(cr *crule, r *ruleset.Rule) error {
+	p.rest = crest{unknown: r.Unknown}
+	*cr = crule{src: r, crest: &p.rest}
 	for _, t := range r.Terms {
 		p.term(cr, t)
 	}
@@ -312,7 +337,7 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 	case ruleset.Jump, ruleset.Goto:
 		t := p.rs.Lookup(r.Chain.Family, r.Chain.Table, r.Verdict.Chain)
 		if t == nil || p.chains[t] == nil {
-			return nil, fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, r.Verdict.Chain)
+			return fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, r.Verdict.Chain)
 		}
 		cr.target = p.chains[t]
 	}
@@ -335,7 +360,7 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 			if e.Verdict.Kind == ruleset.Jump || e.Verdict.Kind == ruleset.Goto {
 				t := p.rs.Lookup(r.Chain.Family, r.Chain.Table, e.Verdict.Chain)
 				if t == nil || p.chains[t] == nil {
-					return nil, fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, e.Verdict.Chain)
+					return fmt.Errorf("%s: %s: chain %q does not exist", r.Chain, r, e.Verdict.Chain)
 				}
 				ve.target = p.chains[t]
 			}
@@ -353,7 +378,7 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 	}
 	// Tests on the protocol and the state become bitmasks.
 	cr.protoOK, cr.stateOK = 0xff, 0xff
-	var rest []constTest
+	var others []constTest
 	for _, c := range cr.consts {
 		switch c.field {
 		case ruleset.L4Proto:
@@ -369,11 +394,17 @@ func (p *program) rule(r *ruleset.Rule) (*crule, error) {
 				}
 			}
 		default:
-			rest = append(rest, c)
+			others = append(others, c)
 		}
 	}
-	cr.consts = rest
-	return cr, nil
+	cr.consts = others
+	if p.rest.empty() {
+		cr.crest = &noRest
+	} else {
+		x := p.rest
+		cr.crest = &x
+	}
+	return nil
 }
 
 // The protocols and states the audit's packets have, by bit.

@@ -605,7 +605,7 @@ func (e *evaluator) apply(in []space.Region, r *crule, st state, proto uint32) [
 		}
 		return out
 	}
-	return e.verdict(in, r, r.verdict, r.target, st, proto)
+	return e.verdict(in, r, r.src.Verdict, r.target, st, proto)
 }
 
 func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, target *cchain, st state, proto uint32) []outcome {

@@ -84,3 +84,29 @@ func TestMemoryPerRule(t *testing.T) {
 		t.Errorf("%.1f bytes allocated per input byte, want at most 10", perByte)
 	}
 }
+
+// Issue 9: reading a rule allocates for what the rule keeps, not for the
+// JSON paths errors would name (spelled out only for an error).
+func TestAllocsPerRule(t *testing.T) {
+	const n = 2000
+	var b bytes.Buffer
+	b.WriteString(`{"nftables": [{"table": {"family": "inet", "name": "t", "handle": 1}}, {"chain": {"family": "inet", "table": "t", "name": "c", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}`)
+	for i := range n {
+		fmt.Fprintf(&b, `, {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": %d, "expr": [`+
+			`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.%d"}}, `+
+			`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0"}}, `+
+			`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": %d}}, `+
+			`{"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}}`, i+3, i%250+1, 1000+i%100)
+	}
+	b.WriteString("]}\n")
+	data := b.Bytes()
+	per := testing.AllocsPerRun(3, func() {
+		if _, err := Parse("x.json", data); err != nil {
+			t.Fatal(err)
+		}
+	}) / n
+	t.Logf("%.1f allocations per rule", per)
+	if per > 70 {
+		t.Errorf("%.1f allocations per rule, want at most 70", per)
+	}
+}

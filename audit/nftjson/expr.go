@@ -76,7 +76,7 @@ var (
 var transport = map[string]uint32{"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
 
 // leftOf reads a match's left side.
-func (p *parser) leftOf(path string, v any) (left, error) {
+func (p *parser) leftOf(path *jpath, v any) (left, error) {
 	m, ok := v.(obj)
 	if !ok {
 		return left{unknown: fmt.Sprintf("left side %s", short(v))}, nil
@@ -88,19 +88,19 @@ func (p *parser) leftOf(path string, v any) (left, error) {
 		k, x := mem.k, mem.v
 		switch k {
 		case "payload":
-			return p.payload(path+".payload", x)
+			return p.payload(&jpath{up: path, k: "payload"}, x)
 		case "meta":
-			return p.meta(path+".meta", x)
+			return p.meta(&jpath{up: path, k: "meta"}, x)
 		case "ct":
-			return p.ct(path+".ct", x)
+			return p.ct(&jpath{up: path, k: "ct"}, x)
 		case "concat":
 			parts, ok := x.([]any)
 			if !ok {
-				return left{}, p.errf(path+".concat", "must be a list")
+				return left{}, p.errf(&jpath{up: path, k: "concat"}, "must be a list")
 			}
 			var out left
 			for i, part := range parts {
-				l, err := p.leftOf(fmt.Sprintf("%s.concat[%d]", path, i), part)
+				l, err := p.leftOf(path.spelled("concat", i), part)
 				if err != nil {
 					return left{}, err
 				}
@@ -120,9 +120,9 @@ func (p *parser) leftOf(path string, v any) (left, error) {
 		case "&":
 			args, ok := x.([]any)
 			if !ok || len(args) != 2 {
-				return left{}, p.errf(path+".&", "needs two operands")
+				return left{}, p.errf(&jpath{up: path, k: "&"}, "needs two operands")
 			}
-			l, err := p.leftOf(path+".&[0]", args[0])
+			l, err := p.leftOf(path.spelled("&", 0), args[0])
 			if err != nil || l.unknown != "" {
 				return l, err
 			}
@@ -154,7 +154,7 @@ func (l left) describe() string {
 
 func isFlags(k kind) bool { return k == kCtState || k == kCtStatus || k == kTCPFlags }
 
-func (p *parser) payload(path string, v any) (left, error) {
+func (p *parser) payload(path *jpath, v any) (left, error) {
 	m, ok := v.(obj)
 	if !ok {
 		return left{}, p.errf(path, "must be an object")
@@ -223,14 +223,14 @@ func (p *parser) payload(path string, v any) (left, error) {
 	return l, nil
 }
 
-func (p *parser) meta(path string, v any) (left, error) {
+func (p *parser) meta(path *jpath, v any) (left, error) {
 	m, ok := v.(obj)
 	if !ok {
 		return left{}, p.errf(path, "must be an object")
 	}
 	k, ok := str(m, "key")
 	if !ok {
-		return left{}, p.errf(path+".key", "must be a string")
+		return left{}, p.errf(&jpath{up: path, k: "key"}, "must be a string")
 	}
 	switch k {
 	case "iifname", "iif":
@@ -247,14 +247,14 @@ func (p *parser) meta(path string, v any) (left, error) {
 	return left{unknown: "meta " + k}, nil
 }
 
-func (p *parser) ct(path string, v any) (left, error) {
+func (p *parser) ct(path *jpath, v any) (left, error) {
 	m, ok := v.(obj)
 	if !ok {
 		return left{}, p.errf(path, "must be an object")
 	}
 	k, ok := str(m, "key")
 	if !ok {
-		return left{}, p.errf(path+".key", "must be a string")
+		return left{}, p.errf(&jpath{up: path, k: "key"}, "must be a string")
 	}
 	if _, dir := m.has("dir"); dir {
 		return left{unknown: "ct " + k + " of one direction"}, nil
@@ -499,7 +499,7 @@ func (p *parser) tuple(ops []operand, v any) (ruleset.Tuple, string) {
 
 // setElems returns the elements a right side names: an anonymous set, a
 // named one (@name), or one value.
-func (p *parser) setElems(path, fam, table string, v any) ([]any, bool, string, error) {
+func (p *parser) setElems(path *jpath, fam, table string, v any) ([]any, bool, string, error) {
 	switch x := v.(type) {
 	case string:
 		if strings.HasPrefix(x, "@") {
@@ -525,17 +525,17 @@ func (p *parser) setElems(path, fam, table string, v any) ([]any, bool, string, 
 	return []any{v}, false, "", nil
 }
 
-func (p *parser) match(path, fam, table string, r *ruleset.Rule, m obj) error {
+func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) error {
 	op, ok := str(m, "op")
 	if !ok {
-		return p.errf(path+".op", "must be a string")
+		return p.errf(&jpath{up: path, k: "op"}, "must be a string")
 	}
 	lv, ok1 := m.has("left")
 	rv, ok2 := m.has("right")
 	if !ok1 || !ok2 {
 		return p.errf(path, "a match needs left and right")
 	}
-	l, err := p.leftOf(path+".left", lv)
+	l, err := p.leftOf(&jpath{up: path, k: "left"}, lv)
 	if err != nil {
 		return err
 	}
@@ -556,7 +556,7 @@ func (p *parser) match(path, fam, table string, r *ruleset.Rule, m obj) error {
 	}
 	term := ruleset.Term{Fields: fields, Mask: l.mask}
 	flags := len(l.ops) == 1 && isFlags(l.ops[0].kind)
-	elems, isSet, why, err := p.setElems(path+".right", fam, table, rv)
+	elems, isSet, why, err := p.setElems(&jpath{up: path, k: "right"}, fam, table, rv)
 	if err != nil {
 		return err
 	}
@@ -681,12 +681,12 @@ func compare(k kind, op string, x ruleset.Value) (ruleset.Value, bool) {
 	return x, false
 }
 
-func (p *parser) vmap(path, fam, table string, r *ruleset.Rule, v any) error {
+func (p *parser) vmap(path *jpath, fam, table string, r *ruleset.Rule, v any) error {
 	m, ok := v.(obj)
 	if !ok {
 		return p.errf(path, "must be an object")
 	}
-	l, err := p.leftOf(path+".key", m.get("key"))
+	l, err := p.leftOf(&jpath{up: path, k: "key"}, m.get("key"))
 	if err != nil {
 		return err
 	}
@@ -703,11 +703,11 @@ func (p *parser) vmap(path, fam, table string, r *ruleset.Rule, v any) error {
 	switch d := m.get("data").(type) {
 	case string:
 		if !strings.HasPrefix(d, "@") {
-			return p.errf(path+".data", "must be a set or @map")
+			return p.errf(&jpath{up: path, k: "data"}, "must be a set or @map")
 		}
 		def := p.sets[key(fam, table, d[1:])]
 		if def == nil {
-			return p.errf(path+".data", "map %s does not exist in table %s %s", d, fam, table)
+			return p.errf(&jpath{up: path, k: "data"}, "map %s does not exist in table %s %s", d, fam, table)
 		}
 		if !def.verdictMap {
 			r.Verdict = unknownVerdict("vmap on a map that is not a verdict map")
@@ -717,18 +717,18 @@ func (p *parser) vmap(path, fam, table string, r *ruleset.Rule, v any) error {
 	case obj:
 		s, ok := d.get("set").([]any)
 		if !ok {
-			return p.errf(path+".data", `must be {"set": [...]} or "@map"`)
+			return p.errf(&jpath{up: path, k: "data"}, `must be {"set": [...]} or "@map"`)
 		}
 		elems = s
 	default:
-		return p.errf(path+".data", `must be {"set": [...]} or "@map"`)
+		return p.errf(&jpath{up: path, k: "data"}, `must be {"set": [...]} or "@map"`)
 	}
 	vm := &ruleset.VMap{}
 	for _, o := range l.ops {
 		vm.Fields = append(vm.Fields, o.field)
 	}
 	for i, e := range elems {
-		ep := fmt.Sprintf("%s.data[%d]", path, i)
+		ep := &jpath{up: path, k: "data", i: i, idx: true}
 		pair, ok := e.([]any)
 		if !ok || len(pair) != 2 {
 			return p.errf(ep, "a map element must be [key, verdict]")
@@ -738,7 +738,7 @@ func (p *parser) vmap(path, fam, table string, r *ruleset.Rule, v any) error {
 			r.Verdict = unknownVerdict("verdict map with " + why)
 			return nil
 		}
-		verdict, err := p.mapVerdict(ep+"[1]", fam, table, pair[1])
+		verdict, err := p.mapVerdict(&jpath{up: ep, i: 1, idx: true}, fam, table, pair[1])
 		if err != nil {
 			return err
 		}
@@ -749,7 +749,7 @@ func (p *parser) vmap(path, fam, table string, r *ruleset.Rule, v any) error {
 	return nil
 }
 
-func (p *parser) mapVerdict(path, fam, table string, v any) (ruleset.Verdict, error) {
+func (p *parser) mapVerdict(path *jpath, fam, table string, v any) (ruleset.Verdict, error) {
 	m, ok := v.(obj)
 	if !ok || len(m) != 1 {
 		return ruleset.Verdict{}, p.errf(path, "a verdict must be an object with one key")
@@ -771,10 +771,10 @@ func (p *parser) mapVerdict(path, fam, table string, v any) (ruleset.Verdict, er
 			mm, _ := x.(obj)
 			target, ok := str(mm, "target")
 			if !ok {
-				return ruleset.Verdict{}, p.errf(path+"."+k, `needs {"target": CHAIN}`)
+				return ruleset.Verdict{}, p.errf(&jpath{up: path, k: k}, `needs {"target": CHAIN}`)
 			}
 			if p.chains[key(fam, table, target)] == nil {
-				return ruleset.Verdict{}, p.errf(path+"."+k+".target", "chain %q does not exist in table %s %s", target, fam, table)
+				return ruleset.Verdict{}, p.errf(&jpath{up: &jpath{up: path, k: k}, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump
 			if k == "goto" {

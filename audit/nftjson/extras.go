@@ -189,7 +189,7 @@ func (p *parser) xt(fam, table string, r *ruleset.Rule, v any) {
 // works as a map whose elements are DNATs, and a key not in the map does
 // not match (the kernel's lookup fails and the rule ends, untranslated).
 // ok is false when the map is not of that shape.
-func (p *parser) dnatMap(path, fam, table string, r *ruleset.Rule, v any) (bool, error) {
+func (p *parser) dnatMap(path *jpath, fam, table string, r *ruleset.Rule, v any) (bool, error) {
 	d, _ := v.(obj)
 	a, _ := d.get("addr").(obj)
 	mp, _ := a.get("map").(obj)
@@ -202,7 +202,7 @@ func (p *parser) dnatMap(path, fam, table string, r *ruleset.Rule, v any) (bool,
 	if _, ok := d.has("flags"); ok {
 		return false, nil
 	}
-	l, err := p.leftOf(path+".addr.map.key", mp.get("key"))
+	l, err := p.leftOf(&jpath{up: path, k: "addr.map.key"}, mp.get("key"))
 	if err != nil {
 		return false, err
 	}

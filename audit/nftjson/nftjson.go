@@ -79,10 +79,11 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
-	// the rule being parsed, for errors
-	path   string
-	handle int64
-	what   string
+	// the rule being parsed, for errors: its handle, and what it is
+	// (whatChain: a rule in that chain)
+	handle    int64
+	what      string
+	whatChain *ruleset.Chain
 	// ct helper and ct timeout objects; tables with xt expressions
 	ctObjs map[string]*ctObject
 	xtSeen map[string]bool
@@ -119,7 +120,7 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		case "rule":
 			if len(waiting) == 0 {
 				saved := len(p.rs.Notes)
-				if p.rule(fmt.Sprintf("nftables[%d].rule", i), body) == nil {
+				if p.rule(&jpath{up: &jpath{k: "nftables", i: i, idx: true}, k: "rule"}, body) == nil {
 					ruled[tableKey{fam, table}] = true
 					return nil
 				}
@@ -200,15 +201,15 @@ func newParser(file string) *parser {
 // element checks that el, the i-th element of the nftables array, is an
 // object of one key, and returns the key and its body.
 func (p *parser) element(i int, el any) (string, obj, error) {
-	path := fmt.Sprintf("nftables[%d]", i)
+	path := &jpath{k: "nftables", i: i, idx: true}
 	o, ok := el.(obj)
 	if !ok || len(o) != 1 {
-		return "", nil, &Error{File: p.file, Path: path, Msg: "each element must be an object with one key (table, chain, set, map, rule…)"}
+		return "", nil, &Error{File: p.file, Path: path.String(), Msg: "each element must be an object with one key (table, chain, set, map, rule…)"}
 	}
 	k := o[0].k
 	body, ok := o[0].v.(obj)
 	if !ok {
-		return "", nil, &Error{File: p.file, Path: path + "." + k, Msg: "must be an object"}
+		return "", nil, &Error{File: p.file, Path: (&jpath{up: path, k: k}).String(), Msg: "must be an object"}
 	}
 	return k, body, nil
 }
@@ -216,20 +217,20 @@ func (p *parser) element(i int, el any) (string, obj, error) {
 // declare reads the i-th element of the nftables array, of key k, unless it
 // is a rule.
 func (p *parser) declare(i int, k string, body obj) error {
-	path := fmt.Sprintf("nftables[%d]", i)
+	path := &jpath{k: "nftables", i: i, idx: true}
 	switch k {
 	case "ct helper", "ct timeout":
 		p.ctObj(k, body)
 	case "metainfo", "table", "element", "flowtable", "counter", "quota", "limit",
 		"ct expectation", "secmark", "synproxy":
 	case "chain":
-		return p.chain(path+".chain", body)
+		return p.chain(&jpath{up: path, k: "chain"}, body)
 	case "set", "map":
-		return p.set(path+"."+k, body, k == "map")
+		return p.set(&jpath{up: path, k: k}, body, k == "map")
 	default:
 		if !p.notes[k] {
 			p.notes[k] = true
-			p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s: %q objects are not read", path, k))
+			p.rs.Notes = append(p.rs.Notes, fmt.Sprintf("%s: %q objects are not read", path.String(), k))
 		}
 	}
 	return nil
@@ -238,7 +239,7 @@ func (p *parser) declare(i int, k string, body obj) error {
 // finish reads the rules that waited and numbers the rules of each chain.
 func (p *parser) finish(rules []ruleAt) (*ruleset.Ruleset, error) {
 	for _, r := range rules {
-		if err := p.rule(fmt.Sprintf("nftables[%d].rule", r.i), r.o); err != nil {
+		if err := p.rule(&jpath{up: &jpath{k: "nftables", i: r.i, idx: true}, k: "rule"}, r.o); err != nil {
 			return nil, err
 		}
 	}
@@ -304,8 +305,54 @@ func lineCol(data []byte, off int) (int, int) {
 	return line, col
 }
 
-func (p *parser) errf(path, format string, args ...any) error {
-	return &Error{File: p.file, Path: path, Handle: p.handle, What: p.what, Msg: fmt.Sprintf(format, args...)}
+func (p *parser) errf(path *jpath, format string, args ...any) error {
+	what := p.what
+	if p.whatChain != nil {
+		what = "rule in " + p.whatChain.String()
+	}
+	return &Error{File: p.file, Path: path.String(), Handle: p.handle, What: what, Msg: fmt.Sprintf(format, args...)}
+}
+
+// jpath is a JSON path, spelled out only when an error names it: member
+// k of up (k alone at the root), then index i when idx; k is empty for an
+// index of up itself.
+type jpath struct {
+	up  *jpath
+	k   string
+	i   int
+	idx bool
+}
+
+// String spells the path: nftables[12].rule.expr[2].match.right.
+func (j *jpath) String() string {
+	var b strings.Builder
+	j.write(&b)
+	return b.String()
+}
+
+// spelled is the path of element i of member k, spelled out: for the
+// recursion of expressions, through which a chain of paths would escape
+// to the heap at every level.
+func (j *jpath) spelled(k string, i int) *jpath {
+	return &jpath{k: (&jpath{up: j, k: k, i: i, idx: true}).String()}
+}
+
+func (j *jpath) write(b *strings.Builder) {
+	if j == nil {
+		return
+	}
+	j.up.write(b)
+	if j.k != "" {
+		if j.up != nil {
+			b.WriteByte('.')
+		}
+		b.WriteString(j.k)
+	}
+	if j.idx {
+		b.WriteByte('[')
+		b.WriteString(strconv.Itoa(j.i))
+		b.WriteByte(']')
+	}
 }
 
 func str(o obj, k string) (string, bool) {
@@ -334,7 +381,7 @@ func key(family, table, name string) string { return family + "\x00" + table + "
 
 var knownFamily = map[string]bool{"ip": true, "ip6": true, "inet": true, "arp": true, "bridge": true, "netdev": true}
 
-func (p *parser) chain(path string, o obj) error {
+func (p *parser) chain(path *jpath, o obj) error {
 	fam, ok1 := str(o, "family")
 	table, ok2 := str(o, "table")
 	name, ok3 := str(o, "name")
@@ -345,7 +392,7 @@ func (p *parser) chain(path string, o obj) error {
 		return p.errf(path, "a chain needs family, table and name strings")
 	}
 	if !knownFamily[fam] {
-		return p.errf(path+".family", "unknown family %q", fam)
+		return p.errf(&jpath{up: path, k: "family"}, "unknown family %q", fam)
 	}
 	c := &ruleset.Chain{Family: fam, Table: table, Name: name, Pos: ruleset.Pos{Handle: h}}
 	p.what = "chain " + c.String()
@@ -359,7 +406,7 @@ func (p *parser) chain(path string, o obj) error {
 		prio, ok := intOf(o.get("prio"))
 		if !ok {
 			if _, present := o.has("prio"); present {
-				return p.errf(path+".prio", "priority must be a number")
+				return p.errf(&jpath{up: path, k: "prio"}, "priority must be a number")
 			}
 		}
 		c.Prio = int(prio)
@@ -370,7 +417,7 @@ func (p *parser) chain(path string, o obj) error {
 			case "drop":
 				c.Policy = ruleset.Drop
 			default:
-				return p.errf(path+".policy", "policy %q: accept or drop", pol)
+				return p.errf(&jpath{up: path, k: "policy"}, "policy %q: accept or drop", pol)
 			}
 		}
 	}
@@ -394,14 +441,14 @@ func (p *parser) chain(path string, o obj) error {
 	return nil
 }
 
-func (p *parser) set(path string, o obj, isMap bool) error {
+func (p *parser) set(path *jpath, o obj, isMap bool) error {
 	fam, ok1 := str(o, "family")
 	table, ok2 := str(o, "table")
 	name, ok3 := str(o, "name")
 	if !ok1 || !ok2 || !ok3 {
 		return p.errf(path, "a set needs family, table and name strings")
 	}
-	d := &setDef{isMap: isMap, path: path}
+	d := &setDef{isMap: isMap, path: path.String()}
 	switch t := o.get("type").(type) {
 	case string:
 		d.fields = []string{t}
@@ -409,13 +456,13 @@ func (p *parser) set(path string, o obj, isMap bool) error {
 		for _, x := range t {
 			s, ok := x.(string)
 			if !ok {
-				return p.errf(path+".type", "set types must be strings")
+				return p.errf(&jpath{up: path, k: "type"}, "set types must be strings")
 			}
 			d.fields = append(d.fields, s)
 		}
 	case nil:
 	default:
-		return p.errf(path+".type", "must be a string or a list of strings")
+		return p.errf(&jpath{up: path, k: "type"}, "must be a string or a list of strings")
 	}
 	if isMap {
 		m, _ := str(o, "map")
@@ -426,7 +473,7 @@ func (p *parser) set(path string, o obj, isMap bool) error {
 	case []any:
 		d.elems = e
 	default:
-		return p.errf(path+".elem", "must be a list")
+		return p.errf(&jpath{up: path, k: "elem"}, "must be a list")
 	}
 	p.sets[key(fam, table, name)] = d
 	return nil
@@ -445,31 +492,31 @@ func unknownVerdict(why string) ruleset.Verdict {
 	return ruleset.Verdict{Kind: ruleset.Unknown, Why: why}
 }
 
-func (p *parser) rule(path string, o obj) error {
+func (p *parser) rule(path *jpath, o obj) error {
 	fam, ok1 := str(o, "family")
 	table, ok2 := str(o, "table")
 	chain, ok3 := str(o, "chain")
 	h, _ := intOf(o.get("handle"))
-	p.path, p.handle, p.what = path, h, "rule"
-	defer func() { p.handle, p.what = 0, "" }()
+	p.handle, p.what, p.whatChain = h, "rule", nil
+	defer func() { p.handle, p.what, p.whatChain = 0, "", nil }()
 	if !ok1 || !ok2 || !ok3 {
 		return p.errf(path, "a rule needs family, table and chain strings")
 	}
 	c := p.chains[key(fam, table, chain)]
 	if c == nil {
-		return p.errf(path+".chain", "chain %s %s %s is not declared", fam, table, chain)
+		return p.errf(&jpath{up: path, k: "chain"}, "chain %s %s %s is not declared", fam, table, chain)
 	}
-	p.what = "rule in " + c.String()
+	p.whatChain = c
 	exprs, ok := o.get("expr").([]any)
 	if !ok {
-		return p.errf(path+".expr", "must be a list of statements")
+		return p.errf(&jpath{up: path, k: "expr"}, "must be a list of statements")
 	}
 	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
 	if comment, ok := str(o, "comment"); ok {
 		r.Pos.Text = "comment " + strconv.Quote(comment)
 	}
 	for i, e := range exprs {
-		ep := fmt.Sprintf("%s.expr[%d]", path, i)
+		ep := &jpath{up: path, k: "expr", i: i, idx: true}
 		st, ok := e.(obj)
 		if !ok || len(st) != 1 {
 			return p.errf(ep, "a statement must be an object with one key")
@@ -613,11 +660,15 @@ func addrComplement(x netip.Addr) []ruleset.Value {
 	return out
 }
 
+// simpleVerdicts are the verdict statements without arguments.
+var simpleVerdicts = map[string]ruleset.Kind{"accept": ruleset.Accept, "drop": ruleset.Drop,
+	"return": ruleset.Return, "continue": ruleset.Continue}
+
 // statement reads one statement of a rule into r.
-func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) error {
+func (p *parser) statement(path *jpath, fam, table string, r *ruleset.Rule, st obj) error {
 	for _, mem := range st {
 		k, v := mem.k, mem.v
-		sp := path + "." + k
+		sp := &jpath{up: path, k: k}
 		if r.Verdict.Kind != ruleset.Continue && r.Verdict.Kind != ruleset.Unknown {
 			// Nothing after a verdict runs; nft does not print such rules.
 			return nil
@@ -630,8 +681,7 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 			}
 			return p.match(sp, fam, table, r, m)
 		case "accept", "drop", "return", "continue":
-			setVerdict(r, ruleset.Verdict{Kind: map[string]ruleset.Kind{"accept": ruleset.Accept, "drop": ruleset.Drop,
-				"return": ruleset.Return, "continue": ruleset.Continue}[k]})
+			setVerdict(r, ruleset.Verdict{Kind: simpleVerdicts[k]})
 		case "reject":
 			setVerdict(r, ruleset.Verdict{Kind: ruleset.Reject})
 		case "jump", "goto":
@@ -641,7 +691,7 @@ func (p *parser) statement(path, fam, table string, r *ruleset.Rule, st obj) err
 				return p.errf(sp, `needs {"target": CHAIN}`)
 			}
 			if p.chains[key(fam, table, target)] == nil {
-				return p.errf(sp+".target", "chain %q does not exist in table %s %s", target, fam, table)
+				return p.errf(&jpath{up: sp, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump
 			if k == "goto" {

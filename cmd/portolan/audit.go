@@ -197,6 +197,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
+	aud.DropTerms()
 	choices, err := g.choose(args, &f.plan.sel)
 	if err != nil {
 		return err
