@@ -234,7 +234,7 @@ func (e *UnresolvedError) Error() string {
 	if len(e.Names) == 1 {
 		what = "1 name has"
 	}
-	return fmt.Sprintf("%s no address: %s; pin them with --hosts FILE, or pass --no-resolve to write empty sets that portolan sync fills later",
+	return fmt.Sprintf("%s no address: %s; pin them with --hosts FILE, or pass --no-resolve to leave them out (nftables: empty sets that portolan sync fills later)",
 		what, strings.Join(e.Names, "; "))
 }
 
