@@ -103,7 +103,7 @@ func (l *line) key() string { return strings.Join(l.pre, " ") + "|" + l.post }
 func (l *line) rules(st *target.Stats) []string {
 	var out []string
 	comment := l.comment
-	for _, dc := range chunks(mergeRanges(l.dport), MultiportMax) {
+	for _, dc := range RangeChunks(mergeRanges(l.dport), MultiportMax) {
 		var lists []int
 		pm := portMatch(l.proto, "dport", dc, &lists)
 		out = append(out, fmt.Sprintf("%s %s -m comment --comment \"%s\" %s", strings.Join(l.pre, " "), pm, comment, l.post))
@@ -172,7 +172,7 @@ func (t Target) other() string { return Target{Family: 10 - t.Family}.Name() }
 
 // PortChunks splits a port set into lists for -m multiport of at most max
 // ports each (a range counts as two), written as iptables writes them.
-func PortChunks(ps model.PortSet, max int) [][]string { return chunks(ps.Ranges(), max) }
+func PortChunks(ps model.PortSet, max int) [][]string { return RangeChunks(ps.Ranges(), max) }
 
 // mergeRanges sorts port ranges and merges those that overlap or touch,
 // as a model.PortSet holds them, in one pass: a line that many flows
@@ -191,8 +191,9 @@ func mergeRanges(rs []model.PortRange) []model.PortRange {
 	return out
 }
 
-// chunks is PortChunks of sorted, disjoint ranges.
-func chunks(rs []model.PortRange, max int) [][]string {
+// RangeChunks is PortChunks of sorted, disjoint ranges (ufw, which
+// compiles its port lists into multiport matches, shares it).
+func RangeChunks(rs []model.PortRange, max int) [][]string {
 	var out [][]string
 	var cur []string
 	n := 0

@@ -25,6 +25,7 @@ import (
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
+	"github.com/portolan/portolan/target/iptables"
 )
 
 func init() { target.Register(Target{}) }
@@ -167,28 +168,9 @@ func (g *gen) profilesOf(r *policy.Rule, ps model.PortSet, what string) ([]*Prof
 }
 
 // chunks splits sorted, disjoint ranges into lists of at most PortsMax
-// (a range counts twice), written as ufw writes them.
-func chunks(rs []model.PortRange) [][]string {
-	var out [][]string
-	var cur []string
-	n := 0
-	for _, r := range rs {
-		w, s := 1, fmt.Sprint(r.Lo)
-		if r.Hi != r.Lo {
-			w, s = 2, fmt.Sprintf("%d:%d", r.Lo, r.Hi)
-		}
-		if n+w > PortsMax {
-			out = append(out, cur)
-			cur, n = nil, 0
-		}
-		cur = append(cur, s)
-		n += w
-	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out
-}
+// (a range counts twice), written as ufw writes them: the lists become
+// iptables multiport matches, whose limit and syntax they share.
+func chunks(rs []model.PortRange) [][]string { return iptables.RangeChunks(rs, PortsMax) }
 
 // addr is how a command names a prefix: an address alone, a prefix, or
 // the family's whole space for any (so that a rule stays in its family).
