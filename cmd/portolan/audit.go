@@ -39,7 +39,7 @@ type auditFlags struct {
 func newAuditCmd(g *globals) *cobra.Command {
 	var f auditFlags
 	cmd := &cobra.Command{
-		Use:   "audit SERVICE... --ruleset FILE|- [--ruleset FILE]...",
+		Use:   "audit SERVICE... --ruleset FILE|-|DIR [--ruleset FILE]...",
 		Short: "Check an existing firewall ruleset against what services need",
 		Long: `Read the ruleset a firewall runs — the JSON of "nft -j list ruleset", or the
 text of iptables-save / ip6tables-save (filter and nat tables, raw, mangle and
@@ -50,7 +50,9 @@ packets the ruleset accepts and which it drops.
 iptables-save output of the tables iptables-nft writes (nft -j prints their
 matches without arguments; each table is read from iptables-save then),
 iptables-save and ip6tables-save apart, and "ipset save" output, which fills
-in the sets of -m set matches.
+in the sets of -m set matches. A directory is read as a firewalld
+configuration (/etc/firewalld: zones, services, policies, ipsets, rich
+rules), over the stock one in /usr/lib/firewalld when it is there.
 
 Every flow is followed as the kernel would: the first packet (ct state new),
 the first reply and the packets after it (ct state established), through
@@ -102,7 +104,7 @@ usage error or an unreadable ruleset.`,
 	fs := cmd.Flags()
 	p := &f.plan
 	p.sel.register(fs)
-	fs.StringArrayVar(&f.ruleset, "ruleset", nil, `the ruleset to check: a file, or - for stdin (required; repeat for nft JSON beside iptables-save, ip6tables-save, ipset save)`)
+	fs.StringArrayVar(&f.ruleset, "ruleset", nil, `the ruleset to check: a file, - for stdin, or a firewalld configuration directory such as /etc/firewalld (required; repeat for nft JSON beside iptables-save, ip6tables-save, ipset save)`)
 	fs.StringVar(&f.format, "format", "auto", "nft-json (nft -j list ruleset), iptables-save, or auto to detect")
 	fs.StringVar(&p.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
 	fs.StringVar(&p.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
