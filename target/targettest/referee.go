@@ -631,8 +631,14 @@ func Baseline(t testing.TB, rf *Referee, probes []Probe, n int) {
 		}
 	}
 	for _, o := range rf.Run(sample) {
+		if o.Err == nil && !o.Got {
+			// A second chance, as Check gives a probe that should pass: on
+			// a busy machine the first packet to a new IPv6 neighbour can
+			// be lost while neighbour discovery runs.
+			o.Got, o.Err = rf.Send(o.Probe)
+		}
 		if o.Err != nil || !o.Got {
-			t.Errorf("without rules, %s did not arrive (%v): the lab cannot deliver it", o.Probe, o.Err)
+			t.Errorf("without rules, %s did not arrive twice (%v): the lab cannot deliver it", o.Probe, o.Err)
 		}
 	}
 }
