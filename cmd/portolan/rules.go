@@ -318,7 +318,7 @@ func newRulesCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "rules SERVICE... | all",
-		Short: "Write firewall configuration that loads as it is (nftables, iptables, squid)",
+		Short: "Write firewall configuration that loads as it is (nftables, iptables, firewalld, ufw, Windows, AWS, Kubernetes, squid…)",
 		Long: `Write the firewall configuration the services need, for one platform:
 
 ` + targetList() + `
