@@ -2,6 +2,7 @@ package space
 
 import (
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/portolan/portolan/model"
@@ -92,6 +93,53 @@ func TestHolesCloneApart(t *testing.T) {
 				if tag != want {
 					t.Fatalf("%d: %s: hole %d has tag %d, want %d", n, name, i, tag, want)
 				}
+			}
+		}
+	}
+}
+
+// hostCube is a hole of one destination address, 192.0.2.x.
+func hostCube(u *Ifaces, x uint64) Cube {
+	c := wideCube(u)
+	a := U128{0, 0xc0000200 + x}
+	c.Dst = Addrs{[]Range{{a, a}}}
+	return c
+}
+
+// TestHolesIndexedFromSixteen: fewer holes than are scanned anyway get no
+// index (a region's holes taken by one rule are mostly few), and the
+// index built when they reach that many finds what a scan finds.
+func TestHolesIndexedFromSixteen(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	var cubes []Cube
+	for x := range 40 {
+		cubes = append(cubes, hostCube(u, uint64(x%23)))
+	}
+	for _, n := range []int{1, indexFrom - 1, indexFrom, indexFrom + 1, 40} {
+		build := func() *Holes {
+			h := &Holes{}
+			for i := range n {
+				h.AddRef(&cubes[i], int32(i))
+			}
+			return h
+		}
+		if n < indexFrom {
+			if a := testing.AllocsPerRun(20, func() { build() }); a > 12 {
+				t.Errorf("%d holes: %.0f allocations, want at most 12 (no index)", n, a)
+			}
+		}
+		h := build()
+		for x := range 25 {
+			q := hostCube(u, uint64(x))
+			var got, want []int32
+			h.Overlapping(q, func(_ Cube, tag int32) bool { got = append(got, tag); return true })
+			for i := range n {
+				if cubes[i].Overlaps(q) {
+					want = append(want, int32(i))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d holes, query 192.0.2.%d: holes %v, want %v", n, x, got, want)
 			}
 		}
 	}

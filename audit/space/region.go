@@ -144,9 +144,26 @@ func (h *Holes) Add(c Cube, tag int32) {
 // AddRef takes hole c out, with a tag, sharing it: c is one that
 // OverlappingRefs gave, or another that nothing changes any more.
 func (h *Holes) AddRef(c *Cube, tag int32) {
-	i := int32(len(h.cubes))
 	h.cubes = append(h.cubes, c)
 	h.tags = append(h.tags, tag)
+	// Fewer than indexFrom holes are scanned, not looked up: the index is
+	// built when the holes reach that many.
+	switch n := len(h.cubes); {
+	case n == indexFrom:
+		for i := range h.cubes {
+			h.index(int32(i))
+		}
+	case n > indexFrom:
+		h.index(int32(n - 1))
+	}
+}
+
+// indexFrom is the fewest holes that are indexed.
+const indexFrom = 16
+
+// index files hole i in the index.
+func (h *Holes) index(i int32) {
+	c := h.cubes[i]
 	if lo, hi, ok := span(c.Dst); ok {
 		for l := range levelShift[:len(levelShift)-1] {
 			if levelShift[l] > maxShift(hi) {
@@ -205,7 +222,7 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 		}
 		return true
 	}
-	scanAll := len(h.cubes) < 16
+	scanAll := len(h.cubes) < indexFrom
 	var buf [256]int32
 	cand := buf[:0]
 	if !scanAll {
