@@ -899,7 +899,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		xc := g.Base.Intersect(rc)
 		var sub *space.Holes
 		covered, by := false, int32(-1)
-		g.Holes.Overlapping(xc, func(h space.Cube, tag int32) bool {
+		g.Holes.OverlappingRefs(xc, func(h *space.Cube, tag int32) bool {
 			if h.Covers(xc) {
 				covered, by = true, tag
 				return false
@@ -907,7 +907,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			if sub == nil {
 				sub = &space.Holes{}
 			}
-			sub.Add(h, tag) // a hole may stick out of the base: harmless
+			sub.AddRef(h, tag) // shared, not copied; a hole may stick out of the base: harmless
 			return true
 		})
 		if covered {

@@ -17,7 +17,12 @@ import (
 // stays cheap to query. Each hole carries a tag (the rule that made it,
 // for the caller).
 type Holes struct {
-	cubes  []Cube
+	// cubes are the holes, never written once added: a hole taken from
+	// other Holes (AddRef) is shared with them, not copied.
+	cubes []*Cube
+	// slab is where Add puts new holes: arrays of up to chunkLen cubes,
+	// never grown in place, so the holes in them never move.
+	slab   []Cube
 	tags   []int32
 	dst    map[dstKey]int32 // a block's last filing in links, +1
 	levels uint32           // bit i: some hole is filed at level i
@@ -28,6 +33,9 @@ type Holes struct {
 	// slice per bucket.
 	links []link
 }
+
+// chunkLen is the most cubes of one array of Holes.slab.
+const chunkLen = 512
 
 // link files hole in a bucket; prev is the bucket's filing before, +1 (0
 // none).
@@ -126,9 +134,36 @@ func (h *Holes) Len() int {
 
 // Add takes cube c out, with a tag.
 func (h *Holes) Add(c Cube, tag int32) {
-	i := int32(len(h.cubes))
+	if len(h.slab) == cap(h.slab) {
+		h.slab = make([]Cube, 0, min(max(2*cap(h.slab), 4), chunkLen))
+	}
+	h.slab = append(h.slab, c)
+	h.AddRef(&h.slab[len(h.slab)-1], tag)
+}
+
+// AddRef takes hole c out, with a tag, sharing it: c is one that
+// OverlappingRefs gave, or another that nothing changes any more.
+func (h *Holes) AddRef(c *Cube, tag int32) {
 	h.cubes = append(h.cubes, c)
 	h.tags = append(h.tags, tag)
+	// Fewer than indexFrom holes are scanned, not looked up: the index is
+	// built when the holes reach that many.
+	switch n := len(h.cubes); {
+	case n == indexFrom:
+		for i := range h.cubes {
+			h.index(int32(i))
+		}
+	case n > indexFrom:
+		h.index(int32(n - 1))
+	}
+}
+
+// indexFrom is the fewest holes that are indexed.
+const indexFrom = 16
+
+// index files hole i in the index.
+func (h *Holes) index(i int32) {
+	c := h.cubes[i]
 	if lo, hi, ok := span(c.Dst); ok {
 		for l := range levelShift[:len(levelShift)-1] {
 			if levelShift[l] > maxShift(hi) {
@@ -164,6 +199,7 @@ func (h *Holes) Clone() *Holes {
 	if h == nil {
 		return nil
 	}
+	// The holes are shared; the copy's slab is its own.
 	return &Holes{cubes: slices.Clone(h.cubes), tags: slices.Clone(h.tags), wide: slices.Clone(h.wide),
 		levels: h.levels, dst: maps.Clone(h.dst), port: maps.Clone(h.port), links: slices.Clone(h.links)}
 }
@@ -171,16 +207,22 @@ func (h *Holes) Clone() *Holes {
 // Overlapping calls fn with each hole that overlaps c, in the order they
 // were added, until fn returns false.
 func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
+	h.OverlappingRefs(c, func(hole *Cube, tag int32) bool { return fn(*hole, tag) })
+}
+
+// OverlappingRefs is Overlapping giving the holes themselves, for AddRef;
+// fn must not change them.
+func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 	if h == nil || len(h.cubes) == 0 {
 		return
 	}
 	visit := func(i int32) bool {
-		if h.cubes[i].Overlaps(c) {
-			return fn(h.cubes[i], h.tags[i])
+		if x := h.cubes[i]; x.Overlaps(c) {
+			return fn(x, h.tags[i])
 		}
 		return true
 	}
-	scanAll := len(h.cubes) < 16
+	scanAll := len(h.cubes) < indexFrom
 	var buf [256]int32
 	cand := buf[:0]
 	if !scanAll {
@@ -220,8 +262,8 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 		}
 	}
 	if scanAll {
-		for i := range h.cubes {
-			if !visit(int32(i)) {
+		for i, x := range h.cubes {
+			if x.Overlaps(c) && !fn(x, h.tags[i]) {
 				return
 			}
 		}
