@@ -46,6 +46,14 @@ type Flagger interface {
 	Flags(fs *pflag.FlagSet)
 }
 
+// SiteChecker is a Target that cannot write every site (the host-only
+// targets: Windows, AWS, Kubernetes, Cilium). rules asks it before any name
+// is resolved, so that a site it cannot express is a usage error at once,
+// not after DNS.
+type SiteChecker interface {
+	CheckSite(site policy.Site, opt Options) error
+}
+
 // File is one file of a configuration tree: Path is relative and
 // slash-separated ("services/portolan-starface.xml").
 type File struct {

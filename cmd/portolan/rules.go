@@ -147,6 +147,11 @@ func (f *planFlags) prepare(ctx context.Context, g *globals, args []string, t ta
 	if err != nil {
 		return nil, err
 	}
+	if sc, ok := t.(target.SiteChecker); ok {
+		if err := sc.CheckSite(site, opt); err != nil {
+			return nil, err
+		}
+	}
 	choices, err := g.choose(args, &f.sel)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,8 @@ import (
 
 func init() { target.Register(&Target{}) }
 
+var _ target.SiteChecker = (*Target)(nil)
+
 // Target writes Terraform for security groups. VPCID is --vpc-id: the VPC
 // of the groups; empty writes a variable "vpc_id" instead.
 type Target struct {
@@ -137,13 +139,22 @@ type gen struct {
 	index  target.RefIndex
 }
 
-// Write writes the Terraform configuration.
-func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
-	if in.Site.Mode != policy.Host {
-		return target.Result{}, ErrGatewayMode
+// CheckSite refuses gateway mode (ErrGatewayMode) and a malformed
+// --vpc-id, before any name is resolved.
+func (t *Target) CheckSite(site policy.Site, _ target.Options) error {
+	if site.Mode != policy.Host {
+		return ErrGatewayMode
 	}
 	if t.VPCID != "" && !vpcIDRE.MatchString(t.VPCID) {
-		return target.Result{}, fmt.Errorf("--vpc-id %q: not a VPC id (vpc- and 8 or 17 hexadecimal digits)", t.VPCID)
+		return fmt.Errorf("--vpc-id %q: not a VPC id (vpc- and 8 or 17 hexadecimal digits)", t.VPCID)
+	}
+	return nil
+}
+
+// Write writes the Terraform configuration.
+func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
+	if err := t.CheckSite(in.Site, in.Options); err != nil {
+		return target.Result{}, err
 	}
 	g := &gen{t: t, in: in, byKey: map[string]*Rule{}, notes: in.Notes()}
 	for i := range in.Rules {

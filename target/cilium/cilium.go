@@ -33,6 +33,8 @@ import (
 
 func init() { target.Register(Target{}) }
 
+var _ target.SiteChecker = Target{}
+
 // Target is the CiliumNetworkPolicy target.
 type Target struct{}
 
@@ -48,6 +50,12 @@ func (Target) Synopsis() string {
 // outbound ones keep the names (toFQDNs), and --no-resolve is enough for
 // them.
 func (Target) Resolves() bool { return true }
+
+// CheckSite refuses what a pod's policy cannot say (gateway mode,
+// --chain-only), before any name is resolved.
+func (Target) CheckSite(site policy.Site, opt target.Options) error {
+	return kubernetes.CheckSite(&target.Input{Site: site, Options: opt}, "cilium")
+}
 
 // Flags adds --selector and --namespace, shared with --target kubernetes.
 func (Target) Flags(fs *pflag.FlagSet) { k8ssel.Flags(fs) }

@@ -31,6 +31,8 @@ import (
 
 func init() { target.Register(Target{}) }
 
+var _ target.SiteChecker = Target{}
+
 // Target is the NetworkPolicy target.
 type Target struct{}
 
@@ -76,10 +78,20 @@ const (
 // mode (a pod has no forward path and no port forwards: its ingress and
 // egress are a host's input and output) and --chain-only.
 func CheckSite(in *target.Input, name string) error {
-	if in.Site.Mode != policy.Host {
+	return checkSite(in.Site, in.Options, name)
+}
+
+// CheckSite is the package's CheckSite, asked by rules before any name is
+// resolved.
+func (Target) CheckSite(site policy.Site, opt target.Options) error {
+	return checkSite(site, opt, "kubernetes")
+}
+
+func checkSite(site policy.Site, opt target.Options, name string) error {
+	if site.Mode != policy.Host {
 		return fmt.Errorf("--target %s writes policies for pods, which are hosts: give --mode host (ingress is the inbound flows, egress the outbound ones); gateway mode's forward path and port forwards have no form in a pod's policy", name)
 	}
-	if in.Options.ChainOnly {
+	if opt.ChainOnly {
 		return fmt.Errorf("--chain-only: --target %s writes policies that add up with the cluster's others; leave it out", name)
 	}
 	return nil

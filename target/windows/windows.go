@@ -51,6 +51,8 @@ import (
 
 func init() { target.Register(&Target{}) }
 
+var _ target.SiteChecker = (*Target)(nil)
+
 // Target is the Windows Defender Firewall target. Keywords writes DNS
 // names as AutoResolve dynamic keyword addresses (--dynamic-keywords).
 type Target struct {
@@ -130,10 +132,19 @@ type gen struct {
 	stats    target.Stats
 }
 
+// CheckSite refuses gateway mode: Windows Defender Firewall filters the
+// machine's own traffic only.
+func (*Target) CheckSite(site policy.Site, _ target.Options) error {
+	if site.Mode != policy.Host {
+		return fmt.Errorf("--target windows writes host rules only: Windows Defender Firewall filters the machine's own inbound and outbound traffic, not a router's forward path or port forwards; run it with --mode host for the Windows machine itself")
+	}
+	return nil
+}
+
 // Write writes the script.
 func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
-	if in.Site.Mode != policy.Host {
-		return target.Result{}, fmt.Errorf("--target windows writes host rules only: Windows Defender Firewall filters the machine's own inbound and outbound traffic, not a router's forward path or port forwards; run it with --mode host for the Windows machine itself")
+	if err := t.CheckSite(in.Site, in.Options); err != nil {
+		return target.Result{}, err
 	}
 	g := &gen{t: t, in: in, kwSeen: map[string]bool{}, notes: notes(in, t.Keywords)}
 	if in.Options.ChainOnly {
