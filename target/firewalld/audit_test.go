@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -334,6 +335,86 @@ func TestAuditFirewalldFixtures(t *testing.T) {
 					t.Errorf("%s: %s, want %s: %s", f.id, g.Verdict, f.want, g.Summary)
 				}
 			}
+		})
+	}
+}
+
+// ruleBlock is one commented <rule> of a policy the target writes: the
+// comment names the flow ("tw-solutions/http 002_….txt:10").
+var ruleBlock = regexp.MustCompile(`(?s)  <!-- ([^ ]+)/([^ ]+) [^\n]*-->\n  <rule[ >].*?</rule>\n`)
+
+// TestAuditRemovingARuleBreaksItsFlow: take one rule out of the policies
+// the target wrote, read the tree back, and exactly that rule's flow is no
+// longer allowed; every other flow still is. A flow whose packets another
+// flow also opens (same protocol and ports) may stay allowed.
+func TestAuditRemovingARuleBreaksItsFlow(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	for _, c := range targettest.GatewayCases {
+		switch c.Name {
+		case "starleaf", "tw-solutions", "starface-scenario1-v6":
+		default:
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			in, _ := c.Input(t, lab)
+			dir := writeTree(t, newTarget(), in)
+			bindZones(t, dir, map[string]string{"internal": in.Site.LANIf, "external": in.Site.WANIf})
+			pols, err := filepath.Glob(filepath.Join(dir, "policies", "portolan-*.xml"))
+			if err != nil || len(pols) == 0 {
+				t.Fatalf("no policies written: %v", err)
+			}
+			removed, broke := 0, 0
+			for _, pol := range pols {
+				orig, err := os.ReadFile(pol)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range ruleBlock.FindAllSubmatchIndex(orig, -1) {
+					svc, flow := string(orig[m[2]:m[3]]), string(orig[m[4]:m[5]])
+					cut := append(append([]byte{}, orig[:m[0]]...), orig[m[1]:]...)
+					if err := os.WriteFile(pol, cut, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					rep := auditTree(t, dir, in)
+					removed++
+					named, stillAllowed, standIn := false, false, false
+					var proto, ports string
+					for _, f := range rep.Flows {
+						if f.Service == svc && f.Flow == flow {
+							named, proto, ports = true, f.Proto, fmt.Sprint(f.Ports)
+							stillAllowed = f.Verdict == audit.Allowed
+						}
+					}
+					if !named {
+						t.Fatalf("%s: rule of %s/%s names no audited flow", filepath.Base(pol), svc, flow)
+					}
+					for _, f := range rep.Flows {
+						switch {
+						case f.Service == svc && f.Flow == flow:
+						case f.Proto == proto && fmt.Sprint(f.Ports) == ports:
+							standIn = true
+							fallthrough
+						default:
+							if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+								t.Errorf("without the rule of %s/%s, %s/%s is %s: %s", svc, flow, f.Service, f.Flow, f.Verdict, f.Summary)
+							}
+						}
+					}
+					if stillAllowed && !standIn {
+						t.Errorf("without its rule in %s, %s/%s is still allowed", filepath.Base(pol), svc, flow)
+					}
+					if !stillAllowed {
+						broke++
+					}
+				}
+				if err := os.WriteFile(pol, orig, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if removed == 0 || broke == 0 {
+				t.Fatalf("%d rules taken out, %d broke their flow: the test tested nothing", removed, broke)
+			}
+			t.Logf("%d rules taken out one at a time, %d broke their flow and nothing else", removed, broke)
 		})
 	}
 }
