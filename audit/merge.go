@@ -54,6 +54,9 @@ func LoadAll(in []Input, format string) (*ruleset.Ruleset, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, platform := ruleset.LookupReader(rs.Format); platform {
+			return nil, fmt.Errorf("%s: a %s configuration is audited alone: give it as the only --ruleset", f.Name, rs.Format)
+		}
 		if rs.Format == ruleset.NftJSON {
 			nft, nftNames = append(nft, rs), append(nftNames, f.Name)
 		} else {
@@ -183,6 +186,10 @@ func fillSets(rs *ruleset.Ruleset, sets map[string]*ipset.Set) []string {
 			}
 			var keep []ruleset.SetRef
 			for _, ref := range r.X.Sets {
+				if strings.HasPrefix(ref.Name, ruleset.NamePrefix) {
+					keep = append(keep, ref) // a DNS name: ResolveNames binds it
+					continue
+				}
 				s := sets[ref.Name]
 				why := ""
 				switch {

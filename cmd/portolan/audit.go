@@ -53,7 +53,7 @@ iptables-save and ip6tables-save apart, and "ipset save" output, which fills
 in the sets of -m set matches. A directory is read as a firewalld
 configuration (/etc/firewalld: zones, services, policies, ipsets, rich
 rules), over the stock one in /usr/lib/firewalld when it is there.
-
+` + platformReaders() + `
 Every flow is followed as the kernel would: the first packet (ct state new),
 the first reply and the packets after it (ct state established), through
 the base chains of each hook in priority order, NAT chains at the NAT
@@ -105,7 +105,7 @@ usage error or an unreadable ruleset.`,
 	p := &f.plan
 	p.sel.register(fs)
 	fs.StringArrayVar(&f.ruleset, "ruleset", nil, `the ruleset to check: a file, - for stdin, or a firewalld configuration directory such as /etc/firewalld (required; repeat for nft JSON beside iptables-save, ip6tables-save, ipset save)`)
-	fs.StringVar(&f.format, "format", "auto", "nft-json (nft -j list ruleset), iptables-save, or auto to detect")
+	fs.StringVar(&f.format, "format", "auto", "the ruleset's syntax: "+strings.Join(audit.Formats(), ", ")+" (auto detects it)")
 	fs.StringVar(&p.mode, "mode", "gateway", "gateway (the forward path of a router, port forwards as DNAT) or host (input and output of the machine itself)")
 	fs.StringVar(&p.lanIf, "lan-if", "", "gateway: the router's interface towards the LAN (default: any)")
 	fs.StringVar(&p.wanIf, "wan-if", "", "gateway: the router's interface towards the internet (default: any)")
@@ -120,6 +120,21 @@ usage error or an unreadable ruleset.`,
 	fs.StringVar(&f.output, "output", report.Table, "table or json")
 	fs.StringVarP(&f.outFile, "output-file", "o", "", "write the report to FILE (atomically) instead of stdout")
 	return cmd
+}
+
+// platformReaders is the paragraph of the audit's help on the appliance
+// configurations it reads, one line per registered reader.
+func platformReaders() string {
+	rs := ruleset.Readers()
+	if len(rs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nAppliance configurations are read alone (one --ruleset), each with its own\nplatform's semantics, its DNS-name objects resolved like the catalog's names\n(--hosts first):\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "  --format %-10s %s\n", r.Format, r.Describe)
+	}
+	return b.String()
 }
 
 func readRuleset(name string, stdin io.Reader) ([]byte, error) {
@@ -146,10 +161,8 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if stdin > 1 {
 		return fmt.Errorf("--ruleset -: stdin can be read once only")
 	}
-	switch f.format {
-	case "auto", "nft-json", "iptables-save":
-	default:
-		return fmt.Errorf("--format %q: nft-json, iptables-save or auto", f.format)
+	if err := audit.CheckFormat(f.format); err != nil {
+		return err
 	}
 	site, err := f.plan.site()
 	if err != nil {
@@ -195,11 +208,6 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			return err
 		}
 	}
-	aud, err := audit.New(rs, site)
-	if err != nil {
-		return fmt.Errorf("%s: %v", name, err)
-	}
-	aud.DropTerms()
 	choices, err := g.choose(args, &f.plan.sel)
 	if err != nil {
 		return err
@@ -208,6 +216,14 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err != nil {
 		return err
 	}
+	// Names in the configuration's address objects (FortiGate fqdn, ASA
+	// fqdn…) are resolved like the catalog's: --hosts first.
+	audit.ResolveNames(context.Background(), rs, r)
+	aud, err := audit.New(rs, site)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	aud.DropTerms()
 	in, err := target.Prepare(context.Background(), target.Config{
 		Choices: choices, Resolver: r, AllowUnresolved: true, Site: site, Options: opt,
 	})

@@ -128,7 +128,7 @@ func TestAuditInputErrors(t *testing.T) {
 		{"neither format", auditArgs(neither, pins), "neither nft JSON (nft -j list ruleset) nor iptables-save output; pass --format"},
 		{"wrong format", auditArgs(broken, pins, "--format", "nft-json"), "ruleset.txt:1:"},
 		{"loop", auditArgs(loop, pins), "ruleset.txt: line 5: -A a -g a leads back to chain ip filter a"},
-		{"unknown format", auditArgs(broken, pins, "--format", "pf"), `--format "pf": nft-json, iptables-save or auto`},
+		{"unknown format", auditArgs(broken, pins, "--format", "pf"), `--format "pf": one of auto, nft-json, iptables-save`},
 		{"bad output", auditArgs(broken, pins, "--output", "yaml"), `--output "yaml": one of table, json`},
 		{"bad mode", auditArgs(broken, pins, "--mode", "router"), `--mode "router": gateway or host`},
 		{"bad wan addr", auditArgs(broken, pins, "--wan-addr", "here"), `--wan-addr "here": not an address`},

@@ -17,6 +17,7 @@ import (
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/firewalld"
 	"github.com/portolan/portolan/target/targettest"
+	"github.com/portolan/portolan/target/targettest/readback"
 )
 
 // The audit reads firewalld trees through package firewalld, so these
@@ -114,6 +115,15 @@ func TestAuditReadsWhatItWrote(t *testing.T) {
 				if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
 					t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
 				}
+			}
+			// No more than the plan either: the probes around its ports
+			// and addresses are refused.
+			rs, err := audit.LoadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := readback.Probes(t, rs, in); n == 0 {
+				t.Error("no probe")
 			}
 		})
 	}

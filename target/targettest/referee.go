@@ -260,10 +260,12 @@ func Expect(in *target.Input, p Probe) (bool, netip.Addr) {
 	if p.Dst.Addr().Is6() {
 		fam = 6
 	}
-	iif, oif := netlab.RouterLANIf, netlab.RouterWANIf
+	// The site's interfaces: the lab's (lan0, wan0) for the kernel, a
+	// platform's own names (port1, wan1) for a configuration read back.
+	iif, oif := in.Site.LANIf, in.Site.WANIf
 	dst := p.Dst.Addr()
 	if p.Inbound {
-		iif, oif = netlab.RouterWANIf, netlab.RouterLANIf
+		iif, oif = in.Site.WANIf, in.Site.LANIf
 		var to netip.Addr
 		for i := range in.Rules {
 			r := &in.Rules[i]
@@ -290,7 +292,7 @@ func matches(m policy.Match, fam int, proto, iif, oif string, src, dst netip.Add
 	if m.Family != fam || m.Proto != proto || !m.SrcPorts.Empty() {
 		return false
 	}
-	if m.IIf != "" && m.IIf != iif || oif != "" && m.OIf != "" && m.OIf != oif {
+	if m.IIf != "" && iif != "" && m.IIf != iif || oif != "" && m.OIf != "" && m.OIf != oif {
 		return false
 	}
 	if !m.DstPorts.Contains(port) {
