@@ -237,6 +237,14 @@ var Site = policy.Site{
 // also returns the pins as a hosts file.
 func (c Case) Input(t testing.TB, catalogDir string) (*target.Input, string) {
 	t.Helper()
+	return c.InputOn(t, catalogDir, Site.LANIf, Site.WANIf)
+}
+
+// InputOn is Input on a gateway whose interfaces (or zones) have the
+// platform's own names: port1 and wan1 on a FortiGate, lan and wan on
+// OPNsense, inside and outside on an ASA.
+func (c Case) InputOn(t testing.TB, catalogDir, lanIf, wanIf string) (*target.Input, string) {
+	t.Helper()
 	cat, err := catalog.Open(catalogDir)
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +263,7 @@ func (c Case) Input(t testing.TB, catalogDir string) (*target.Input, string) {
 		t.Fatal(err)
 	}
 	site := Site
+	site.LANIf, site.WANIf = lanIf, wanIf
 	if c.NoLAN {
 		site.LAN = nil
 	}
