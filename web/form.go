@@ -75,6 +75,9 @@ func checkValues(v url.Values, skip ...string) error {
 		if slices.Contains(skip, k) {
 			continue
 		}
+		if k == "" {
+			return bad("form", "a value without a field name")
+		}
 		if len(vals) > maxValues {
 			return bad(k, "%d values: at most %d", len(vals), maxValues)
 		}

@@ -70,7 +70,7 @@ func (s *Server) catalogPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
-	raw := r.URL.Query().Get(fQuery)
+	raw := strings.ToValidUTF8(r.URL.Query().Get(fQuery), "\uFFFD")
 	q := searchQuery(raw)
 	var shown []catalogRow
 	for _, row := range rows {

@@ -12,7 +12,7 @@ var pages = []string{"catalog", "service", "runs", "run", "error"}
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
-	"val": func(v url.Values, k string) string { return v.Get(k) },
+	"val":  func(v url.Values, k string) string { return v.Get(k) },
 	"has": func(v url.Values, k, want string) bool {
 		for _, x := range v[k] {
 			if x == want {
@@ -21,10 +21,10 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"lower": strings.ToLower,
-	"failing": func(v audit.Verdict) bool { return v != audit.Allowed && v != audit.Skipped },
+	"lower":       strings.ToLower,
+	"failing":     func(v audit.Verdict) bool { return v != audit.Allowed && v != audit.Skipped },
 	"notAccepted": func(p audit.Part) bool { return p.Result != "accepted" },
-	"eq2": func(a, b string) bool { return a == b },
+	"eq2":         func(a, b string) bool { return a == b },
 }
 
 // loadTemplates parses each page with the layout.
