@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -39,7 +40,14 @@ func newBrowser(t *testing.T) context.Context {
 	if err != nil {
 		testenv.SkipOrFail(t, "chromium is not installed (apt-get install chromium; scripts/deps.sh installs it)")
 	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800)}
+	// A fresh profile, removed once Chromium has exited (t.TempDir would
+	// race with its last writes).
+	profile, err := os.MkdirTemp("", "portolan-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 800)}
 	for _, f := range chromiumFlags {
 		opts = append(opts, chromedp.Flag(f, true))
 	}
@@ -195,6 +203,31 @@ table inet filter {
 		}
 	}
 
+	// click follows a link or submits a form and waits for the new page
+	// (not the old one, which has the same elements).
+	click := func(sel string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			if err := chromedp.Evaluate(`window.portolanOld = true`, nil).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.Click(sel).Do(ctx); err != nil {
+				return err
+			}
+			for {
+				var fresh bool
+				// Errors while the page changes are expected: try again.
+				if chromedp.Evaluate(`window.portolanOld === undefined && document.readyState === "complete"`, &fresh).Do(ctx) == nil && fresh {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%s: no new page: %w", sel, ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		})
+	}
+
 	// The catalog: the script filters as one types; the server on submit.
 	var visible []string
 	const shown = `Array.from(document.querySelectorAll("#services tbody tr[data-search]")).filter(r => !r.hidden).map(r => r.querySelector("code").textContent)`
@@ -204,7 +237,7 @@ table inet filter {
 		t.Errorf("typing librestream leaves %v visible, want onsight", visible)
 	}
 	var loc, count string
-	run("catalog search", chromedp.Click(".search button"), chromedp.WaitVisible("#services"),
+	run("catalog search", click(".search button"), chromedp.WaitVisible("#services"),
 		chromedp.Location(&loc), chromedp.Text("#count", &count), chromedp.Evaluate(shown, &visible), shoot(shots, "catalog-search"))
 	if !strings.Contains(loc, "q=librestream") || count != "1 of 5 services" || strings.Join(visible, ",") != "onsight" {
 		t.Errorf("server-side search: %s: %q, %v", loc, count, visible)
@@ -213,7 +246,7 @@ table inet filter {
 	// A service with a param filled in.
 	var flows string
 	run("service", chromedp.Navigate(ts.URL+"/services/starleaf"), chromedp.WaitVisible("#flows"),
-		chromedp.SendKeys("#param-company", "acme"), chromedp.Click("#apply"), chromedp.WaitVisible("#flows"),
+		chromedp.SendKeys("#param-company", "acme"), click("#apply"), chromedp.WaitVisible("#flows"),
 		chromedp.Text("#flows", &flows), shoot(shots, "service"))
 	if !strings.Contains(flows, "acme.call.sl") || strings.Contains(flows, "{company}") {
 		t.Errorf("the flows after company=acme:\n%s", flows)
@@ -232,7 +265,7 @@ table inet filter {
 		{"squid", "portolan-starleaf-squid.conf", nil, "dstdomain -n acme.call.sl"},
 	} {
 		var pre string
-		run("rules "+tc.target, chromedp.SetValue("#target", tc.target, chromedp.ByQuery), chromedp.Click("#show-rules"),
+		run("rules "+tc.target, chromedp.SetValue("#target", tc.target, chromedp.ByQuery), click("#show-rules"),
 			chromedp.WaitVisible("#rules-out"), chromedp.Text("#rules-out pre", &pre))
 		if tc.target == "nftables" {
 			run("rules shot", chromedp.ScrollIntoView("#rules-out"), shoot(shots, "rules"))
@@ -264,7 +297,7 @@ table inet filter {
 	var first, verdict string
 	run("audit", chromedp.Navigate(ts.URL+"/services/tw-solutions"), chromedp.WaitVisible("#audit"),
 		chromedp.SendKeys("#lan", "192.0.2.0/24"), chromedp.SendKeys("input[name=lan_if]", "lan0"), chromedp.SendKeys("input[name=wan_if]", "wan0"),
-		chromedp.SetUploadFiles("#ruleset-file", []string{rs}), chromedp.Click("#run-audit"), chromedp.WaitVisible("#audit-out"),
+		chromedp.SetUploadFiles("#ruleset-file", []string{rs}), click("#run-audit"), chromedp.WaitVisible("#audit-out"),
 		chromedp.Text("table.audit tbody tr:first-child", &first), chromedp.Text("#audit-out .verdict", &verdict),
 		chromedp.ScrollIntoView("#audit-out"), shoot(shots, "audit"))
 	if !strings.Contains(first, "blocked") || !strings.Contains(first, "tw-solutions/rtp") || !strings.Contains(first, "deciding rule") {
@@ -277,11 +310,11 @@ table inet filter {
 	// A probe run in the lab, followed to its report.
 	var progress, result, report string
 	run("probe", chromedp.Navigate(ts.URL+"/services/tw-solutions"), chromedp.WaitVisible("#probe"),
-		chromedp.Click(`input[name=check][value=udp]`), chromedp.Click("#run-probe"), chromedp.WaitVisible("#run"),
+		chromedp.Click(`input[name=check][value=udp]`), click("#run-probe"), chromedp.WaitVisible("#run"),
 		chromedp.Text("#progress", &progress), shoot(shots, "run"))
 	run("probe finishes", chromedp.WaitVisible("#report"), chromedp.Text("#result", &result), shoot(shots, "run-finished"))
 	t.Logf("run page: %q, then %q", progress, result)
-	run("report", chromedp.Click("#report"), chromedp.WaitReady("body"), chromedp.Text("body", &report), shoot(shots, "report"))
+	run("report", click("#report"), chromedp.WaitReady("body"), chromedp.Text("body", &report), shoot(shots, "report"))
 	for _, want := range []string{"10500-10502", "blocked"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("no %q in the probe report:\n%s", want, report[:min(len(report), 2000)])
