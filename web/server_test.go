@@ -428,3 +428,43 @@ func TestLoopbackListen(t *testing.T) {
 }
 
 var _ = io.Discard
+
+// TestKeepRuns: finished runs beyond KeepRuns go, oldest first; a run
+// under way is never dropped.
+func TestKeepRuns(t *testing.T) {
+	s := newServer(t, Options{KeepRuns: 2, MaxRuns: 10})
+	var runs []*run
+	for i := 0; i < 5; i++ {
+		if !s.reserveRun() {
+			t.Fatal("no slot")
+		}
+		runs = append(runs, s.addRun("tw-solutions", nil))
+	}
+	finish := func(x *run) {
+		x.mu.Lock()
+		x.finished = true
+		x.mu.Unlock()
+		s.releaseRun(x)
+	}
+	// Run 1 stays under way; 2..5 finish in order.
+	for _, x := range runs[1:] {
+		finish(x)
+	}
+	var ids []string
+	for _, x := range s.runs {
+		ids = append(ids, x.ID)
+	}
+	if strings.Join(ids, ",") != "1,4,5" {
+		t.Errorf("kept %v, want the run under way and the last two finished (1,4,5)", ids)
+	}
+	c := &client{t: t, h: s.Handler()}
+	if w := c.get("/runs/2"); w.Code != 404 {
+		t.Errorf("a dropped run: %d", w.Code)
+	}
+	if w := c.get("/runs/1/report"); w.Code != 409 || !strings.Contains(w.Body.String(), "still under way") {
+		t.Errorf("the report of a run under way: %d", w.Code)
+	}
+	if w := c.get("/runs/5/status"); w.Code != 200 || !strings.Contains(w.Body.String(), `"finished":true`) {
+		t.Errorf("status of run 5: %d %s", w.Code, w.Body.String())
+	}
+}
