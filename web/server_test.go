@@ -155,6 +155,9 @@ func TestPages(t *testing.T) {
 		{"rules, another target's flag is ignored", "/services/tw-solutions/rules?target=nftables&tf.zone=trusted", 200, []string{"table inet portolan"}, nil},
 		{"rules, an unknown flag", "/services/tw-solutions/rules?target=nftables&tf.colour=red", 400, []string{"no target has the flag --colour"}, nil},
 		{"rules, a target's flag", "/services/tw-solutions/rules?target=firewalld&mode=host&tf.zone=trusted", 200, []string{"into zone trusted"}, nil},
+		{"rules, a target's bool flag", "/services/starleaf/rules?target=windows&mode=host&param.company=acme&tf.dynamic-keywords=true", 200, []string{"# names: AutoResolve dynamic keyword addresses"}, nil},
+		{"rules, a bad bool flag", "/services/starleaf/rules?target=windows&mode=host&param.company=acme&tf.dynamic-keywords=maybe", 400, []string{"--dynamic-keywords &#34;maybe&#34;"}, nil},
+		{"rules, the flag back at its default", "/services/starleaf/rules?target=windows&mode=host&param.company=acme", 200, []string{"New-NetFirewallRule"}, []string{"# names: AutoResolve dynamic keyword addresses"}},
 		{"unknown run", "/runs/99", 404, []string{"no probe run &#34;99&#34;"}, nil},
 		{"runs", "/runs", 200, []string{"No probe run yet"}, nil},
 		{"style", "/static/style.css", 200, []string{".card{"}, nil},
@@ -466,5 +469,30 @@ func TestKeepRuns(t *testing.T) {
 	}
 	if w := c.get("/runs/5/status"); w.Code != 200 || !strings.Contains(w.Body.String(), `"finished":true`) {
 		t.Errorf("status of run 5: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// TestUploadInMemory: a large upload is read into memory, never into a
+// temporary file (mime/multipart's ReadForm would write one), and kept
+// nowhere after the answer.
+func TestUploadInMemory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	s := newServer(t, Options{MaxUpload: 32 << 20})
+	c := &client{t: t, h: s.Handler()}
+	c.get("/services/tw-solutions")
+	// 20 MB of comments, then the ruleset: iptables-save skips comments.
+	big := strings.Repeat("# "+strings.Repeat("x", 98)+"\n", 200000) + blockRTP
+	w := c.postMultipart("/services/tw-solutions/audit", url.Values{fCSRF: {c.token}, fLAN: {"192.0.2.0/24"}, fFormat: {"iptables-save"}},
+		map[string][]byte{"big.rules": []byte(big)})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "from big.rules") {
+		t.Fatalf("%d: %s", w.Code, excerpt(w.Body.String()))
+	}
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("the upload left %d files in TMPDIR: %v", len(ents), ents[0].Name())
 	}
 }

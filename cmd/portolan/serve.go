@@ -76,6 +76,9 @@ uploaded is stored), at most --max-runs probe runs go at once and the last
 			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return fmt.Errorf("--listen %q: write HOST:PORT, such as 127.0.0.1:8478", listen)
 			}
+			if opt.MaxUpload <= 0 || opt.MaxRuns <= 0 || opt.KeepRuns <= 0 {
+				return fmt.Errorf("--max-upload, --max-runs and --keep-runs must be above 0")
+			}
 			if (certFile == "") != (keyFile == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}

@@ -45,6 +45,7 @@ func TestServeRefuses(t *testing.T) {
 		{"missing auth file", []string{"--auth", filepath.Join(dir, "nope")}, "--auth: "},
 		{"bad key", []string{"--tls-cert", cert, "--tls-key", cert}, "--tls-cert/--tls-key: "},
 		{"an argument", []string{"starleaf"}, "unknown command"},
+		{"no runs", []string{"--max-runs", "0"}, "--max-upload, --max-runs and --keep-runs must be above 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, code := portolan(append([]string{"serve", "--no-resolve"}, tc.args...)...)
