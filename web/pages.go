@@ -280,7 +280,8 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request, v url.Values) {
 		s.showService(w, r, sv, http.StatusBadRequest, err)
 		return
 	}
-	out, err := s.writeRules(r.Context(), sv.Choices, p, t.Name(), tflags, "portolan serve: GET "+r.URL.Path+"?"+sv.Query)
+	command, sync := s.commandLines(svc, v, t.Name(), tflags)
+	out, err := s.writeRules(r.Context(), sv.Choices, p, t.Name(), tflags, command, sync)
 	if err != nil {
 		s.showService(w, r, sv, http.StatusBadRequest, err)
 		return
@@ -395,4 +396,23 @@ func (s *Server) runAudit(r *http.Request, sv *serviceView, f *postForm) (*audit
 		av.Failing += len(s.Failing)
 	}
 	return av, nil
+}
+
+// commandLines are the "portolan rules" command that writes what the form
+// asks, and for nftables the "portolan sync" command that refreshes its
+// names' sets, as the CLI writes them into its output's comments.
+func (s *Server) commandLines(svc *model.Service, v url.Values, tname string, tflags map[string]string) (command, sync string) {
+	pre := append([]string{"portolan"}, s.opt.CatalogArgs...)
+	args := cliArgs(svc, v, tname, tflags)
+	command = strings.Join(slices.Concat(pre, []string{"rules", svc.Slug()}, args, s.opt.ResolveArgs), " ")
+	if tname != "nftables" {
+		return command, ""
+	}
+	var syncArgs []string
+	for _, a := range slices.Concat(cliArgs(svc, v, "", tflags), s.opt.ResolveArgs) {
+		if a != "--no-resolve" {
+			syncArgs = append(syncArgs, a)
+		}
+	}
+	return command, strings.Join(slices.Concat(pre, []string{"sync", svc.Slug()}, syncArgs), " ")
 }

@@ -70,6 +70,15 @@ type Options struct {
 	Resolver     resolve.Resolver
 	ResolverInfo string
 	NoResolve    bool
+	// SyncResolverInfo is ResolverInfo for nftables, whose names' sets
+	// portolan sync fills ("" for ResolverInfo).
+	SyncResolverInfo string
+	// ResolveArgs are the command line flags that resolve names as
+	// Resolver does (--hosts FILE, --dns, --no-resolve), and CatalogArgs
+	// those that choose the catalog (--catalog DIR), both shell-quoted, for
+	// the CLI command a page shows and the rules' comments carry.
+	ResolveArgs []string
+	CatalogArgs []string
 	// ProbeResolver resolves names for probe runs.
 	ProbeResolver resolve.Resolver
 	// Probe is the server's probe configuration: the reflector, its

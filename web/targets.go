@@ -96,12 +96,14 @@ type rulesOut struct {
 	Data   []byte
 	Notes  []string
 	Stats  string
+	// Command is the "portolan rules" command line that writes the same.
+	Command string
 }
 
 // writeRules does what "portolan rules" does for one target: the target's
 // flags from the form, its site check, target.Prepare with the server's
 // resolver, then Write.
-func (s *Server) writeRules(ctx context.Context, choices []*resolve.Choice, p plan, tname string, tflags map[string]string, command string) (*rulesOut, error) {
+func (s *Server) writeRules(ctx context.Context, choices []*resolve.Choice, p plan, tname string, tflags map[string]string, command, sync string) (*rulesOut, error) {
 	t, err := target.Lookup(tname)
 	if err != nil {
 		return nil, bad(fTarget, "%v", err)
@@ -129,11 +131,14 @@ func (s *Server) writeRules(ctx context.Context, choices []*resolve.Choice, p pl
 	info := "kept as names; the platform resolves them"
 	if t.Resolves() {
 		r, info = s.opt.Resolver, s.opt.ResolverInfo
+		if t.Name() == "nftables" && s.opt.SyncResolverInfo != "" {
+			info = s.opt.SyncResolverInfo
+		}
 	}
 	in, err := target.Prepare(ctx, target.Config{
 		Choices: choices, Resolver: r, AllowUnresolved: s.opt.NoResolve || !t.Resolves(),
 		Site: p.Site, Options: p.Options,
-		Generated: time.Now().UTC(), Version: s.opt.Version, Command: command, ResolverInfo: info,
+		Generated: time.Now().UTC(), Version: s.opt.Version, Command: command, Sync: sync, ResolverInfo: info,
 	})
 	if err != nil {
 		return nil, err
@@ -143,5 +148,5 @@ func (s *Server) writeRules(ctx context.Context, choices []*resolve.Choice, p pl
 	if err != nil {
 		return nil, err
 	}
-	return &rulesOut{Target: t.Name(), Data: buf.Bytes(), Notes: res.Notes, Stats: fmt.Sprint(res.Stats)}, nil
+	return &rulesOut{Target: t.Name(), Data: buf.Bytes(), Notes: res.Notes, Stats: fmt.Sprint(res.Stats), Command: command}, nil
 }

@@ -103,12 +103,7 @@ uploaded is stored), at most --max-runs probe runs go at once and the last
 				tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 				opt.TLS = true
 			}
-			var err error
-			if opt.Resolver, opt.ResolverInfo, err = pf.resolver(true, false); err != nil {
-				return err
-			}
-			opt.NoResolve = pf.noResolve
-			if opt.ProbeResolver, err = probeResolver(pf.hosts, pf.dns, pf.noResolve); err != nil {
+			if err := serveResolvers(g, &pf, &opt); err != nil {
 				return err
 			}
 			token, _, err := tok.get(cmd.ErrOrStderr(), cmd.InOrStdin())
@@ -186,4 +181,33 @@ uploaded is stored), at most --max-runs probe runs go at once and the last
 	f.Float64Var(&cfg.Rate, "rate", probe.DefaultRate, "probe: packets and connection attempts per second, per run")
 	f.DurationVar(&cfg.Timeout, "timeout", probe.DefaultTimeout, "probe: how long each attempt waits")
 	return cmd
+}
+
+// serveResolvers sets how the server resolves names, from the flags that
+// rules has: the resolvers rules and probe build, their descriptions for
+// the comments (targets that keep names' sets for portolan sync, nftables,
+// say it otherwise), and the flags that make the CLI do the same.
+func serveResolvers(g *globals, pf *planFlags, opt *web.Options) error {
+	var err error
+	if opt.Resolver, opt.ResolverInfo, err = pf.resolver(true, false); err != nil {
+		return err
+	}
+	if _, opt.SyncResolverInfo, err = pf.resolver(true, true); err != nil {
+		return err
+	}
+	opt.NoResolve = pf.noResolve
+	if pf.hosts != "" {
+		opt.ResolveArgs = append(opt.ResolveArgs, "--hosts "+flagValue("hosts", pf.hosts))
+	}
+	for _, d := range pf.dns {
+		opt.ResolveArgs = append(opt.ResolveArgs, "--dns "+shellQuote(d))
+	}
+	if pf.noResolve {
+		opt.ResolveArgs = append(opt.ResolveArgs, "--no-resolve")
+	}
+	if g.catalogDir != "" {
+		opt.CatalogArgs = []string{"--catalog " + flagValue("catalog", g.catalogDir)}
+	}
+	opt.ProbeResolver, err = probeResolver(pf.hosts, pf.dns, pf.noResolve)
+	return err
 }

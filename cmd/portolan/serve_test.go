@@ -10,15 +10,21 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portolan/portolan/web"
 )
 
 // TestServeRefuses: serve refuses to start where it would expose itself
@@ -148,4 +154,92 @@ func selfSigned(t *testing.T, dir string) (cert, key string) {
 	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return cert, key
+}
+
+// TestServeRulesMatchCLI: the rules a page writes are what the command
+// line it shows writes: the web interface and the CLI read a form and
+// flags alike. Only the time and the command lines themselves (flags in
+// another order) differ.
+func TestServeRulesMatchCLI(t *testing.T) {
+	dir := t.TempDir()
+	pins := filepath.Join(dir, "pins.txt")
+	os.WriteFile(pins, []byte("203.0.113.10 acme.call.sl\n203.0.113.11 config.starleaf.com\n2001:db8:5::10 acme.call.sl\n"), 0o644)
+	opt := web.Options{Version: version}
+	if err := serveResolvers(&globals{}, &planFlags{hosts: pins, noResolve: true}, &opt); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, form := range []string{
+		"param.company=acme&target=nftables",
+		"sel=1&feature=webrtc&param.company=acme&target=iptables&lan=192.0.2.0/24,2001:db8:1::/64&lan_if=lan0&wan_if=wan0",
+		"sel=1&param.company=acme&target=nftables&chain_only=1&table=inet+filter&alternatives=all",
+		"mode=host&target=firewalld&tf.zone=trusted&required_only=1",
+		"sel=1&feature=scenario-1&param.pbx_address=192.0.2.10&param.sip_provider=198.51.100.0/24&target=nftables&optional=1",
+		"mode=host&target=kubernetes&tf.selector=app%3Dpbx&tf.namespace=voip",
+		"param.company=acme&target=squid",
+		"param.company=acme&target=windows&mode=host&tf.dynamic-keywords=true",
+	} {
+		t.Run(form, func(t *testing.T) {
+			v, _ := url.ParseQuery(form)
+			slug := "tw-solutions"
+			switch {
+			case v.Get("param.company") != "":
+				slug = "starleaf"
+			case v.Get("param.pbx_address") != "":
+				slug = "starface"
+			}
+			req := httptest.NewRequest("GET", "/services/"+slug+"/rules?"+form+"&dl=1", nil)
+			req.Host = "localhost"
+			w := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(w, req)
+			if w.Code != 200 {
+				t.Fatalf("%d: %.300s", w.Code, w.Body.String())
+			}
+			page := w.Body.String()
+			m := regexp.MustCompile(`(?m)^(?:# |// |<!-- )?command: (portolan .*?)(?: -->)?$`).FindStringSubmatch(page)
+			if m == nil {
+				t.Fatalf("no command line in\n%.600s", page)
+			}
+			stages, _, err := shellSplit(strings.TrimPrefix(m[1], "portolan "))
+			if err != nil || len(stages) != 1 {
+				t.Fatalf("%s: %v", m[1], err)
+			}
+			args := stages[0]
+			out, stderr, code := portolan(args...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", m[1], code, stderr)
+			}
+			if a, b := comparable(page), comparable(out); a != b {
+				t.Errorf("%s: the page's rules and the CLI's differ:\n%s", m[1], firstDiff(a, b))
+			}
+		})
+	}
+}
+
+// comparable drops what differs between two runs: the time, and the
+// command lines (the CLI writes its flags in another order).
+func comparable(s string) string {
+	var out []string
+	today := time.Now().UTC().Format("2006-01-02")
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, today) || strings.Contains(l, "command: portolan") || strings.Contains(l, "portolan sync ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n web: %s\n cli: %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("%d lines against %d", len(al), len(bl))
 }
