@@ -30,6 +30,8 @@ type run struct {
 	verdict  string
 	html     []byte
 	counts   map[probe.Status]int
+	stopped  bool
+	cancel   context.CancelFunc
 }
 
 // runState is what the run page's script polls.
@@ -47,13 +49,14 @@ type runState struct {
 	Expected string         `json:"expected,omitempty"`
 	Counts   map[string]int `json:"counts,omitempty"`
 	Started  string         `json:"started"`
+	Stopped  bool           `json:"stopped,omitempty"`
 }
 
 func (x *run) state() runState {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	st := runState{ID: x.ID, Service: x.Service, Done: x.done, Total: x.total, Finished: x.finished, OK: x.ok, Verdict: x.verdict,
-		Started: x.Started.UTC().Format(time.RFC3339)}
+		Started: x.Started.UTC().Format(time.RFC3339), Stopped: x.stopped}
 	if x.total > 0 {
 		st.Percent = x.done * 100 / x.total
 	}
@@ -117,8 +120,11 @@ func (s *Server) startProbe(w http.ResponseWriter, r *http.Request, f *postForm)
 		x.mu.Unlock()
 	})
 	s.log.Printf("probe run %s: %s started", x.ID, svc.Slug())
+	ctx, cancel := context.WithTimeout(s.base, MaxRunTime)
+	x.mu.Lock()
+	x.cancel = cancel
+	x.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(s.base, MaxRunTime)
 		defer cancel()
 		rep := plan.Run(ctx)
 		var b bytes.Buffer
@@ -127,6 +133,14 @@ func (s *Server) startProbe(w http.ResponseWriter, r *http.Request, f *postForm)
 		}
 		x.mu.Lock()
 		x.finished, x.ended, x.ok, x.verdict, x.html, x.counts = true, time.Now(), rep.OK, report.Verdict(rep), b.Bytes(), rep.Counts
+		if ctx.Err() != nil {
+			x.ok = false
+			if x.stopped {
+				x.verdict = "STOPPED: the report covers what was probed so far. " + x.verdict
+			} else {
+				x.verdict = fmt.Sprintf("ENDED after %s: the report covers what was probed so far. %s", MaxRunTime, x.verdict)
+			}
+		}
 		x.mu.Unlock()
 		s.log.Printf("probe run %s: %s finished: %s", x.ID, svc.Slug(), x.verdict)
 		s.releaseRun(x)
@@ -225,6 +239,24 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, "run", map[string]any{"Title": "Probe run " + x.ID, "Run": x.state()})
+}
+
+// stopRun ends a run under way; its report covers what was probed.
+func (s *Server) stopRun(w http.ResponseWriter, r *http.Request, _ *postForm) {
+	x := s.run(w, r)
+	if x == nil {
+		return
+	}
+	x.mu.Lock()
+	if !x.finished {
+		x.stopped = true
+		if x.cancel != nil {
+			x.cancel()
+		}
+	}
+	x.mu.Unlock()
+	s.log.Printf("probe run %s: stop asked", x.ID)
+	http.Redirect(w, r, "/runs/"+x.ID, http.StatusSeeOther)
 }
 
 func (s *Server) runStatus(w http.ResponseWriter, r *http.Request) {

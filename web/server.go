@@ -169,6 +169,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /runs", s.runsPage)
 	m.HandleFunc("GET /runs/{id}", s.runPage)
 	m.HandleFunc("GET /runs/{id}/status", s.runStatus)
+	m.HandleFunc("POST /runs/{id}/stop", s.post(s.stopRun))
 	m.HandleFunc("GET /runs/{id}/report", s.runReport)
 	sub, _ := fs.Sub(staticFS, "static")
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(sub)))

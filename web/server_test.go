@@ -2,8 +2,11 @@ package web
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,10 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/portolan/portolan/probe"
 	"github.com/portolan/portolan/resolve"
 )
 
@@ -494,5 +500,110 @@ func TestUploadInMemory(t *testing.T) {
 	}
 	if len(ents) != 0 {
 		t.Errorf("the upload left %d files in TMPDIR: %v", len(ents), ents[0].Name())
+	}
+}
+
+// holdNet is a probe network that sends nothing: each dial and listen
+// waits until the run ends, and is counted.
+type holdNet struct {
+	mu    sync.Mutex
+	tries int
+}
+
+func (n *holdNet) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	n.mu.Lock()
+	n.tries++
+	n.mu.Unlock()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (n *holdNet) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
+	return nil, n.hold(ctx)
+}
+
+func (n *holdNet) hold(ctx context.Context) error {
+	n.mu.Lock()
+	n.tries++
+	n.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestProbeRun follows a run through the pages, sending nothing: a dns
+// check (names pinned by the hosts file) to its report; a tcp check whose
+// connections never complete, stopped from its page; and, while that one
+// runs, one more than --max-runs refused.
+func TestProbeRun(t *testing.T) {
+	hn := &holdNet{}
+	s := newServer(t, Options{MaxRuns: 1, Probe: probe.Config{Net: hn, Timeout: time.Minute}})
+	c := &client{t: t, h: s.Handler()}
+	c.get("/services/starleaf")
+	start := func(check string) *httptest.ResponseRecorder {
+		return c.postMultipart("/services/starleaf/probe", url.Values{fCSRF: {c.token}, "param.company": {"acme"}, fCheck: {check}}, nil)
+	}
+	wait := func(id string) runState {
+		var st runState
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			w := c.get("/runs/" + id + "/status")
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+				t.Fatalf("status: %v: %s", err, w.Body.String())
+			}
+			if st.Finished {
+				return st
+			}
+		}
+		t.Fatalf("run %s did not finish: %+v", id, st)
+		return st
+	}
+
+	w := start("dns")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/runs/1" {
+		t.Fatalf("start: %d %q: %s", w.Code, w.Header().Get("Location"), excerpt(w.Body.String()))
+	}
+	st := wait("1")
+	if !st.OK || st.Report != "/runs/1/report" {
+		t.Errorf("dns run: %+v", st)
+	}
+	rep := c.get("/runs/1/report")
+	if rep.Code != 200 || !strings.Contains(rep.Body.String(), "acme.call.sl") || !strings.Contains(rep.Body.String(), "203.0.113.10") {
+		t.Errorf("report: %d\n%s", rep.Code, excerpt(rep.Body.String()))
+	}
+	if csp := rep.Header().Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
+		t.Errorf("report CSP %q", csp)
+	}
+	if page := c.get("/runs/1").Body.String(); !strings.Contains(page, `id="report"`) || strings.Contains(page, `id="stop"`) {
+		t.Errorf("finished run page:\n%s", excerpt(page))
+	}
+
+	// A tcp run hangs on its first connection until stopped.
+	if w := start("tcp"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/runs/2" {
+		t.Fatalf("start tcp: %d: %s", w.Code, excerpt(w.Body.String()))
+	}
+	if w := start("dns"); w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "1 probe runs are under way") {
+		t.Errorf("a second run at once: %d", w.Code)
+	}
+	page := c.get("/runs/2").Body.String()
+	if !strings.Contains(page, `id="stop"`) {
+		t.Fatalf("run page without a stop button:\n%s", excerpt(page))
+	}
+	if w := c.postMultipart("/runs/2/stop", url.Values{}, nil); w.Code != http.StatusForbidden {
+		t.Errorf("stop without the CSRF token: %d", w.Code)
+	}
+	if w := c.postMultipart("/runs/2/stop", url.Values{fCSRF: {c.token}}, nil); w.Code != http.StatusSeeOther {
+		t.Errorf("stop: %d: %s", w.Code, excerpt(w.Body.String()))
+	}
+	st = wait("2")
+	if st.OK || !st.Stopped || !strings.HasPrefix(st.Verdict, "STOPPED") {
+		t.Errorf("stopped run: %+v", st)
+	}
+	hn.mu.Lock()
+	tries := hn.tries
+	hn.mu.Unlock()
+	if tries == 0 {
+		t.Error("the tcp run never tried to connect")
+	}
+	if n := s.Runs(); n != 2 {
+		t.Errorf("%d runs kept, want 2", n)
 	}
 }

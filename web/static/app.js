@@ -57,6 +57,8 @@
       result.textContent = st.verdict;
       result.className = "verdict " + (st.ok ? "ok" : "bad");
       document.getElementById("links").classList.remove("hidden");
+      const stop = document.getElementById("stop");
+      if (stop) stop.hidden = true;
       run.dataset.finished = "true";
     };
     poll();
