@@ -14,7 +14,9 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portolan/portolan/internal/netlab"
@@ -194,6 +196,29 @@ table inet filter {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	dl := watchDownloads(ctx, t)
+	// What the console says: a Content-Security-Policy violation (an
+	// inline script or style) or a script error fails the test.
+	var consoleMu sync.Mutex
+	var console []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		consoleMu.Lock()
+		defer consoleMu.Unlock()
+		switch e := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.LevelError && e.Entry.Source != cdplog.SourceNetwork {
+				console = append(console, string(e.Entry.Source)+": "+e.Entry.Text)
+			}
+		case *cdpruntime.EventExceptionThrown:
+			console = append(console, "exception: "+e.ExceptionDetails.Error())
+		}
+	})
+	defer func() {
+		consoleMu.Lock()
+		defer consoleMu.Unlock()
+		for _, m := range console {
+			t.Errorf("console: %s", m)
+		}
+	}()
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -319,6 +344,11 @@ table inet filter {
 		if !strings.Contains(report, want) {
 			t.Errorf("no %q in the probe report:\n%s", want, report[:min(len(report), 2000)])
 		}
+	}
+	var errText string
+	run("error page", chromedp.Navigate(ts.URL+"/services/nope"), chromedp.WaitVisible("#error"), chromedp.Text("#error", &errText), shoot(shots, "error"))
+	if !strings.Contains(errText, `no service "nope"`) {
+		t.Errorf("error page: %q", errText)
 	}
 	var runs string
 	run("runs", chromedp.Navigate(ts.URL+"/runs"), chromedp.WaitVisible("#runs"), chromedp.Text("#runs", &runs), shoot(shots, "runs"))
