@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -355,7 +354,6 @@ table inet filter {
 	if !strings.Contains(runs, "tw-solutions") || !strings.Contains(runs, "report") {
 		t.Errorf("runs page: %q", runs)
 	}
-	_ = page.CaptureScreenshotFormatPng
 }
 
 // withoutTime drops the lines that carry the generation time.

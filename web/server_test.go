@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -229,14 +228,15 @@ func TestDownload(t *testing.T) {
 				t.Errorf("no %q in\n%s", tc.want, body[:min(len(body), 800)])
 			}
 			page := c.get("/services/starleaf/rules?" + q).Body.String()
-			if !strings.Contains(page, template_escape(strings.SplitN(body, "\n", 2)[0])) {
+			if !strings.Contains(page, escapeLikeTemplate(strings.SplitN(body, "\n", 2)[0])) {
 				t.Errorf("the page does not show the download's first line %q", strings.SplitN(body, "\n", 2)[0])
 			}
 		})
 	}
 }
 
-func template_escape(s string) string {
+// escapeLikeTemplate escapes text as html/template does in an element.
+func escapeLikeTemplate(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;")
 	return r.Replace(s)
 }
@@ -435,8 +435,6 @@ func TestLoopbackListen(t *testing.T) {
 		}
 	}
 }
-
-var _ = io.Discard
 
 // TestKeepRuns: finished runs beyond KeepRuns go, oldest first; a run
 // under way is never dropped.
