@@ -159,6 +159,32 @@ func Parse(data []byte, file string) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, errAt(root, "the config is a mapping: modules: {NAME: {...}}")
 	}
+	// Duplicate keys: the YAML node tree keeps both; the config refuses.
+	var dup error
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if dup != nil {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			seen := map[string]*yaml.Node{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if prev, ok := seen[k.Value]; ok && k.Kind == yaml.ScalarNode {
+					dup = errAt(k, "key %q given twice (first at line %d)", k.Value, prev.Line)
+					return
+				}
+				seen[k.Value] = k
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	if dup != nil {
+		return nil, dup
+	}
 	cfg := &Config{Modules: map[string]*Module{}}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]

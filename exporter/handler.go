@@ -350,7 +350,7 @@ func (e *Exporter) run(st *state, m *Module, choices []*resolve.Choice, timeout 
 		fmt.Fprintf(&logb, "%s %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
 	svc := choices[0].Service.Slug()
-	o := &outcome{}
+	o := &outcome{service: svc}
 	result := "error"
 	defer func() {
 		o.duration = time.Since(start)

@@ -16,6 +16,7 @@ const maxBlockedRanges = 32
 // outcome is one run's result: the report (nil when the run did not
 // start), what stopped it, and its log.
 type outcome struct {
+	service  string
 	rep      *probe.Report
 	duration time.Duration
 	// refused: the plan needed more time at the module's rate than the
@@ -57,10 +58,10 @@ func newProbeMetrics() *probeMetrics {
 		m.reg.MustRegister(g.vec)
 		m.fam[name] = g
 	}
-	def("probe_success", "Whether every required flow and constraint probed works (1) or not (0).", maxf)
-	def("probe_duration_seconds", "How long the probe took, in seconds.", maxf)
-	def("portolan_probe_refused", "1 when the run was not started: at the module's rate it needs more time than the scrape allows.", maxf)
-	def("portolan_results", "Results of the run by status (ok, warn, fail, error, skip).", sumf, "status")
+	def("probe_success", "Whether every required flow and constraint probed works (1) or not (0).", maxf, "service")
+	def("probe_duration_seconds", "How long the probe took, in seconds.", maxf, "service")
+	def("portolan_probe_refused", "1 when the run was not started: at the module's rate it needs more time than the scrape allows.", maxf, "service")
+	def("portolan_results", "Results of the run by status (ok, warn, fail, error, skip).", sumf, "service", "status")
 	def("portolan_check_success", "Whether a check of a flow or constraint works (1) or not (0); absent when not probed.", minf, "service", "flow", "check")
 	def("portolan_check_required", "Whether calls need the flow or constraint of the check (1: a failure breaks calls).", maxf, "service", "flow", "check")
 	def("portolan_udp_ports", "UDP ports of a flow by state: open, blocked, not_probed (the reflector does not serve them).", sumf, "service", "flow", "state")
@@ -128,16 +129,16 @@ func flowLabel(r *probe.Result) string {
 // registry turns an outcome into the metrics of one /probe answer.
 func (o *outcome) registry() *prometheus.Registry {
 	m := newProbeMetrics()
-	m.set("probe_duration_seconds", o.duration.Seconds())
-	m.set("portolan_probe_refused", b2f(o.refused))
+	m.set("probe_duration_seconds", o.duration.Seconds(), o.service)
+	m.set("portolan_probe_refused", b2f(o.refused), o.service)
 	if o.rep == nil {
-		m.set("probe_success", 0)
+		m.set("probe_success", 0, o.service)
 		m.flush()
 		return m.reg
 	}
-	m.set("probe_success", b2f(o.rep.OK && !o.refused && !o.timedOut))
+	m.set("probe_success", b2f(o.rep.OK && !o.refused && !o.timedOut), o.service)
 	for _, st := range probe.Statuses {
-		m.set("portolan_results", float64(o.rep.Counts[st]), string(st))
+		m.set("portolan_results", float64(o.rep.Counts[st]), o.service, string(st))
 	}
 	for i := range o.rep.Results {
 		r := &o.rep.Results[i]
