@@ -292,7 +292,7 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	if debug {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "Logs for the probe:\n%s\n", o.log)
-		if o.rep != nil {
+		if o.rep != nil && !o.refused {
 			fmt.Fprintln(w, "Report:")
 			var b bytes.Buffer
 			report.ProbeTable(&b, o.rep)
@@ -392,7 +392,7 @@ func (e *Exporter) run(st *state, m *Module, choices []*resolve.Choice, timeout 
 		if expected > left {
 			o.refused = true
 			logf("refused: at rate %g/s the run needs about %s, more than the %s the scrape allows; raise rate, set sample, or lengthen the scrape timeout (scrape_timeout of the job, and of the module)",
-				m.Rate, expected.Round(time.Second), left.Round(time.Millisecond))
+				m.Rate, expected.Round(time.Second), left.Round(100*time.Millisecond))
 			stop()
 		}
 	})
@@ -408,6 +408,10 @@ func (e *Exporter) run(st *state, m *Module, choices []*resolve.Choice, timeout 
 		result = "success"
 	default:
 		result = "failure"
+	}
+	if o.refused {
+		logf("nothing probed")
+		return o
 	}
 	logf("finished in %s: %s", time.Since(start).Round(time.Millisecond), report.Verdict(o.rep))
 	return o

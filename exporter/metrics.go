@@ -61,6 +61,7 @@ func newProbeMetrics() *probeMetrics {
 	def("probe_success", "Whether every required flow and constraint probed works (1) or not (0).", maxf, "service")
 	def("probe_duration_seconds", "How long the probe took, in seconds.", maxf, "service")
 	def("portolan_probe_refused", "1 when the run was not started: at the module's rate it needs more time than the scrape allows.", maxf, "service")
+	def("portolan_probe_timed_out", "1 when the run did not finish within the scrape's time; its flows are then not reported.", maxf, "service")
 	def("portolan_results", "Results of the run by status (ok, warn, fail, error, skip).", sumf, "service", "status")
 	def("portolan_check_success", "Whether a check of a flow or constraint works (1) or not (0); absent when not probed.", minf, "service", "flow", "check")
 	def("portolan_check_required", "Whether calls need the flow or constraint of the check (1: a failure breaks calls).", maxf, "service", "flow", "check")
@@ -131,12 +132,16 @@ func (o *outcome) registry() *prometheus.Registry {
 	m := newProbeMetrics()
 	m.set("probe_duration_seconds", o.duration.Seconds(), o.service)
 	m.set("portolan_probe_refused", b2f(o.refused), o.service)
-	if o.rep == nil {
+	m.set("portolan_probe_timed_out", b2f(o.timedOut), o.service)
+	// A refused run probed nothing, and a run cut short by the scrape's
+	// end counts what it did not get to as blocked: neither tells about
+	// the flows (debug=true shows the partial report).
+	if o.rep == nil || o.refused || o.timedOut {
 		m.set("probe_success", 0, o.service)
 		m.flush()
 		return m.reg
 	}
-	m.set("probe_success", b2f(o.rep.OK && !o.refused && !o.timedOut), o.service)
+	m.set("probe_success", b2f(o.rep.OK), o.service)
 	for _, st := range probe.Statuses {
 		m.set("portolan_results", float64(o.rep.Counts[st]), o.service, string(st))
 	}
