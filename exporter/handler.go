@@ -129,6 +129,9 @@ func (e *Exporter) Reload() error {
 	e.modules.Set(float64(len(st.cfg.Modules)))
 	for _, n := range st.cfg.Names() {
 		e.scrapes.WithLabelValues(n)
+		for _, r := range []string{"success", "failure", "refused", "error"} {
+			e.runs.WithLabelValues(n, r)
+		}
 	}
 	e.log.Info("config loaded", "file", e.opt.ConfigFile, "modules", strings.Join(st.cfg.Names(), ","))
 	return nil
