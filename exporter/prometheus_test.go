@@ -179,7 +179,9 @@ scrape_configs:
 	prom.WaitTCP(t, "127.0.0.1:9090")
 	lan := probetest.Network{NS: l.LAN}
 	api := &promAPI{t: t, base: "http://127.0.0.1:9090", c: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) { return lan.DialContext(ctx, network, addr) },
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return lan.DialContext(ctx, network, addr)
+		},
 	}}}
 
 	sel := `{job="portolan",instance="tw-solutions@127.0.0.1:9478",service="tw-solutions"`
@@ -292,7 +294,9 @@ scrape_configs:
 // exporterMetric reads one series of the exporter's own /metrics.
 func exporterMetric(t testing.TB, lan probetest.Network, series string) (string, bool) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) { return lan.DialContext(ctx, network, addr) },
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return lan.DialContext(ctx, network, addr)
+		},
 	}}
 	resp, err := c.Get("http://127.0.0.1:9478/metrics")
 	if err != nil {
