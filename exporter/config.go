@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/probe"
 	"github.com/portolan/portolan/resolve"
@@ -121,6 +122,19 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// CheckServices checks that the services the modules name are in the
+// catalog.
+func (c *Config) CheckServices(file string, cat *catalog.Catalog) error {
+	for _, name := range c.Names() {
+		for _, s := range c.Modules[name].Services {
+			if _, err := cat.Get(s); err != nil {
+				return fmt.Errorf("%s: module %s: services: %v", file, name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Names lists the modules in order.

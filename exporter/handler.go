@@ -146,6 +146,9 @@ func (e *Exporter) load() (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckServices(e.opt.ConfigFile, cat); err != nil {
+		return nil, err
+	}
 	st := &state{cfg: cfg, cat: cat, lims: map[string]*rate.Limiter{}}
 	for name, m := range cfg.Modules {
 		st.lims[name] = probe.NewLimiter(m.Rate)
@@ -214,19 +217,13 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	one := func(k string) (string, bool) {
+	for _, k := range []string{"service", "module", "debug"} {
 		if len(q[k]) > 1 {
 			e.badRequest(w, "bad_query", "%s given %d times; give it once", k, len(q[k]))
-			return "", false
+			return
 		}
-		return q.Get(k), true
 	}
-	svcName, ok1 := one("service")
-	modName, ok2 := one("module")
-	dbg, ok3 := one("debug")
-	if !ok1 || !ok2 || !ok3 {
-		return
-	}
+	svcName, modName, dbg := q.Get("service"), q.Get("module"), q.Get("debug")
 	debug := false
 	if dbg != "" {
 		if debug, err = strconv.ParseBool(dbg); err != nil {

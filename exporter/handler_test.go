@@ -273,3 +273,43 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// FuzzProbeQuery: any query string and timeout header get 200 (a run)
+// or 400 (none), never a panic or another status; a 400 says why in one
+// line.
+func FuzzProbeQuery(f *testing.F) {
+	f.Add("service=starleaf&module=dns&param=company=acme", "10")
+	f.Add("service=tw-solutions&module=starleaf-only&debug=1", "")
+	f.Add("service=starleaf&module=dns&param=starleaf:company=a%00b&param==", "0.001")
+	f.Add("module=dns&service=all", "NaN")
+	f.Add("service=starleaf&module=dns&param=company=%C3%28", "1e309")
+	_, srv, _ := newTestExporter(f, offlineConfig, Options{})
+	f.Fuzz(func(t *testing.T, query, timeout string) {
+		req, err := http.NewRequest("GET", srv.URL+"/probe", nil)
+		if err != nil {
+			return
+		}
+		req.URL.RawQuery = query
+		if timeout != "" {
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+			if req.Header.Get("X-Prometheus-Scrape-Timeout-Seconds") != timeout {
+				return
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return // a request the client itself refuses to send
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+		case 400:
+			if strings.Count(strings.TrimSpace(string(b)), "\n") > 0 {
+				t.Errorf("400 of more than one line: %q", b)
+			}
+		default:
+			t.Errorf("%q: %d %s", query, resp.StatusCode, b)
+		}
+	})
+}

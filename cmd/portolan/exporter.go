@@ -105,6 +105,13 @@ config, flags or listen address.`,
 				if err != nil {
 					return err
 				}
+				cat, err := g.open()
+				if err != nil {
+					return err
+				}
+				if err := cfg.CheckServices(configFile, cat); err != nil {
+					return err
+				}
 				out := cmd.OutOrStdout()
 				for _, name := range cfg.Names() {
 					m := cfg.Modules[name]

@@ -22,6 +22,7 @@ func TestExporterCommand(t *testing.T) {
 	write("token", "exporter-token-0123\n")
 	good := write("good.yml", "modules:\n  rtp:\n    checks: [udp, sip-alg]\n    reflector: 198.51.100.2:7478\n    token_file: token\n    rate: 20000\n")
 	bad := write("bad.yml", "modules:\n  rtp:\n    checks: [udp]\n    rate: 0\n")
+	unknownSvc := write("svc.yml", "modules:\n  rtp:\n    services: [starleaf, skype]\n")
 	noToken := write("notoken.yml", "modules:\n  rtp:\n    reflector: 198.51.100.2\n    token_file: missing\n")
 	for _, tc := range []struct {
 		name     string
@@ -31,6 +32,7 @@ func TestExporterCommand(t *testing.T) {
 	}{
 		{"check good", []string{"--config", good, "--check"}, 0, "module rtp: checks udp,sip-alg, reflector 198.51.100.2:7478, rate 20000/s\n" + good + ": OK, 1 modules\n", ""},
 		{"check bad", []string{"--config", bad, "--check"}, 2, "", "portolan: " + bad + ":4:11: module rtp: rate: packets and connection attempts per second, from 1 to 1000000\n"},
+		{"check unknown service", []string{"--config", unknownSvc, "--check"}, 2, "", `svc.yml: module rtp: services: unknown service "skype"`},
 		{"check missing token", []string{"--config", noToken, "--check"}, 2, "", "module rtp: token_file:"},
 		{"check missing config", []string{"--config", filepath.Join(dir, "none.yml"), "--check"}, 2, "", "none.yml"},
 		{"no config", nil, 2, "", "--config FILE is required"},
