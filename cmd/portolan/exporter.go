@@ -77,7 +77,7 @@ less --timeout-offset. Before it sends anything, it states how long it needs
 at the module's rate; a run that needs more than the scrape allows is not
 started (portolan_probe_refused 1, probe_success 0). Runs of one module share
 its rate, and concurrent scrapes of the same service and module share one
-run. Monitoring/portolan.rules.yml (alerts) and
+run. monitoring/portolan.rules.yml (alerts) and
 monitoring/grafana-dashboard.json ship with the source.
 
 Exit codes: 0 stopped by a signal, or --check found the config good; 2 bad
