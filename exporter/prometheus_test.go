@@ -116,7 +116,9 @@ func (p *promAPI) waitFor(q, want string, within time.Duration) {
 // range and runs the kernel's SIP ALG. Its query API shows probe_success
 // 0, the blocked ports and the ALG, the shipped alert rules load and go
 // pending on them, and every query of the shipped dashboard runs; after
-// the router is fixed, probe_success is 1. SIGHUP reloads the exporter's
+// the router is fixed, probe_success is 1. A second job measures a NAT
+// binding against the minimum of a test profile: below it, alert pending;
+// the router's UDP timeout raised, above it. SIGHUP reloads the exporter's
 // config, a bad one is kept out and reported.
 func TestPrometheusScrapesLab(t *testing.T) {
 	peers.Need(t, "prometheus", "promtool")
@@ -138,9 +140,19 @@ func TestPrometheusScrapesLab(t *testing.T) {
     token_file: token
     rate: 20000
     timeout: 300ms
+  nat:
+    checks: [nat-timeout]
+    services: [natlab]
+    reflector: 198.51.100.10:7478
+    token_file: token
 `
 	cfgFile := peers.WriteFile(t, dir, "exporter.yml", []byte(exporterConfig))
-	exp := peers.Start(t, l.LAN, dir, "", bin, "exporter", "--config", cfgFile, "--listen", "127.0.0.1:9478", "--log-level", "debug")
+	// The router forgets UDP bindings after 2 s; natlab asks for 3 s.
+	if err := l.Router.Sysctl("net.netfilter.nf_conntrack_udp_timeout", "2"); err != nil {
+		t.Fatal(err)
+	}
+	catDir, _ := filepath.Abs(filepath.Join("testdata", "catalog"))
+	exp := peers.Start(t, l.LAN, dir, "", bin, "--catalog", catDir, "exporter", "--config", cfgFile, "--listen", "127.0.0.1:9478", "--log-level", "debug")
 	exp.WaitTCP(t, "127.0.0.1:9478")
 
 	pdir := peers.Dir(t, "portolan-prometheus-")
@@ -158,6 +170,24 @@ scrape_configs:
       module: [rtp]
     static_configs:
       - targets: ['tw-solutions@127.0.0.1:9478']
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: '(.+)@(.+)'
+        target_label: __param_service
+      - source_labels: [__address__]
+        target_label: instance
+      - source_labels: [__address__]
+        regex: '(.+)@(.+)'
+        replacement: '$2'
+        target_label: __address__
+  - job_name: portolan-nat
+    metrics_path: /probe
+    params:
+      module: [nat]
+    scrape_interval: 6s
+    scrape_timeout: 6s
+    static_configs:
+      - targets: ['natlab@127.0.0.1:9478']
     relabel_configs:
       - source_labels: [__address__]
         regex: '(.+)@(.+)'
@@ -238,6 +268,21 @@ scrape_configs:
 	api.waitFor(`count(ALERTS{alertname="PortolanSIPALGDetected",alertstate="pending",service="tw-solutions"})`, "1", 10*time.Second)
 	api.waitFor(`count(ALERTS{alertname="PortolanRequiredFlowFailing",alertstate="pending",flow="rtp"})`, "1", 10*time.Second)
 
+	// The NAT binding: gone after the 3 s natlab asks for; the minimum is
+	// the catalog's; the alert goes pending.
+	nat := `{job="portolan-nat",service="natlab",constraint="nat-short"}`
+	api.waitFor(`portolan_nat_binding_expired_seconds`+nat, "3", 30*time.Second)
+	for _, tc := range []struct{ q, want string }{
+		{`portolan_nat_binding_min_seconds` + nat, "3"},
+		{`portolan_nat_binding_seconds` + nat, "0"},
+		{`probe_success{job="portolan-nat"}`, "0"},
+	} {
+		if v, ok := api.value(tc.q); !ok || v != tc.want {
+			t.Errorf("%s = %q, want %s", tc.q, v, tc.want)
+		}
+	}
+	api.waitFor(`count(ALERTS{alertname="PortolanNATBindingBelowMinimum",alertstate="pending",service="natlab"})`, "1", 10*time.Second)
+
 	// Every query of the dashboard parses and runs; those of the panels
 	// about what this lab shows return series.
 	dash := readDashboard(t, filepath.Join(root, "monitoring", "grafana-dashboard.json"))
@@ -246,7 +291,7 @@ scrape_configs:
 		for _, tg := range p.Targets {
 			rs := api.query(vars.Replace(tg.Expr))
 			switch p.Title {
-			case "Probe success", "SIP ALG", "Blocked UDP ports", "Failing checks", "Blocked UDP ranges", "UDP ports by state":
+			case "Probe success", "SIP ALG", "NAT binding lifetime against the document's minimum", "Blocked UDP ports", "Failing checks", "Blocked UDP ranges", "UDP ports by state":
 				if len(rs) == 0 {
 					t.Errorf("dashboard panel %q: %s returns nothing", p.Title, tg.Expr)
 				}
@@ -261,7 +306,17 @@ scrape_configs:
 	if err := l.Router.Nft(labRouter("", false)); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Router.Sysctl("net.netfilter.nf_conntrack_udp_timeout", "30"); err != nil {
+		t.Fatal(err)
+	}
 	api.waitFor(`probe_success`+sel+`}`, "1", 30*time.Second)
+	api.waitFor(`probe_success{job="portolan-nat"}`, "1", 30*time.Second)
+	if rs := api.query(`portolan_nat_binding_expired_seconds` + nat); len(rs) != 0 {
+		t.Errorf("a binding expired after the fix: %+v", rs)
+	}
+	if v, ok := api.value(`portolan_nat_binding_seconds` + nat); !ok || v != "3" {
+		t.Errorf("binding lived %q after the fix, want 3", v)
+	}
 	for _, tc := range []struct{ q, want string }{
 		{`portolan_udp_ports` + sel + `,flow="rtp",state="blocked"}`, "0"},
 		{`portolan_sip_alg_detected` + sel + `}`, "0"},
@@ -282,8 +337,8 @@ scrape_configs:
 	os.WriteFile(cfgFile, []byte(exporterConfig+"  dns:\n    checks: [dns]\n    no_resolve: true\n"), 0o644)
 	exp.Cmd.Process.Signal(syscall.SIGHUP)
 	waitUntil(t, func() bool { return reloadOK() == "1" })
-	if v, _ := exporterMetric(t, lan, "portolan_exporter_config_modules"); v != "2" {
-		t.Errorf("modules after SIGHUP: %s", v)
+	if v, _ := exporterMetric(t, lan, "portolan_exporter_config_modules"); v != "3" {
+		t.Errorf("modules after SIGHUP: %s, want rtp, nat and dns", v)
 	}
 	out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
 	if !strings.Contains(string(out), `msg="reload failed; keeping the config in use"`) || !strings.Contains(string(out), `unknown key \"rat\"`) {
