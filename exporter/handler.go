@@ -61,11 +61,13 @@ type state struct {
 
 // Exporter answers /probe, /metrics and /-/reload.
 type Exporter struct {
-	opt   Options
-	log   *slog.Logger
-	mu    sync.RWMutex
-	st    *state
-	group singleflight.Group
+	opt Options
+	log *slog.Logger
+	mu  sync.RWMutex
+	st  *state
+	// reloadMu makes reloads (SIGHUP and POST at once) one at a time.
+	reloadMu sync.Mutex
+	group    singleflight.Group
 
 	reg          *prometheus.Registry
 	reloadOK     prometheus.Gauge
@@ -115,6 +117,8 @@ func New(opt Options) (*Exporter, error) {
 // Reload reads the config and the catalog again. On error the config in
 // use stays, and portolan_exporter_config_last_reload_successful says 0.
 func (e *Exporter) Reload() error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	st, err := e.load()
 	if err != nil {
 		e.reloadOK.Set(0)
@@ -150,7 +154,14 @@ func (e *Exporter) load() (*state, error) {
 		return nil, err
 	}
 	st := &state{cfg: cfg, cat: cat, lims: map[string]*rate.Limiter{}}
+	old := e.state()
 	for name, m := range cfg.Modules {
+		// A module whose rate stays keeps its limiter, so that runs under
+		// way and runs after the reload share it.
+		if old != nil && old.lims[name] != nil && old.cfg.Modules[name].Rate == m.Rate {
+			st.lims[name] = old.lims[name]
+			continue
+		}
 		st.lims[name] = probe.NewLimiter(m.Rate)
 	}
 	return st, nil

@@ -10,6 +10,9 @@ import (
 	"github.com/portolan/portolan/probe"
 )
 
+// maxRewrites bounds the portolan_sip_alg_rewritten series of a service.
+const maxRewrites = 16
+
 // maxBlockedRanges bounds the portolan_udp_blocked_range series of one flow.
 const maxBlockedRanges = 32
 
@@ -80,8 +83,20 @@ func newProbeMetrics() *probeMetrics {
 	return m
 }
 
+// maxLabel bounds a label value's length.
+const maxLabel = 200
+
 func (m *probeMetrics) set(name string, v float64, labels ...string) {
 	g := m.fam[name]
+	// Some values come from what the far end or a middlebox sent (the
+	// headers an ALG rewrote): valid UTF-8 only, bounded.
+	for i, l := range labels {
+		l = strings.ToValidUTF8(l, "\uFFFD")
+		if len(l) > maxLabel {
+			l = strings.ToValidUTF8(l[:maxLabel], "") + "…"
+		}
+		labels[i] = l
+	}
 	k := strings.Join(labels, "\x00")
 	if old, ok := g.vals[k]; ok {
 		v = g.agg(old, v)
@@ -166,7 +181,10 @@ func (o *outcome) registry() *prometheus.Registry {
 		}
 		if r.SIP != nil && r.Status != probe.Error {
 			m.set("portolan_sip_alg_detected", b2f(r.SIP.ALG), svc)
-			for _, c := range r.SIP.Changes {
+			for j, c := range r.SIP.Changes {
+				if j == maxRewrites {
+					break
+				}
 				m.set("portolan_sip_alg_rewritten", 1, svc, c.Where)
 			}
 		}
