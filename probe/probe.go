@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/portolan/portolan/model"
 )
 
@@ -231,6 +233,10 @@ type Config struct {
 	Rate        float64
 	Sample      int
 	Timeout     time.Duration
+	// Limiter, when set, paces this run together with every other run
+	// given the same limiter (the exporter's concurrent scrapes of one
+	// module), instead of a limiter of the run's own at Rate.
+	Limiter *rate.Limiter
 	// NATMeasure measures the NAT binding lifetime to the second instead
 	// of only checking the document's minimum; NATMax is the longest
 	// lifetime it tries.

@@ -37,13 +37,23 @@ type runEnv struct {
 }
 
 func newEnv(cfg Config, refl netip.AddrPort) *runEnv {
-	burst := max(1, int(cfg.Rate/20))
+	lim := cfg.Limiter
+	if lim == nil {
+		lim = NewLimiter(cfg.Rate)
+	}
 	return &runEnv{
 		cfg:  cfg,
-		lim:  rate.NewLimiter(rate.Limit(cfg.Rate), burst),
+		lim:  lim,
 		sem:  make(chan struct{}, cfg.Concurrency),
 		refl: refl,
 	}
+}
+
+// NewLimiter returns the limiter a run paces its packets and connection
+// attempts with at r per second; runs given the same one (Config.Limiter)
+// share the rate.
+func NewLimiter(r float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(r), max(1, int(r/20)))
 }
 
 // packet waits until the rate allows one more packet or connection attempt.

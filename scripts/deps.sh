@@ -23,6 +23,7 @@ declare -A need=(
   [firewall-offline-cmd]=firewalld # the firewalld target's referee
   [ufw]=ufw          # the ufw target's referee
   [chromium]=chromium # the web interface's browser test (portolan serve)
+  [promtool]=prometheus # the exporter's referee (promtool check/test rules, a real Prometheus)
 )
 
 missing=()
