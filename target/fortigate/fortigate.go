@@ -53,10 +53,15 @@ import (
 	"github.com/portolan/portolan/target"
 )
 
-func init() { target.Register(Target{}) }
+func init() { target.Register(&Target{}) }
 
-// Target is the FortiGate target.
-type Target struct{}
+// Target is the FortiGate target. Its fields are its flags.
+type Target struct {
+	// WANIP6 is the FortiGate's IPv6 address on the WAN (--wan-ip6), the
+	// extip of IPv6 port forwards: a vip6 binds no interface, so it
+	// needs the address; without it IPv6 port forwards are left out.
+	WANIP6 string
+}
 
 // Name is "fortigate".
 func (Target) Name() string { return "fortigate" }
@@ -70,8 +75,11 @@ func (Target) Synopsis() string {
 // the FortiGate resolves.
 func (Target) Resolves() bool { return target.ResolveNames }
 
-// Flags adds the shared --resolve-names.
-func (Target) Flags(fs *pflag.FlagSet) { target.ResolveNamesFlag(fs) }
+// Flags adds the shared --resolve-names and --wan-ip6.
+func (t *Target) Flags(fs *pflag.FlagSet) {
+	target.ResolveNamesFlag(fs)
+	fs.StringVar(&t.WANIP6, "wan-ip6", "", "the FortiGate's IPv6 address on --wan-if: IPv6 port forwards (vip6, which binds no interface) forward what arrives for it; without it they are left out")
+}
 
 // Documented limits (FortiOS 7.x CLI reference, see grammar_test.go).
 const (
@@ -111,7 +119,12 @@ func nameChar(r rune) bool {
 // CheckSite refuses what FortiOS firewall policies cannot say: host mode
 // (the FortiGate's own traffic is local-in policy, not written here) and
 // interface names FortiOS does not take.
-func (Target) CheckSite(site policy.Site, opt target.Options) error {
+func (t *Target) CheckSite(site policy.Site, opt target.Options) error {
+	if t.WANIP6 != "" {
+		if a, err := netip.ParseAddr(t.WANIP6); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return fmt.Errorf("--wan-ip6 %q: not an IPv6 address", t.WANIP6)
+		}
+	}
 	if site.Mode == policy.Host {
 		return fmt.Errorf("--target fortigate writes gateway mode only: a FortiGate filters what it forwards with firewall policies; its own traffic (local-in policy) is not written; use --mode gateway")
 	}
@@ -190,6 +203,7 @@ type Config struct {
 }
 
 type gen struct {
+	t       *Target
 	in      *target.Input
 	cfg     Config
 	names   map[string]string // object name -> what it holds (addresses, groups, VIPs share one namespace)
@@ -213,11 +227,11 @@ type claim struct {
 }
 
 // Build turns the input into the script's objects and the notes for stderr.
-func Build(in *target.Input) (*Config, target.Result, error) {
-	if err := (Target{}).CheckSite(in.Site, in.Options); err != nil {
+func (t *Target) Build(in *target.Input) (*Config, target.Result, error) {
+	if err := t.CheckSite(in.Site, in.Options); err != nil {
 		return nil, target.Result{}, err
 	}
-	g := &gen{in: in, names: map[string]string{}, addrs: map[string]*Address{}, groups: map[string]*Group{},
+	g := &gen{in: in, t: t, names: map[string]string{}, addrs: map[string]*Address{}, groups: map[string]*Group{},
 		svcs: map[string]*Service{}, pnames: map[string]string{}, pids: map[uint32]bool{}, vipsOf: map[string][]string{}}
 	wild := wildcardFlows(in)
 	for _, n := range in.Notes() {
@@ -555,6 +569,9 @@ func (g *gen) rule(r *policy.Rule) error {
 		return nil
 	}
 	vips := g.vipsOf[vipKey(r)]
+	if len(vips) == 0 && fam == 6 && g.t.WANIP6 == "" {
+		return nil // said by forward
+	}
 	if len(vips) == 0 {
 		g.notes = append(g.notes, fmt.Sprintf("skipped: %s: IPv%d: its port forward is taken whole by an earlier one (FortiOS refuses overlapping VIPs); no policy", target.FlowRef(f), fam))
 		return nil
@@ -575,6 +592,10 @@ func vipKey(r *policy.Rule) string {
 func (g *gen) forward(r *policy.Rule) error {
 	m := r.Match
 	f := r.Flow
+	if m.Family == 6 && g.t.WANIP6 == "" {
+		g.notes = append(g.notes, fmt.Sprintf("skipped: %s: IPv6 port forward to %s: a vip6 binds no interface and needs the FortiGate's WAN address; pass --wan-ip6 ADDRESS (or give the %s a global address and allow it with a policy of your own)", target.FlowRef(f), r.DNAT, f.Local))
+		return nil
+	}
 	ports := m.DstPorts
 	for _, c := range g.claimed {
 		if c.fam == m.Family && c.proto == m.Proto && c.iif == m.IIf && covers(c.m, m) {
@@ -677,14 +698,14 @@ func (g *gen) wildcardOnly(f *resolve.Concrete) {
 }
 
 // Write writes the script.
-func (Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
-	cfg, res, err := Build(in)
+func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
+	cfg, res, err := t.Build(in)
 	if err != nil {
 		return res, err
 	}
 	var b strings.Builder
 	writeHeader(&b, in, res.Notes)
-	cfg.write(&b, in)
+	cfg.write(&b, in, t)
 	if err := writeConstraints(&b, in); err != nil {
 		return res, err
 	}
@@ -724,7 +745,7 @@ func qs(xs []string) string {
 	return strings.Join(out, " ")
 }
 
-func (c *Config) write(b *strings.Builder, in *target.Input) {
+func (c *Config) write(b *strings.Builder, in *target.Input, t *Target) {
 	for _, fam := range []int{4, 6} {
 		var as []*Address
 		for _, a := range c.Addresses {
@@ -785,7 +806,7 @@ func (c *Config) write(b *strings.Builder, in *target.Input) {
 			continue
 		}
 		if fam == 6 {
-			comment(b, "IPv6 port forwards: vip6 has no extintf; it forwards what arrives on srcintf-filter for any address (extip ::) on the VIP's ports.")
+			comment(b, "IPv6 port forwards: a vip6 binds no interface; it forwards what arrives for extip, the FortiGate's WAN address (--wan-ip6), on the VIP's ports.")
 			b.WriteString("config firewall vip6\n")
 		} else {
 			b.WriteString("config firewall vip\n")
@@ -795,7 +816,7 @@ func (c *Config) write(b *strings.Builder, in *target.Input) {
 			if fam == 4 {
 				fmt.Fprintf(b, "        set extintf %s\n        set extip 0.0.0.0\n", q(v.ExtIntf))
 			} else {
-				fmt.Fprintf(b, "        set extip ::\n        set srcintf-filter %s\n", q(v.ExtIntf))
+				fmt.Fprintf(b, "        set extip %s\n", t.WANIP6)
 			}
 			fmt.Fprintf(b, "        set mappedip %s\n", q(v.MappedIP.String()))
 			if len(v.SrcFilter) > 0 {
