@@ -92,7 +92,7 @@ var grammar = []grammarRow{
 	{"firewall vip", "extintf", "set extintf {string} (35)", urlVIP, reIntf, MaxIntfName, [2]int{1, 1}},
 	{"firewall vip", "extip", "set extip {user}", urlVIP, word(`0\.0\.0\.0`), 0, [2]int{1, 1}},
 	{"firewall vip", "mappedip", "set mappedip <range1>, <range2>, ...", urlVIP, reIPv4, 0, [2]int{1, 1}},
-	{"firewall vip", "src-filter", "set src-filter <range1>, <range2>, ...", urlVIP, regexp.MustCompile(`^`+reV4+`(/[0-9]{1,2}|-`+reV4+`)?$`), 0, [2]int{1, 0}},
+	{"firewall vip", "src-filter", "set src-filter <range1>, <range2>, ...", urlVIP, regexp.MustCompile(`^` + reV4 + `(/[0-9]{1,2}|-` + reV4 + `)?$`), 0, [2]int{1, 0}},
 	{"firewall vip", "portforward", "set portforward [disable|enable]", urlVIP, word("enable"), 0, [2]int{1, 1}},
 	{"firewall vip", "protocol", "set protocol [tcp|udp|...]", urlVIP, word("tcp", "udp"), 0, [2]int{1, 1}},
 	{"firewall vip", "extport", "set extport {user}", urlVIP, reOnePort, 0, [2]int{1, 1}},
