@@ -22,6 +22,7 @@ type Node struct {
 	Sets    map[string]*Set
 	Entries []*Entry
 	Sub     []*Node
+	byName  map[string]*Entry
 }
 
 // Entry is one "edit NAME … next" of a table.
@@ -188,15 +189,14 @@ func Parse(name string, data []byte) (*Tree, error) {
 			if len(w) != 2 {
 				return nil, fmt.Errorf("%s: line %d: edit takes one name", name, n)
 			}
-			e := &Entry{Name: w[1], Line: n, Sets: map[string]*Set{}}
 			// Editing an entry again changes the one there.
-			for _, old := range top.node.Entries {
-				if old.Name == e.Name {
-					e = old
-					break
-				}
+			if top.node.byName == nil {
+				top.node.byName = map[string]*Entry{}
 			}
-			if e.Line == n {
+			e := top.node.byName[w[1]]
+			if e == nil {
+				e = &Entry{Name: w[1], Line: n, Sets: map[string]*Set{}}
+				top.node.byName[e.Name] = e
 				top.node.Entries = append(top.node.Entries, e)
 			}
 			top.entry = e
@@ -256,13 +256,16 @@ func Parse(name string, data []byte) (*Tree, error) {
 			if top == nil || top.entry != nil || len(w) != 2 {
 				return nil, fmt.Errorf("%s: line %d: delete takes one entry name, inside a config block", name, n)
 			}
-			es := top.node.Entries[:0]
-			for _, e := range top.node.Entries {
-				if e.Name != w[1] {
-					es = append(es, e)
+			if top.node.byName[w[1]] != nil {
+				delete(top.node.byName, w[1])
+				es := top.node.Entries[:0]
+				for _, e := range top.node.Entries {
+					if e.Name != w[1] {
+						es = append(es, e)
+					}
 				}
+				top.node.Entries = es
 			}
-			top.node.Entries = es
 		default:
 			// move, rename, purge, show, get, execute, abort…: not
 			// configuration; said in the notes.
