@@ -17,7 +17,7 @@ import (
 
 // The reader on the largest configuration the writer makes: targettest.Large
 // with 10k flows, each to an IPv6 address of its own, is 10k policies,
-// 10k addresses and 10k custom services (about 4.6 MB of CLI). Read parses
+// 10k addresses and 10k custom services (8.3 MB of CLI). Read parses
 // it and builds the chains; Audit reads it and audits StarLeaf's plan
 // (its flows meet every policy before the implicit deny).
 //

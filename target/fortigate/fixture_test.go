@@ -86,7 +86,7 @@ func TestFixture(t *testing.T) {
 		{id: "sip-to-provider", proto: "udp", port: 5060, src: "192.0.2.10/32", dst: "198.51.100.0/24", app: "sip", want: audit.Allowed, line: 122, text: `policy 3 "voip-out"`},
 		{id: "sip-to-proxy-name", proto: "udp", port: 5060, src: "192.0.2.10/32", dst: "203.0.113.20/32", app: "sip", want: audit.Allowed, line: 122, text: `policy 3 "voip-out"`},
 		{id: "rtp-to-provider", proto: "udp", port: 15000, src: "192.0.2.10/32", dst: "198.51.100.0/24", want: audit.Allowed, line: 122, text: `policy 3 "voip-out"`},
-		{id: "rtp-elsewhere", proto: "udp", port: 15000, src: "192.0.2.10/32", dst: "203.0.113.99/32", want: audit.Blocked, line: 0, text: "implicit deny (policy 0)"},
+		{id: "rtp-elsewhere", proto: "udp", port: 15000, src: "192.0.2.10/32", dst: "203.0.113.99/32", want: audit.Blocked, line: 100, text: "implicit deny (policy 0)"},
 		{id: "sip-in-provider", inbound: true, proto: "udp", port: 5060, src: "198.51.100.0/24", app: "sip", want: audit.Allowed, line: 143, text: `policy 5 "sip-in"`},
 		{id: "sip-in-anyone", inbound: true, proto: "udp", port: 5060, want: audit.Partial},
 		{id: "sip-tcp-in", inbound: true, proto: "tcp", port: 5060, src: "198.51.100.0/24", want: audit.Blocked},

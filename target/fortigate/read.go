@@ -191,7 +191,13 @@ func (t *Tree) Ruleset(name string) (*ruleset.Ruleset, error) {
 	if err := r.policies(fwd); err != nil {
 		return nil, err
 	}
-	add(fwd, &ruleset.Rule{Verdict: ruleset.Verdict{Kind: ruleset.Drop}, Pos: ruleset.Pos{Text: "implicit deny (policy 0)"}})
+	// The implicit deny stands at the policy table's head line, so that the
+	// report names it by line and text.
+	deny := ruleset.Pos{Text: "implicit deny (policy 0)"}
+	if ns := r.find("firewall policy"); len(ns) > 0 {
+		deny.Line = ns[len(ns)-1].Line
+	}
+	add(fwd, &ruleset.Rule{Verdict: ruleset.Verdict{Kind: ruleset.Drop}, Pos: deny})
 	if err := r.vips(nat); err != nil {
 		return nil, err
 	}
