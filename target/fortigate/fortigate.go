@@ -919,11 +919,11 @@ func writeConstraints(b *strings.Builder, in *target.Input) error {
 					}
 					name := target.ObjectName(MaxAddrName, nameChar, "portolan", "wild", strings.TrimPrefix(w, "*."))
 					lines = append(lines, fmt.Sprintf("config firewall wildcard-fqdn custom\n    edit %s\n        set wildcard-fqdn %s\n    next\nend\n", q(name), q(w)),
-						fmt.Sprintf("            set type wildcard-fqdn\n            set wildcard-fqdn %s\n", q(name)))
+						fmt.Sprintf("                set type wildcard-fqdn\n                set wildcard-fqdn %s\n", q(name)))
 				case model.EntryName:
 					name := target.ObjectName(MaxAddrName, nameChar, "portolan", "fqdn", h)
 					lines = append(lines, fmt.Sprintf("config firewall address\n    edit %s\n        set type fqdn\n        set fqdn %s\n    next\nend\n", q(name), q(h)),
-						fmt.Sprintf("            set type address\n            set address %s\n", q(name)))
+						fmt.Sprintf("                set type address\n                set address %s\n", q(name)))
 				}
 			}
 			if len(lines) == 0 {

@@ -90,31 +90,42 @@ func auditRS(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report 
 func TestRoundTrip(t *testing.T) {
 	lab := targettest.LabCatalog(t)
 	for _, c := range targettest.GatewayCases {
-		t.Run(c.Name, func(t *testing.T) {
-			in, pins := c.InputOn(t, lab, lanIf, wanIf)
-			text := write(t, in)
-			rs := load(t, text, pins)
-			// IPv6 port forwards need --wan-ip6 (TestIPv6Forwards): the
-			// script says it leaves them out, and they are all it leaves.
-			in4, gone := withoutV6Forwards(in)
-			for ref := range gone {
-				if !strings.Contains(text, "skipped: "+ref+": IPv6 port forward") {
-					t.Errorf("%s: its IPv6 port forward is left out without a note", ref)
-				}
+		for _, resolveNames := range []bool{false, true} {
+			name := c.Name
+			if resolveNames {
+				name += "/resolve-names"
 			}
-			if c.Name != "forward-order" {
-				// Overlapping forwards to two hosts: the first wins, the
-				// later one is partial or blocked by design (the plan warns).
-				for _, f := range auditRS(t, rs, in).Flows {
-					if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped && !gone[f.Service+"/"+f.Flow] {
-						t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+			t.Run(name, func(t *testing.T) {
+				target.ResolveNames = resolveNames
+				defer func() { target.ResolveNames = false }()
+				in, pins := c.InputOn(t, lab, lanIf, wanIf)
+				text := write(t, in)
+				if resolveNames && strings.Contains(text, "set type fqdn") {
+					t.Error("--resolve-names wrote fqdn addresses")
+				}
+				rs := load(t, text, pins)
+				// IPv6 port forwards need --wan-ip6 (TestIPv6Forwards): the
+				// script says it leaves them out, and they are all it leaves.
+				in4, gone := withoutV6Forwards(in)
+				for ref := range gone {
+					if !strings.Contains(text, "skipped: "+ref+": IPv6 port forward") {
+						t.Errorf("%s: its IPv6 port forward is left out without a note", ref)
 					}
 				}
-			}
-			if n := readback.Probes(t, rs, in4); n == 0 {
-				t.Error("no probe")
-			}
-		})
+				if c.Name != "forward-order" {
+					// Overlapping forwards to two hosts: the first wins, the
+					// later one is partial or blocked by design (the plan warns).
+					for _, f := range auditRS(t, rs, in).Flows {
+						if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped && !gone[f.Service+"/"+f.Flow] {
+							t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+						}
+					}
+				}
+				if n := readback.Probes(t, rs, in4); n == 0 {
+					t.Error("no probe")
+				}
+			})
+		}
 	}
 }
 
