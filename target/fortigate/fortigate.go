@@ -722,7 +722,7 @@ func comment(b *strings.Builder, text string) {
 func writeHeader(b *strings.Builder, in *target.Input, notes []string) {
 	in.WriteHeader(b, "portolan rules for FortiGate (FortiOS 7.x CLI script, objects named portolan-*)")
 	b.WriteString("#\n")
-	comment(b, "Apply: paste into the CLI (System > CLI console, or ssh admin@fortigate) or upload as a script (System > Settings > Configuration scripts); lines starting with # are comments. In a VDOM setup, enter the VDOM first (config vdom / edit NAME).")
+	comment(b, "Apply: paste into the CLI (System > CLI console, or ssh admin@fortigate) or upload as a script (System > Settings > Configuration scripts); lines starting with # are comments, as in the header of a configuration backup, and stand only outside config blocks. In a VDOM setup, enter the VDOM first (config vdom / edit NAME).")
 	comment(b, fmt.Sprintf("Pasting again updates the same objects: names are stable, and policy IDs are a hash of service, flow, family and direction (%d-%d). New policies go to the end of the policy list: move them above any deny policy that would shadow them (config firewall policy / move ID before OTHER-ID).", PolicyIDBase, PolicyIDBase+PolicyIDSpan-1))
 	comment(b, fmt.Sprintf("Policies: consolidated mode (FortiOS 7.x): IPv4 policies set srcaddr/dstaddr, IPv6 ones srcaddr6/dstaddr6. Outbound from %s to %s; port forwards are VIPs on %s (extip 0.0.0.0: whatever address arrives on that interface), with a policy from %s to %s whose destination is the VIP. No NAT is set: where the LAN uses private addresses, set nat enable on the outbound policies (keep set fixedport enable for SIP, whose providers need the source port kept).", intf(in.Site.LANIf), intf(in.Site.WANIf), intf(in.Site.WANIf), intf(in.Site.WANIf), intf(in.Site.LANIf)))
 	if target.ResolveNames {
@@ -832,15 +832,28 @@ func (c *Config) write(b *strings.Builder, in *target.Input, t *Target) {
 		b.WriteString("end\n\n")
 	}
 	if len(c.Policies) > 0 {
-		b.WriteString("config firewall policy\n")
-		var last []string
+		// The flows' comment lines go before the table, not inside it: a
+		// policy's own comments field names its flow.
+		var order []string
+		ids := map[string][]string{}
+		blocks := map[string][]string{}
 		for _, p := range c.Policies {
-			if !slices.Equal(p.Above, last) {
-				for _, l := range p.Above {
-					b.WriteString("    " + l + "\n")
-				}
+			k := strings.Join(p.Above, "\n")
+			if _, ok := ids[k]; !ok {
+				order = append(order, k)
+				blocks[k] = p.Above
 			}
-			last = p.Above
+			ids[k] = append(ids[k], fmt.Sprint(p.ID))
+		}
+		b.WriteString("# The policies, by flow:\n")
+		for _, k := range order {
+			b.WriteString("# policy " + strings.Join(ids[k], ", ") + ":\n")
+			for _, l := range blocks[k] {
+				b.WriteString("#   " + strings.TrimPrefix(l, "# ") + "\n")
+			}
+		}
+		b.WriteString("config firewall policy\n")
+		for _, p := range c.Policies {
 			sa, da := "srcaddr", "dstaddr"
 			if p.Family == 6 {
 				sa, da = "srcaddr6", "dstaddr6"
