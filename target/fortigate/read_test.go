@@ -169,3 +169,37 @@ end
 		}
 	}
 }
+
+// TestSIPHelper: with default-voip-alg-mode kernel-helper-based, the
+// session helper named sip attaches the SIP helper to its protocol and
+// port, at its line; with proxy-based (or the backup not saying), the ALG
+// takes SIP on 5060 for UDP and TCP; a script that says neither leaves the
+// ALG unaudited and says so.
+func TestSIPHelper(t *testing.T) {
+	helpers := func(conf string) (map[string]int, []string) {
+		rs, err := Read("h.conf", []byte(conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, r := range rs.Chains[0].Rules {
+			if r.X != nil && r.X.Helper != "" {
+				out[r.Pos.Text] = r.Pos.Line
+			}
+		}
+		return out, rs.Notes
+	}
+	kernel := "#config-version=FGT\nconfig system settings\n    set default-voip-alg-mode kernel-helper-based\nend\nconfig system session-helper\n    edit 12\n        set name sip\n        set protocol 17\n        set port 5060\n    next\n    edit 13\n        set name ftp\n        set protocol 6\n        set port 21\n    next\nend\n"
+	got, _ := helpers(kernel)
+	if len(got) != 1 || got["session-helper 12 (sip, default-voip-alg-mode kernel-helper-based)"] != 6 {
+		t.Errorf("kernel-helper-based: %v", got)
+	}
+	got, _ = helpers("#config-version=FGT\nconfig system settings\n    set sip-udp-port 5070\nend\n")
+	if len(got) != 1 {
+		t.Errorf("proxy-based by default: %v", got)
+	}
+	got, notes := helpers("config firewall address\nend\n")
+	if len(got) != 0 || !strings.Contains(strings.Join(notes, "\n"), "SIP ALG is not audited") {
+		t.Errorf("script: helpers %v, notes %q", got, notes)
+	}
+}
