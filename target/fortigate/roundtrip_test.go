@@ -241,3 +241,49 @@ func TestRemovingBreaksItsFlow(t *testing.T) {
 		})
 	}
 }
+
+// TestConstraintsReadBack: TW Solutions' script, read back, keeps its UDP
+// bindings as long as the document asks (the session-ttl port entries it
+// writes); as a bare script it does not show the SIP ALG, which the audit
+// then leaves unknown rather than passing; with the backup's settings in
+// front (kernel-helper-based, the SIP session helper deleted) the ALG
+// check passes, and with the factory's SIP session helper it fails at
+// that helper's line.
+func TestConstraintsReadBack(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	var c targettest.Case
+	for _, x := range targettest.GatewayCases {
+		if x.Name == "tw-solutions" {
+			c = x
+		}
+	}
+	in, pins := c.InputOn(t, lab, lanIf, wanIf)
+	text := write(t, in)
+	status := func(text string) map[string]audit.ConstraintResult {
+		rs := load(t, text, pins)
+		a, err := audit.New(rs, in.Site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]audit.ConstraintResult{}
+		for _, r := range a.Audit(in.Rules, in.Skips, audit.Options{Constraints: in.Constraints}).Constraints {
+			out[r.Kind] = r
+		}
+		return out
+	}
+	got := status(text)
+	if r := got["nat-timeout"]; r.Status != audit.ConstraintOK {
+		t.Errorf("nat-timeout: %s: %s", r.Status, r.Why)
+	}
+	if r := got["alg-off"]; r.Status == audit.ConstraintFail {
+		t.Errorf("alg-off on a bare script: %s: %s", r.Status, r.Why)
+	}
+	backup := "#config-version=FGT60F-7.2.5-FW-build1517-230606:opmode=0:vdom=0:user=admin\n" + text
+	if r := status(backup)["alg-off"]; r.Status != audit.ConstraintOK {
+		t.Errorf("alg-off, helper deleted: %s: %s", r.Status, r.Why)
+	}
+	helper := strings.Replace(backup, "config system settings\n", "config system session-helper\n    edit 13\n        set name sip\n        set protocol 17\n        set port 5060\n    next\nend\nconfig system settings\n", 1)
+	if r := status(helper)["alg-off"]; r.Status != audit.ConstraintFail || r.Rule == nil || r.Rule.Line == 0 {
+		t.Errorf("alg-off with the SIP session helper: %s (%v): %s", r.Status, r.Rule, r.Why)
+	}
+}
