@@ -15,8 +15,13 @@
 //   - config firewall service custom: one service per flow and protocol,
 //     tcp-portrange or udp-portrange ("lo-hi", space-separated,
 //     "dst:src" where the flow names source ports);
-//   - config firewall vip / vip6: one per port range of each port forward
-//     (portforward enable, extip 0.0.0.0 on --wan-if, ports unchanged);
+//   - config firewall vip: one per port range of each port forward
+//     (portforward enable, extip 0.0.0.0 on --wan-if, ports unchanged,
+//     src-filter when the senders are addresses); config firewall vip6
+//     likewise for extip --wan-ip6, the FortiGate's WAN address (a vip6
+//     binds no interface; without --wan-ip6 IPv6 forwards are left out,
+//     with a note); a later forward leaves out the ports an earlier one of
+//     the same senders takes (the first wins; FortiOS refuses overlaps);
 //   - config firewall policy: one policy per rule of the plan, from
 //     --lan-if to --wan-if (outbound) or --wan-if to --lan-if (inbound,
 //     the VIPs as destination), action accept, schedule always, its
@@ -24,6 +29,11 @@
 //   - the constraints as FortiOS commands (system settings, session-ttl,
 //     ssl-ssh-profile exemptions) or, where the box must be asked first
 //     (the SIP session helper's id), as comments.
+//
+// Wildcard domains are wildcard-fqdn addresses (IPv4 only), also for the
+// flows the plan leaves to DNS-aware firewalls (wildcards only). Comment
+// lines ("#", as in a backup's header) stand only outside config blocks;
+// every object carries its flow in its comment field.
 //
 // Every object is named portolan-…, within FortiOS's limits, and a rerun
 // gives the same names and policy IDs, so that pasting the script again
