@@ -97,3 +97,22 @@ func TestGroupCycle(t *testing.T) {
 		t.Errorf("policy 1 read as %d rules", n)
 	}
 }
+
+// TestMultilineQuoted: a backup's certificate runs over several lines in
+// one quoted value; the lines after it keep their numbers.
+func TestMultilineQuoted(t *testing.T) {
+	conf := "config vpn certificate local\n    edit \"c\"\n        set comment it's\n        set certificate \"-----BEGIN CERTIFICATE-----\nMIIB\nAB'CD\n-----END CERTIFICATE-----\"\n    next\nend\nconfig firewall policy\n    edit 7\n        set srcaddr \"all\"\n        set dstaddr \"all\"\n        set service \"ALL\"\n        set action accept\n    next\nend\n"
+	tr, err := Parse("m.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Find("vpn certificate local")[0].Entries[0].One("certificate"); !strings.Contains(got, "\nMIIB\nAB'CD\n") {
+		t.Errorf("certificate %q", got)
+	}
+	if e := tr.Find("firewall policy")[0].Entries[0]; e.Line != 11 {
+		t.Errorf("policy 7 at line %d, want 11", e.Line)
+	}
+	if _, err := Parse("m.conf", []byte("config a\n    edit \"x\n")); err == nil || !strings.Contains(err.Error(), "m.conf: line 2: a quoted string is not closed") {
+		t.Errorf("unclosed: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package fortigate
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -11,7 +12,11 @@ const (
 	MaxLines = 4 << 20 // lines of input
 	MaxDepth = 16      // nesting of config blocks
 	MaxWords = 4096    // words of one line
+	// MaxQuotedLines is how many lines one quoted value may run over.
+	MaxQuotedLines = 10000
 )
+
+var errUnclosed = errors.New("a quoted string is not closed")
 
 // Node is one "config" block of a FortiOS configuration: its settings
 // (set lines directly inside it, as in config system settings), its
@@ -75,6 +80,24 @@ type Tree struct {
 	Skipped []string
 }
 
+// quoteState scans s from quote state q (0 outside quotes, else the open
+// quote character) and returns the state at its end. A line that starts
+// inside a quote (a continuation) starts with q set.
+func quoteState(s string, q byte) byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			i++
+		case q == 0 && (c == '"' || c == '\'') && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
+			q = c // a quote opens only at the start of a word, as in words
+		case q != 0 && c == q:
+			q = 0
+		}
+	}
+	return q
+}
+
 // words splits one line into words: double-quoted strings may hold
 // spaces and backslash escapes (\" and \\), single quotes are taken as
 // FortiOS takes them too; unquoted words end at white space.
@@ -111,7 +134,7 @@ func words(line string, n int) ([]string, error) {
 				i++
 			}
 			if !closed {
-				return nil, fmt.Errorf("line %d: a quoted string is not closed", n)
+				return nil, errUnclosed
 			}
 			out = append(out, b.String())
 			continue
@@ -144,11 +167,29 @@ func Parse(name string, data []byte) (*Tree, error) {
 	if len(lines) > MaxLines {
 		return nil, fmt.Errorf("%s: %d lines, more than %d", name, len(lines), MaxLines)
 	}
-	for i, raw := range lines {
+	for i := 0; i < len(lines); i++ {
 		n := i + 1
-		line := strings.TrimSpace(raw)
+		line := strings.TrimSpace(lines[i])
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
+		}
+		// A quoted value may run over several lines (certificates,
+		// replacement messages in a backup): the line goes on until the
+		// quote closes, within MaxQuotedLines.
+		if q := quoteState(line, 0); q != 0 {
+			var b strings.Builder
+			b.WriteString(line)
+			j := 1
+			for ; q != 0 && j <= MaxQuotedLines && i+j < len(lines); j++ {
+				next := strings.TrimRight(lines[i+j], "\r")
+				b.WriteString("\n" + next)
+				q = quoteState(next, q)
+			}
+			if q != 0 {
+				return nil, fmt.Errorf("%s: line %d: a quoted string is not closed", name, n)
+			}
+			line = b.String()
+			i += j - 1
 		}
 		w, err := words(line, n)
 		if err != nil {
