@@ -1,0 +1,221 @@
+package routeros_test
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portolan/portolan/audit"
+	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target"
+	"github.com/portolan/portolan/target/routeros"
+	"github.com/portolan/portolan/target/targettest"
+	"github.com/portolan/portolan/target/targettest/readback"
+)
+
+// The platform's own interface names: the default configuration's LAN
+// bridge and WAN port.
+const lanIf, wanIf = "bridge", "ether1"
+
+func write(t testing.TB, in *target.Input) string {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := (&routeros.Target{}).Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// parse reads text back as the audit does with --hosts: the format
+// detected, then the names of address lists bound from the pins.
+func parse(t testing.TB, text, pins string) *ruleset.Ruleset {
+	t.Helper()
+	rs, err := audit.Load("portolan.rsc", []byte(text), "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Format != routeros.Format {
+		t.Fatalf("detected as %s, not routeros", rs.Format)
+	}
+	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit.ResolveNames(context.Background(), rs, h)
+	return rs
+}
+
+func auditText(t testing.TB, text, pins string, in *target.Input) *audit.Report {
+	t.Helper()
+	a, err := audit.New(parse(t, text, pins), in.Site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Audit(in.Rules, in.Skips, audit.Options{})
+}
+
+// TestRoundTrip: for every gateway case, the script written, read back
+// as an export, (a) allows every flow of the plan, and (b) gives every
+// probe of the plan its verdict: the ports opened, their neighbours, the
+// addresses outside, the other family. Both with names kept as names
+// (RouterOS resolves them; the audit binds the pins) and with
+// --resolve-names.
+func TestRoundTrip(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	for _, resolveNames := range []bool{false, true} {
+		for _, c := range targettest.GatewayCases {
+			name := c.Name
+			if resolveNames {
+				name += "/resolve-names"
+			}
+			t.Run(name, func(t *testing.T) {
+				target.ResolveNames = resolveNames
+				defer func() { target.ResolveNames = false }()
+				in, pins := c.InputOn(t, lab, lanIf, wanIf)
+				text := write(t, in)
+				if !resolveNames && strings.Contains(c.Name, "starleaf") && !strings.Contains(text, "address=acme.call.sl") {
+					t.Error("the name acme.call.sl is not kept as a name in an address list")
+				}
+				rep := auditText(t, text, pins, in)
+				for _, f := range rep.Flows {
+					if c.Name == "forward-order" {
+						// Overlapping forwards: the first that matches wins, as
+						// the plan warns: 5060 goes to the PBX, 5061 to the SBC.
+						want := map[string]audit.Verdict{"sbc-sip": audit.Partial, "pbx-tls": audit.Blocked}[strings.TrimSuffix(strings.TrimSuffix(f.Flow, "-udp"), "-tcp")]
+						if want != "" {
+							if f.Verdict != want {
+								t.Errorf("%s/%s: %s, want %s (the first forward wins): %s", f.Service, f.Flow, f.Verdict, want, f.Summary)
+							}
+							continue
+						}
+					}
+					if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+						t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+					}
+				}
+				if n := readback.Probes(t, parse(t, text, pins), in); n == 0 {
+					t.Error("no probe")
+				}
+			})
+		}
+	}
+}
+
+// flowRE finds the flow a filter or nat item stands for, by its comment.
+var flowRE = regexp.MustCompile(`comment="portolan: ([^/" ]+)/([^ "]+) `)
+
+// listRE finds the address list an item adds to or matches.
+var listRE = regexp.MustCompile(`(?:^add list=|-address-list=)(\S+)`)
+
+// TestRemovingAnItemBreaksItsFlows (c): take one item out of the script
+// — a filter rule, a dst-nat rule, an address-list entry — read it back,
+// and the flows it served are no longer allowed, while every other flow
+// still is. The flows an item serves are read from the script: a rule's
+// comment, or the comments of the rules that match the entry's list. A
+// flow another flow's rule also opens (same protocol and ports) may stay.
+func TestRemovingAnItemBreaksItsFlows(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	for _, c := range targettest.GatewayCases {
+		switch c.Name {
+		case "starleaf", "starface-all", "starface-scenario1-v6", "tw-solutions":
+		default:
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			in, pins := c.InputOn(t, lab, lanIf, wanIf)
+			text := write(t, in)
+			lines := strings.Split(text, "\n")
+			// the flows of each list: the rules that match it
+			listFlows := map[string]map[string]bool{}
+			for _, l := range lines {
+				if !strings.HasPrefix(l, "add chain=") {
+					continue
+				}
+				m := flowRE.FindStringSubmatch(l)
+				for _, lm := range listRE.FindAllStringSubmatch(l, -1) {
+					if m == nil {
+						continue
+					}
+					if listFlows[lm[1]] == nil {
+						listFlows[lm[1]] = map[string]bool{}
+					}
+					listFlows[lm[1]][m[1]+"/"+m[2]] = true
+				}
+			}
+			removed, broke := 0, 0
+			for i, l := range lines {
+				served := map[string]bool{}
+				switch {
+				case strings.HasPrefix(l, "add chain="):
+					m := flowRE.FindStringSubmatch(l)
+					if m == nil {
+						continue // established, invalid, the final drop
+					}
+					served[m[1]+"/"+m[2]] = true
+				case strings.HasPrefix(l, "add list="):
+					m := listRE.FindStringSubmatch(l)
+					served = listFlows[m[1]]
+				default:
+					continue
+				}
+				cut := strings.Join(append(append([]string{}, lines[:i]...), lines[i+1:]...), "\n")
+				rep := auditText(t, cut, pins, in)
+				removed++
+				shares := map[string]string{} // proto ports → a flow served
+				for _, f := range rep.Flows {
+					if served[f.Service+"/"+f.Flow] {
+						shares[f.Proto+" "+f.Ports] = f.Service + "/" + f.Flow
+					}
+				}
+				lost := false
+				for _, f := range rep.Flows {
+					ref := f.Service + "/" + f.Flow
+					switch {
+					case served[ref]:
+						if f.Verdict != audit.Allowed {
+							lost = true
+						}
+					case f.Verdict != audit.Allowed && f.Verdict != audit.Skipped:
+						if _, shared := shares[f.Proto+" "+f.Ports]; !shared {
+							t.Errorf("line %d taken out (%s): %s is %s: %s", i+1, l, ref, f.Verdict, f.Summary)
+						}
+					}
+				}
+				standIn := false
+				for _, f := range rep.Flows {
+					if _, ok := shares[f.Proto+" "+f.Ports]; ok && !served[f.Service+"/"+f.Flow] {
+						standIn = true
+					}
+				}
+				switch {
+				case lost:
+					broke++
+				case !standIn:
+					t.Errorf("line %d taken out (%s): every flow it served is still allowed", i+1, l)
+				default:
+					t.Logf("line %d taken out: its flows have a stand-in: %.120s", i+1, l)
+				}
+			}
+			if removed == 0 || broke == 0 {
+				t.Fatalf("%d items taken out, %d broke their flows: the test tested nothing", removed, broke)
+			}
+			t.Logf("%d items taken out one at a time, %d broke their own flows (the others have a stand-in), none broke another", removed, broke)
+		})
+	}
+}
+
+// TestHostModeRefused: RouterOS filters what the router forwards; host
+// mode is refused before any name is resolved.
+func TestHostModeRefused(t *testing.T) {
+	in, _ := targettest.HostCase(t)
+	var sc target.SiteChecker = &routeros.Target{}
+	if err := sc.CheckSite(in.Site, in.Options); err == nil || !strings.Contains(err.Error(), "--mode gateway") {
+		t.Errorf("host mode: %v", err)
+	}
+	if _, err := (&routeros.Target{}).Write(&bytes.Buffer{}, in); err == nil {
+		t.Error("Write took a host-mode input")
+	}
+}
