@@ -82,6 +82,7 @@ type reader struct {
 	menus   map[string][]*entry // "ip firewall filter" → items
 	ifLists map[string][]string // interface list → members
 	ifUnk   map[string]string   // interface list → why its members are unknown
+	ipsec   bool                // the configuration has IPsec policies, peers or identities
 	in      ruleset.Interner
 }
 
@@ -125,6 +126,7 @@ var keptMenus = map[string]bool{
 	"ipv6 firewall filter": true, "ipv6 firewall nat": true, "ipv6 firewall raw": true, "ipv6 firewall address-list": true,
 	"ip firewall mangle": true, "ipv6 firewall mangle": true,
 	"interface list member": true, "interface list": true,
+	"ip ipsec policy": true, "ip ipsec peer": true, "ip ipsec identity": true,
 }
 
 // collect runs the commands of the kept menus: items added (in order, or
@@ -193,6 +195,13 @@ func (p *reader) collect(sc *Script) error {
 			return p.errf(e.cmd.Line, "/interface list member", "needs list= and interface=")
 		}
 		p.ifLists[l] = append(p.ifLists[l], ifc)
+	}
+	for _, m := range []string{"ip ipsec policy", "ip ipsec peer", "ip ipsec identity"} {
+		for _, e := range p.menus[m] {
+			if v, _ := e.cmd.Get("template"); !e.disabled && v != "yes" {
+				p.ipsec = true
+			}
+		}
 	}
 	if n := len(p.menus["ip firewall mangle"]) + len(p.menus["ipv6 firewall mangle"]); n > 0 {
 		p.notes = append(p.notes, fmt.Sprintf("/ip firewall mangle: %d rules not read (they mark packets and connections; rules that match the marks are unknown)", n))
@@ -569,6 +578,18 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 					return nil, p.errf(cmd.Line, a.Key, "the address lists' DNS names make more than %d alternatives", MaxAlternatives)
 				}
 				alts = next
+			}
+		case "ipsec-policy":
+			dir, kind, _ := strings.Cut(val, ",")
+			if p.ipsec || (dir != "in" && dir != "out") || (kind != "ipsec" && kind != "none") {
+				base.Unknown = append(base.Unknown, a.Key+"="+a.Val)
+				base.Ext().Conds = append(base.X.Conds, ruleset.Cond{Key: a.Key + "=" + val, Neg: neg})
+				break
+			}
+			// No IPsec policy, peer or identity in the configuration: no
+			// packet is IPsec's, so "ipsec" matches none and "none" all.
+			if (kind == "ipsec") != neg {
+				base.Terms = append(base.Terms, ruleset.Single(ruleset.L4Proto, false))
 			}
 		case "connection-state":
 			states = strings.Split(val, ",")
