@@ -21,6 +21,14 @@ const Format ruleset.Format = "routeros"
 // addresses, for each side).
 const MaxAlternatives = 256
 
+// MaxRules bounds the rules of the ruleset read, and MaxWork the items
+// that removes and place-before move over, so that a hostile input costs
+// time and memory in proportion to its size.
+const (
+	MaxRules = 1 << 22
+	MaxWork  = 1 << 26
+)
+
 func init() {
 	ruleset.RegisterReader(ruleset.Reader{
 		Format:   Format,
@@ -83,6 +91,8 @@ type reader struct {
 	ifLists map[string][]string // interface list → members
 	ifUnk   map[string]string   // interface list → why its members are unknown
 	ipsec   bool                // the configuration has IPsec policies, peers or identities
+	work    int                 // items moved over by removes and place-before
+	nrules  int
 	in      ruleset.Interner
 }
 
@@ -156,6 +166,9 @@ func (p *reader) collect(sc *Script) error {
 					p.notes = append(p.notes, fmt.Sprintf("line %d: place-before=%s is not followed: the item is read at the end of /%s", c.Line, clip(v, 40), c.Path))
 				}
 			}
+			if p.work += len(items) - at; p.work > MaxWork {
+				return p.errf(c.Line, "place-before", "more items moved than the reader follows (%d)", MaxWork)
+			}
 			items = slices.Insert(items, at, e)
 		case "remove":
 			var arg *Arg
@@ -168,6 +181,9 @@ func (p *reader) collect(sc *Script) error {
 			if !ok {
 				p.notes = append(p.notes, fmt.Sprintf("line %d: /%s remove %s is not followed: the items it removes are read as present", c.Line, c.Path, clip(argText(arg), 60)))
 				break
+			}
+			if p.work += len(items); p.work > MaxWork {
+				return p.errf(c.Line, "remove", "more items searched than the reader follows (%d)", MaxWork)
 			}
 			items = slices.DeleteFunc(items, match)
 		case "print", "export", "find":
@@ -337,6 +353,9 @@ func (p *reader) family(rs *ruleset.Ruleset, fam *family) error {
 			rules, err := p.rule(fam, t.menu, c, e)
 			if err != nil {
 				return err
+			}
+			if p.nrules += len(rules); p.nrules > MaxRules {
+				return p.errf(e.cmd.Line, "", "more than %d rules", MaxRules)
 			}
 			for _, r := range rules {
 				if r.Verdict.Kind == ruleset.Jump {
