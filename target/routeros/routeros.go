@@ -163,6 +163,13 @@ func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	if in.Options.ChainOnly {
 		g.forward, g.dstnat = ChainForward, ChainDstNAT
 	}
+	if !target.ResolveNames {
+		// names stay names, which the router resolves: a name without an
+		// address here is not left out
+		g.notes = slices.DeleteFunc(g.notes, func(n string) bool {
+			return strings.HasPrefix(n, "warning: ") && strings.Contains(n, ": no address")
+		})
+	}
 	for i := range in.Rules {
 		if err := g.rule(&in.Rules[i]); err != nil {
 			return target.Result{}, err
