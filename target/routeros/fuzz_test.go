@@ -52,7 +52,8 @@ func FuzzParse(f *testing.F) {
 		lines := bytes.Count(in, []byte("\n")) + 1
 		for _, c := range rs.Chains {
 			for i, r := range c.Rules {
-				if r.Index != i || r.Pos.Line < 1 || r.Pos.Line > lines {
+				// RouterOS's default helpers stand at no line
+				if r.Index != i || (r.Pos.Line < 1 && c.Table != "service-port" && c.Table != "connection-tracking") || r.Pos.Line > lines {
 					t.Fatalf("rule %d of %s: index %d line %d of %d", i, c, r.Index, r.Pos.Line, lines)
 				}
 			}

@@ -93,7 +93,12 @@ type reader struct {
 	ipsec   bool                // the configuration has IPsec policies, peers or identities
 	work    int                 // items moved over by removes and place-before
 	nrules  int
-	in      ruleset.Interner
+	helpers []*helper
+	// connection tracking timeouts set in the configuration (seconds), and
+	// the line that set each
+	timeouts map[string]int
+	tLine    map[string]int
+	in       ruleset.Interner
 }
 
 // Parse reads a RouterOS export or script into the audit's model.
@@ -109,7 +114,7 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &reader{file: file, menus: map[string][]*entry{}, ifLists: map[string][]string{}, ifUnk: map[string]string{}}
+	p := &reader{file: file, menus: map[string][]*entry{}, ifLists: map[string][]string{}, ifUnk: map[string]string{}, helpers: defaultHelpers(), timeouts: map[string]int{}, tLine: map[string]int{}}
 	if err := p.collect(sc); err != nil {
 		return nil, err
 	}
@@ -119,6 +124,10 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 			return nil, err
 		}
 	}
+	if err := p.helperChains(rs); err != nil {
+		return nil, err
+	}
+	p.conntrackTimeouts(rs)
 	if len(sc.Skipped) > 0 {
 		p.notes = append(p.notes, fmt.Sprintf("%d scripting commands not read (%s)", len(sc.Skipped), strings.Join(sc.Skipped[:min(3, len(sc.Skipped))], "; ")))
 	}
@@ -137,6 +146,21 @@ var keptMenus = map[string]bool{
 	"ip firewall mangle": true, "ipv6 firewall mangle": true,
 	"interface list member": true, "interface list": true,
 	"ip ipsec policy": true, "ip ipsec peer": true, "ip ipsec identity": true,
+	"ip firewall service-port": true, "ip firewall connection tracking": true,
+}
+
+// helper is a connection tracking helper of /ip firewall service-port:
+// on by default in RouterOS, on its documented default ports.
+type helper struct {
+	name    string
+	on      bool
+	ports   string
+	line    int // the line that last set it, 0 for RouterOS's default
+	unknown string
+}
+
+func defaultHelpers() []*helper {
+	return []*helper{{name: "sip", on: true, ports: "5060,5061"}, {name: "h323", on: true, ports: "1720"}}
 }
 
 // collect runs the commands of the kept menus: items added (in order, or
@@ -145,6 +169,34 @@ func (p *reader) collect(sc *Script) error {
 	for i := range sc.Cmds {
 		c := &sc.Cmds[i]
 		if !keptMenus[c.Path] {
+			continue
+		}
+		if c.Path == "ip firewall service-port" {
+			p.servicePort(c)
+			continue
+		}
+		if c.Path == "ip firewall connection tracking" {
+			if c.Verb == "set" || c.Verb == "raise" {
+				for _, a := range c.Args {
+					if a.Key == "" || !strings.HasSuffix(a.Key, "-timeout") {
+						continue
+					}
+					d, ok := duration(a.Val)
+					if !ok {
+						return p.errf(c.Line, a.Key, "%q: not a RouterOS time (10s, 3m, 1d, 00:03:00)", a.Val)
+					}
+					if c.Verb == "raise" {
+						cur, set := p.timeouts[a.Key]
+						if !set {
+							cur = defaultTimeouts[a.Key]
+						}
+						if d <= cur && (set || cur > 0) {
+							continue
+						}
+					}
+					p.timeouts[a.Key], p.tLine[a.Key] = d, c.Line
+				}
+			}
 			continue
 		}
 		items := p.menus[c.Path]
@@ -233,6 +285,170 @@ func argText(a *Arg) string {
 		return "[" + a.Val + "]"
 	}
 	return a.Val
+}
+
+var helperFind = regexp.MustCompile(`^find\s+(?:where\s+)?name\s*=\s*"?([a-z0-9-]+)"?$`)
+
+// servicePort follows set, enable and disable of the helpers.
+func (p *reader) servicePort(c *Cmd) {
+	var name string
+	for _, a := range c.Args {
+		switch {
+		case a.Key == "" && !a.Expr, a.Key == "numbers" && !a.Expr:
+			name = a.Val
+		case a.Key == "" && a.Expr, a.Key == "numbers" && a.Expr:
+			if m := helperFind.FindStringSubmatch(a.Val); m != nil {
+				name = m[1]
+			} else {
+				name = "?"
+			}
+		}
+	}
+	for _, h := range p.helpers {
+		if h.name != name && name != "?" {
+			continue
+		}
+		if name == "?" {
+			h.unknown = fmt.Sprintf("line %d: /ip firewall service-port %s %s is not followed", c.Line, c.Verb, clip(c.Text, 60))
+			continue
+		}
+		h.line = c.Line
+		switch c.Verb {
+		case "disable":
+			h.on = false
+		case "enable":
+			h.on = true
+		case "set":
+			if v, ok := c.Get("disabled"); ok {
+				h.on = !(v == "yes" || v == "true")
+			}
+			if v, ok := c.Get("ports"); ok {
+				h.ports = v
+			}
+		}
+	}
+}
+
+// helperChains are the helpers that are on, as a chain of rules that
+// attach them to the connections of their ports (IPv4: RouterOS's
+// service-port is an /ip menu), after connection tracking.
+func (p *reader) helperChains(rs *ruleset.Ruleset) error {
+	for _, h := range p.helpers {
+		if h.unknown != "" {
+			p.notes = append(p.notes, h.unknown)
+		}
+		if !h.on {
+			continue
+		}
+		vals, err := ports(h.ports)
+		if err != nil {
+			return p.errf(h.line, "ports", "%v", err)
+		}
+		name := h.name + " (on)"
+		if h.line == 0 {
+			name = h.name + " (on by RouterOS's default)"
+		}
+		c := &ruleset.Chain{Family: "ip", Table: "service-port", Name: name, Base: true, Type: "filter", Hook: "prerouting", Prio: -150, Policy: ruleset.Accept,
+			Pos: ruleset.Pos{Line: h.line, Text: "/ip firewall service-port"}}
+		rs.Chains = append(rs.Chains, c)
+		text := fmt.Sprintf("/ip firewall service-port %s: on (RouterOS's default), ports %s", h.name, h.ports)
+		if h.line > 0 {
+			text = fmt.Sprintf("/ip firewall service-port %s: on, ports %s", h.name, h.ports)
+		}
+		r := &ruleset.Rule{Chain: c, Index: len(c.Rules), Pos: ruleset.Pos{Line: h.line, Text: text},
+			Terms: []ruleset.Term{ruleset.Single(ruleset.L4Proto, false, ruleset.NumValue(ruleset.ProtoTCP), ruleset.NumValue(ruleset.ProtoUDP)),
+				ruleset.Single(ruleset.DstPort, false, vals...)}}
+		r.Ext().Helper = h.name
+		c.Rules = append(c.Rules, r)
+		p.notes = append(p.notes, text+": the helper rewrites "+strings.ToUpper(h.name)+" of the connections to these ports")
+	}
+	return nil
+}
+
+// duration reads a RouterOS time: 1w2d3h4m5s (any of the units, ms
+// ignored) or hh:mm:ss; whole seconds.
+func duration(s string) (int, bool) {
+	if h, rest, ok := strings.Cut(s, ":"); ok {
+		m, sec, ok := strings.Cut(rest, ":")
+		hh, e1 := strconv.Atoi(h)
+		mm, e2 := strconv.Atoi(m)
+		ss, e3 := strconv.ParseFloat(sec, 64)
+		if !ok || e1 != nil || e2 != nil || e3 != nil || hh < 0 || mm < 0 || ss < 0 || hh > 1<<20 {
+			return 0, false
+		}
+		return hh*3600 + mm*60 + int(ss), true
+	}
+	units := map[string]int{"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0}
+	total, num := 0, -1
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if num < 0 {
+				num = 0
+			}
+			if num > 1<<24 {
+				return 0, false
+			}
+			num = num*10 + int(c-'0')
+			i++
+		default:
+			u := string(c)
+			if strings.HasPrefix(s[i:], "ms") {
+				u = "ms"
+			}
+			f, ok := units[u]
+			if !ok || num < 0 {
+				return 0, false
+			}
+			total += num * f
+			num = -1
+			i += len(u)
+		}
+	}
+	if num >= 0 {
+		total += num // a bare number is seconds
+	}
+	return total, s != ""
+}
+
+// defaultTimeouts are RouterOS's defaults that the reader relies on
+// (the same in v6 and v7); 0 where it does not know one.
+var defaultTimeouts = map[string]int{"udp-stream-timeout": 180, "tcp-established-timeout": 86400}
+
+// conntrackTimeouts are RouterOS's UDP and TCP timeouts as a rule that
+// attaches them to every connection: the configuration's, or the
+// default (udp-stream-timeout 3m, tcp-established-timeout 1d) where it
+// sets none.
+func (p *reader) conntrackTimeouts(rs *ruleset.Ruleset) {
+	for _, fam := range []string{"ip", "ip6"} {
+		c := &ruleset.Chain{Family: fam, Table: "connection-tracking", Name: "timeouts", Base: true, Type: "filter", Hook: "prerouting", Prio: -140, Policy: ruleset.Accept,
+			Pos: ruleset.Pos{Text: "/ip firewall connection tracking"}}
+		for _, t := range []struct {
+			proto, key, state string
+			def               int
+			num               uint32
+		}{{"udp", "udp-stream-timeout", "replied", defaultTimeouts["udp-stream-timeout"], ruleset.ProtoUDP},
+			{"tcp", "tcp-established-timeout", "established", defaultTimeouts["tcp-established-timeout"], ruleset.ProtoTCP}} {
+			secs, line := t.def, p.tLine[t.key]
+			text := fmt.Sprintf("/ip firewall connection tracking %s=%ds (RouterOS's default)", t.key, secs)
+			if line > 0 {
+				secs = p.timeouts[t.key]
+				text = fmt.Sprintf("/ip firewall connection tracking set %s=%ds", t.key, secs)
+			}
+			pol := map[string]int{t.state: secs}
+			if t.proto == "udp" {
+				if v, ok := p.timeouts["udp-timeout"]; ok {
+					pol["unreplied"] = v
+				}
+			}
+			r := &ruleset.Rule{Chain: c, Index: len(c.Rules), Pos: ruleset.Pos{Line: line, Text: text},
+				Terms: []ruleset.Term{ruleset.Single(ruleset.L4Proto, false, ruleset.NumValue(t.num))}}
+			r.Ext().Timeout = &ruleset.Timeout{Name: "/ip firewall connection tracking " + t.key, Proto: t.proto, Policy: pol}
+			c.Rules = append(c.Rules, r)
+		}
+		rs.Chains = append(rs.Chains, c)
+	}
 }
 
 // findRE reads the find expressions the reader follows in a remove:

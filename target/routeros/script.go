@@ -3,6 +3,7 @@ package routeros
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -100,6 +101,12 @@ func ParseScript(file string, data []byte) (*Script, error) {
 		if len(s.Cmds) >= MaxCommands {
 			return &Error{File: file, Line: start, Msg: fmt.Sprintf("more than %d commands", MaxCommands)}
 		}
+		if m := raiseRE.FindStringSubmatch(text); m != nil && m[1] == m[3] && m[2] == m[4] {
+			// the writer's "at least": /ip firewall connection tracking
+			// set PROP=N unless it is higher already
+			s.Cmds = append(s.Cmds, Cmd{Line: start, Path: "ip firewall connection tracking", Verb: "raise", Args: []Arg{{Key: m[1], Val: m[2]}}, Text: text})
+			return nil
+		}
 		c, newPath, err := command(text, path)
 		if err != nil {
 			return &Error{File: file, Line: start, Field: err.field, Msg: err.msg}
@@ -155,6 +162,10 @@ func ParseScript(file string, data []byte) (*Script, error) {
 	}
 	return s, nil
 }
+
+// raiseRE is the writer's conditional raise of a connection tracking
+// timeout.
+var raiseRE = regexp.MustCompile(`^:if \(\[/ip firewall connection tracking get ([a-z-]+)\] < \[:totime "([0-9a-z:]+)"\]\) do=\{ */ip firewall connection tracking set ([a-z-]+)=([0-9a-z:]+) *\}$`)
 
 func trailingBackslashes(l []byte) int {
 	n := 0
