@@ -94,6 +94,8 @@ type reader struct {
 	work    int                 // items moved over by removes and place-before
 	nrules  int
 	helpers []*helper
+	alts    []alt // scratch
+	terms   []ruleset.Term
 	// connection tracking timeouts set in the configuration (seconds), and
 	// the line that set each
 	timeouts map[string]int
@@ -689,8 +691,11 @@ type nameRef struct {
 // or one per alternative of its address lists' DNS names.
 func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*ruleset.Rule, error) {
 	cmd := e.cmd
-	base := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: cmd.Line, Text: "/" + fam.menu + " firewall " + menu + " " + clip(cmd.Text, 300)}}
-	alts := []alt{{}}
+	base := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: cmd.Line, Text: "/" + fam.menu + " firewall " + menu + " " + clip(cmd.Text, 300)},
+		Terms: p.terms[:0]} // scratch: Interner.Rule copies the terms out
+	alts := p.alts[:0]
+	alts = append(alts, alt{})
+	defer func() { p.alts = alts[:0] }()
 	var proto string
 	var states []string
 	statesNeg := false
@@ -869,6 +874,14 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 		// the audit keys conditions only when every unknown one is keyed
 		base.X.Conds = nil
 	}
+	if len(alts) == 1 && len(alts[0].names) == 0 {
+		// one way, the common case: the rule itself
+		base.Terms = append(base.Terms, alts[0].terms...)
+		p.terms = base.Terms[:0]
+		p.in.Rule(base)
+		return []*ruleset.Rule{base}, nil
+	}
+	p.terms = base.Terms[:0]
 	var out []*ruleset.Rule
 	for _, x := range alts {
 		r := *base

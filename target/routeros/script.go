@@ -242,7 +242,7 @@ func command(text, path string) (*Cmd, string, *lexErr) {
 // bare, "quoted" (with RouterOS escapes) or a [ … ] expression; bare
 // words; [ … ] expressions.
 func tokens(s string) ([]Arg, *lexErr) {
-	var out []Arg
+	out := make([]Arg, 0, strings.Count(s, " ")+1)
 	i := 0
 	for {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
