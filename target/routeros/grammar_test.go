@@ -2,11 +2,15 @@ package routeros_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/portolan/portolan/policy"
+	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/routeros"
 	"github.com/portolan/portolan/target/targettest"
@@ -186,5 +190,74 @@ func TestNames(t *testing.T) {
 	b := target.ObjectName(routeros.ListNameMax, func(r rune) bool { return r < 0x80 && r != ' ' && r != '.' }, "portolan", "svc", long, "v4")
 	if a != b || len(a) > routeros.ListNameMax || !regexp.MustCompile(`^`+reList+`$`).MatchString(a) {
 		t.Errorf("name %q (%d bytes), again %q", a, len(a), b)
+	}
+}
+
+// evilProfile puts what a profile or a resolver could smuggle into a
+// script — quotes, $ (RouterOS expands variables in strings), [ ]
+// (commands), line breaks, control and bidi characters — into every text
+// the writer copies.
+const evilProfile = `service: {slug: evil, name: "Evil \u202eNAME", vendor: tests, document: "evil\".txt", language: en}
+roles:
+  - {name: endpoint, description: an endpoint}
+hosts:
+  - {name: web, description: a web host, entries: [evil.example.com, 203.0.113.7, "2001:db8::7"]}
+flows:
+  - id: web
+    direction: outbound
+    proto: [tcp, udp]
+    ports: [443]
+    local: endpoint
+    remote: [web]
+    necessity: required
+    app: https
+    purpose: {en: "EVIL $x [/system reset-configuration]\"\n/ip firewall filter remove [find]\n\u202e\x1b[31m"}
+    source: {quote: "q", line: 1}
+constraints:
+  - id: keep
+    kind: nat-timeout
+    proto: udp
+    ports: [443]
+    min_timeout: 90s
+    flows: [web]
+    purpose: {en: "keep\n/system reset-configuration\n"}
+    source: {quote: q, line: 2}
+`
+
+// TestEvilText: no text of a profile becomes a line of the script, a
+// quote opened, a variable or a command: every line is a comment or one
+// of the documented forms, and no control character is left.
+func TestEvilText(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "evil.yaml"), []byte(evilProfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := targettest.PrepareFrom(t, dir, []string{"evil"}, resolve.Selection{}, "203.0.113.8 evil.example.com\n", targettest.Site, target.Options{})
+	for i := range in.Flows {
+		in.Flows[i].Purpose += " $(evil) \"quoted\" \\ [find]"
+	}
+	var b bytes.Buffer
+	if _, err := (&routeros.Target{}).Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(b.String(), "\n") {
+		for _, r := range l {
+			if r == '\t' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Errorf("line %d: %U: %q", i+1, r, l)
+			}
+		}
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		ok := false
+		for _, g := range grammar {
+			ok = ok || g.re.MatchString(l)
+		}
+		if !ok {
+			t.Errorf("line %d is no documented form: %q", i+1, l)
+		}
+	}
+	if !strings.Contains(b.String(), "# evil/web") {
+		t.Error("the flow's comment is missing: the test tested nothing")
 	}
 }

@@ -437,7 +437,8 @@ func (g *gen) rule(r *policy.Rule) error {
 
 // commentArg is the comment= argument of an item.
 func commentArg(s string) string {
-	return "comment=" + Quote(target.Truncate(target.OneLine(s), CommentMax))
+	// Quotable: no " or \ at all, one line; Quote escapes $ and ?
+	return "comment=" + Quote(target.Quotable(s, CommentMax))
 }
 
 func comment(b *strings.Builder, text string) {
