@@ -3,6 +3,7 @@ package routeros_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -276,6 +277,62 @@ func TestConstraints(t *testing.T) {
 			}
 			if r.Status != tc.want || !strings.Contains(r.Why, tc.why) {
 				t.Errorf("%s: %s: %s, want %s with %q", tc.kind, r.Status, r.Why, tc.want, tc.why)
+			}
+		})
+	}
+}
+
+// hook is what a user adds once to jump to the --chain-only chains, in
+// both families: after their accept of established packets, before their
+// drop.
+const hook = `
+/%[1]s firewall filter
+add chain=forward action=accept connection-state=established,related comment="mine: replies"
+add chain=forward action=jump jump-target=portolan-forward comment="mine: jump to portolan"
+add chain=forward action=drop comment="mine: the rest"
+/%[1]s firewall nat
+add chain=dstnat action=jump jump-target=portolan-dstnat comment="mine: jump to portolan"
+`
+
+// TestChainOnly: the --chain-only chains, jumped to as the header says
+// from a user's own chain forward and dstnat, give the plan's verdicts:
+// jump, the end of a user chain returning, the user's own drop.
+func TestChainOnly(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	for _, c := range targettest.GatewayCases {
+		switch c.Name {
+		case "starface-all", "starface-scenario1-v6", "tw-solutions", "pexip-sbc-h323":
+		default:
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			c.Options.ChainOnly, c.Options.Table = true, "inet filter" // --table is nftables's, checked for every target
+			in, pins := c.InputOn(t, lab, lanIf, wanIf)
+			text := write(t, in)
+			if strings.Contains(text, "\nadd chain=forward ") || !strings.Contains(text, "\nadd chain=portolan-forward ") {
+				t.Fatal("--chain-only writes into chain forward")
+			}
+			// Alone, nothing hooks the chains in: RouterOS forwards every
+			// outbound flow, and forwards no port.
+			rep := auditText(t, text, pins, in)
+			for _, f := range rep.Flows {
+				want := audit.Allowed
+				if f.Direction == "inbound" {
+					want = audit.Blocked
+				}
+				if f.Verdict != want && f.Verdict != audit.Skipped {
+					t.Errorf("without the jump: %s/%s is %s, want %s", f.Service, f.Flow, f.Verdict, want)
+				}
+			}
+			text += fmt.Sprintf(hook, "ip") + fmt.Sprintf(hook, "ipv6")
+			rep = auditText(t, text, pins, in)
+			for _, f := range rep.Flows {
+				if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+					t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+				}
+			}
+			if n := readback.Probes(t, parse(t, text, pins), in); n == 0 {
+				t.Error("no probe")
 			}
 		})
 	}
