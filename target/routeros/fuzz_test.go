@@ -149,3 +149,34 @@ remove [find where comment~"^portolan:"]
 		t.Errorf("forward chain: %v, want reject drop continue", got)
 	}
 }
+
+// TestReadUnknown: what the reader does not follow makes the rule
+// unknown, with the property in its words, never an error or a guess.
+func TestReadUnknown(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{"add chain=forward protocol=quic action=drop", "protocol=quic"},
+		{"add chain=forward in-interface=all-ppp action=drop", "in-interface=all-ppp"},
+		{"add chain=forward layer7-protocol=sip action=drop", "layer7-protocol=sip"},
+		{"add chain=forward src-address-list=nowhere action=drop", "src-address-list=nowhere (no such list"},
+		{"add chain=forward dst-address=[ :resolve x.example ] action=drop", "dst-address=[:resolve x.example]"},
+		{"add chain=forward connection-mark=voip action=drop", "connection-mark=voip"},
+	} {
+		rs, err := routeros.Parse("u.rsc", []byte("/ip firewall filter\n"+c.line+"\n"))
+		if err != nil {
+			t.Errorf("%s: %v", c.line, err)
+			continue
+		}
+		found := false
+		for _, ch := range rs.Chains {
+			if ch.Family == "ip" && ch.Name == "forward" && len(ch.Rules) == 1 {
+				found = strings.Contains(strings.Join(ch.Rules[0].Unknown, "; "), c.want)
+				if !found {
+					t.Errorf("%s: unknown %q, want %q", c.line, ch.Rules[0].Unknown, c.want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no rule read", c.line)
+		}
+	}
+}

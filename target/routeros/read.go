@@ -716,11 +716,15 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 		}
 		switch a.Key {
 		case "protocol":
-			n, ok := ruleset.ProtoNumbers[val]
+			n, ok := protoNumbers[val]
+			if !ok {
+				n, ok = ruleset.ProtoNumbers[val]
+			}
 			if !ok {
 				x, err := strconv.ParseUint(val, 10, 8)
 				if err != nil {
-					return nil, p.errf(cmd.Line, a.Key, "%q: not a protocol", a.Val)
+					base.Unknown = append(base.Unknown, "protocol="+clip(a.Val, 40))
+					continue
 				}
 				n = uint32(x)
 			}
@@ -755,6 +759,10 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 			}
 			if val == "" {
 				return nil, p.errf(cmd.Line, a.Key, "no interface name")
+			}
+			if allIfs[val] {
+				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+" (RouterOS v6's interfaces of a kind)")
+				continue
 			}
 			base.Terms = append(base.Terms, p.in.Single(f, neg, ruleset.NameValue(val, false)))
 		case "in-interface-list", "out-interface-list":
@@ -901,6 +909,18 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 	}
 	return out, nil
 }
+
+// protoNumbers are RouterOS's protocol names that differ from nft's.
+var protoNumbers = map[string]uint32{
+	"ipsec-esp": 50, "ipsec-ah": 51, "udp-lite": 136, "ipv6-encap": 41, "ipencap": 4, "etherip": 97,
+	"encap": 98, "rsvp": 46, "ggp": 3, "st": 5, "egp": 8, "pup": 12, "hmp": 20, "xns-idp": 22, "rdp": 27,
+	"iso-tp4": 29, "xtp": 36, "ddp": 37, "idpr-cmtp": 38, "ipv6-route": 43, "idrp": 45, "ipv6-nonxt": 59,
+	"ipv6-opts": 60,
+}
+
+// allIfs are RouterOS v6's interface names that stand for every
+// interface of a kind.
+var allIfs = map[string]bool{"all-ethernet": true, "all-ppp": true, "all-wireless": true, "all-vlan": true}
 
 var ctStates = map[string]uint32{
 	"established": ruleset.CtEstablished, "related": ruleset.CtRelated, "new": ruleset.CtNew,
