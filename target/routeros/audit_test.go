@@ -337,3 +337,54 @@ func TestChainOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestImportTwice: importing the script on a router that has it already
+// replaces portolan's items and keeps the user's: read as RouterOS runs
+// it (the removes of the second import take the first one's items), the
+// export after two imports holds the same rules as after one, behind the
+// user's own.
+func TestImportTwice(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	in, pins := targettest.GatewayCases[2].InputOn(t, lab, lanIf, wanIf) // starface-all: lists, forwards, constraints
+	text := write(t, in)
+	mine := "/ip firewall filter\nadd chain=forward action=drop protocol=icmp src-address=192.0.2.66 comment=\"mine: a blocked host\"\n" +
+		"/ip firewall address-list\nadd list=mine address=192.0.2.0/24 comment=\"mine\"\n"
+	count := func(s string) (rules, entries int, first string) {
+		rs, err := routeros.Parse("x.rsc", []byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rs.Chains {
+			rules += len(c.Rules)
+			if c.Family == "ip" && c.Name == "forward" && len(c.Rules) > 0 && first == "" {
+				first = c.Rules[0].Pos.Text
+			}
+		}
+		sc, _ := routeros.ParseScript("x.rsc", []byte(s))
+		for _, c := range sc.Cmds {
+			if c.Verb == "add" && strings.HasSuffix(c.Path, "address-list") {
+				entries++
+			}
+		}
+		return rules, entries, first
+	}
+	once, _, first := count(mine + text)
+	twice, added, first2 := count(mine + text + text)
+	// the second import's rules are read, not the first's: the same
+	// number, and every flow still allowed
+	rep := auditText(t, mine+text+text, pins, in)
+	for _, f := range rep.Flows {
+		if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+			t.Errorf("after two imports: %s/%s is %s: %s", f.Service, f.Flow, f.Verdict, f.Summary)
+		}
+	}
+	if once != twice {
+		t.Errorf("%d rules after one import, %d after two", once, twice)
+	}
+	if !strings.Contains(first, "mine: a blocked host") || first2 != first {
+		t.Errorf("the user's rule is not first: %q, then %q", first, first2)
+	}
+	if added == 0 {
+		t.Error("no address-list entry added: the test tested nothing")
+	}
+}
