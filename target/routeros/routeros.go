@@ -303,10 +303,12 @@ func (g *gen) localSide(r *policy.Rule) side {
 			lan = append(lan, p)
 		}
 	}
+	what := "the site's LAN (--lan)"
 	if !slices.Equal(elements(lan), es) {
 		base = target.ObjectName(ListNameMax, allowedName, "portolan", r.Flow.Service, r.Flow.ID, "local", fmt.Sprintf("v%d", fam))
+		what = "the site's side of " + target.FlowRef(r.Flow)
 	}
-	return side{list: g.addList(fam, base, es, "the site's side of "+target.FlowRef(r.Flow))}
+	return side{list: g.addList(fam, base, es, what)}
 }
 
 // portLists splits a port set into RouterOS port lists.
@@ -418,9 +420,11 @@ func (g *gen) rule(r *policy.Rule) error {
 					b.WriteString(" to-addresses=" + r.DNAT.Unmap().String())
 				}
 				l := line{args: b.String(), comment: comment, above: above}
-				if strings.Contains(sp+dp, ",") || strings.Contains(sp+dp, "-") {
-					g.stats.PortSets++
-					g.stats.Ports += strings.Count(sp, ",") + strings.Count(dp, ",") + 1
+				for _, pl := range []string{sp, dp} {
+					if strings.Contains(pl, ",") {
+						g.stats.PortSets++
+						g.stats.Ports += strings.Count(pl, ",") + 1
+					}
 				}
 				g.stats.Rules++
 				if r.Hook == policy.Prerouting {
