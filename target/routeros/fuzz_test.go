@@ -180,3 +180,23 @@ func TestReadUnknown(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQuote: any text written with Quote reads back as itself, as one
+// argument of one command.
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{"", "a b", `"\$?[]`, "\x00\xff\n\r\t", "é €", `\`, "a\\\n b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, err := routeros.ParseScript("q", []byte("/x\nadd comment="+routeros.Quote(s)+" y=z\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if len(sc.Cmds) != 1 || len(sc.Cmds[0].Args) != 2 {
+			t.Fatalf("%q: %+v", s, sc.Cmds)
+		}
+		if v, _ := sc.Cmds[0].Get("comment"); v != s {
+			t.Fatalf("%q read back as %q", s, v)
+		}
+	})
+}
