@@ -368,8 +368,8 @@ func (g *gen) addrSide(r *policy.Rule, ps []netip.Prefix, names []resolve.NameAd
 func (g *gen) alias(r *policy.Rule, typ string, entries []string, role string, names []resolve.NameAddrs) *Alias {
 	key := typ + " " + strings.Join(entries, " ")
 	if a, ok := g.aliases[key]; ok {
-		if ref := target.FlowRef(r.Flow); !strings.Contains(a.Descr, ref) {
-			a.Descr = target.Truncate(a.Descr+"; "+ref, 200)
+		if ref := target.FlowRef(r.Flow); !strings.Contains(a.Descr, ref+" ") {
+			a.Descr = target.OneLine(a.Descr + "; also " + target.RuleComment(r))
 		}
 		return a
 	}
@@ -383,7 +383,7 @@ func (g *gen) alias(r *policy.Rule, typ string, entries []string, role string, n
 	if len(names) > 0 {
 		d += " (host names the firewall resolves)"
 	}
-	a := &Alias{Name: name, Type: typ, Entries: entries, Descr: target.Truncate(target.OneLine(d), 200), key: key}
+	a := &Alias{Name: name, Type: typ, Entries: entries, Descr: target.OneLine(d), key: key}
 	g.names[name] = true
 	g.aliases[key] = a
 	g.doc.Aliases = append(g.doc.Aliases, a)
