@@ -41,6 +41,11 @@ func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	return res, err
 }
 
+// WriteTree returns one file per restore area (-o DIR).
+func (t *Target) WriteTree(in *target.Input) ([]target.File, target.Result, error) {
+	return Tree(t.P, in, target.ResolveNames)
+}
+
 // Reader is the product's ruleset.Reader: a config.xml (root <pfsense>
 // or <opnsense>); pfSense's also takes one section of it (root <filter>,
 // <nat> or <aliases>, as its area backup writes them).

@@ -3,6 +3,7 @@ package pfxml
 import (
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/portolan/portolan/model"
@@ -20,13 +21,43 @@ func Render(p Product, in *target.Input, resolveNames bool) (string, target.Resu
 		return "", res, err
 	}
 	var b strings.Builder
+	writeHeader(&b, header(p, in, doc, res.Notes, ""))
+	doc.write(&b)
+	return b.String(), res, nil
+}
+
+// Files are the names of the tree's files, by section.
+var Files = map[string]string{SecAliases: "aliases.xml", SecFilter: "filter.xml", SecNAT: "nat.xml"}
+
+// Tree builds the document for in as one file per restore area:
+// aliases.xml, filter.xml and nat.xml. pfSense's are its area backups'
+// shape (the section's element is the root); OPNsense's hold the section
+// under <opnsense>, which its restore reads.
+func Tree(p Product, in *target.Input, resolveNames bool) ([]target.File, target.Result, error) {
+	doc, res, err := Build(p, in, resolveNames)
+	if err != nil {
+		return nil, res, err
+	}
+	var files []target.File
+	for _, sec := range []string{SecAliases, SecFilter, SecNAT} {
+		var b strings.Builder
+		writeHeader(&b, header(p, in, doc, res.Notes, sec))
+		if p == PfSense {
+			doc.writeBare(&b, sec)
+		} else {
+			doc.write(&b, sec)
+		}
+		files = append(files, target.File{Path: Files[sec], Data: []byte(b.String())})
+	}
+	return files, res, nil
+}
+
+func writeHeader(b *strings.Builder, lines []string) {
 	b.WriteString("<?xml version=\"1.0\"?>\n<!--\n")
-	for _, l := range header(p, in, doc, res.Notes) {
+	for _, l := range lines {
 		b.WriteString("  " + commentSafe(l) + "\n")
 	}
 	b.WriteString("-->\n")
-	doc.write(&b)
-	return b.String(), res, nil
 }
 
 // commentSafe makes s fit inside an XML comment: one line, no "--".
@@ -101,9 +132,44 @@ func (w *xw) side(tag string, s Side) {
 	w.close(tag)
 }
 
-func (d *Doc) write(b *strings.Builder) {
+// Sections of a document, as the products' restore areas name them.
+const (
+	SecAliases = "aliases"
+	SecFilter  = "filter"
+	SecNAT     = "nat"
+)
+
+// write writes the product's root element holding the sections (all
+// when none is given).
+func (d *Doc) write(b *strings.Builder, sections ...string) {
 	w := &xw{b: b}
 	w.open(d.Product.Root)
+	w.sections(d, sections...)
+	w.close(d.Product.Root)
+}
+
+// writeBare writes one section as pfSense's area backup does: the
+// section's element is the root.
+func (d *Doc) writeBare(b *strings.Builder, section string) {
+	w := &xw{b: b}
+	w.sections(d, section)
+}
+
+func (w *xw) sections(d *Doc, sections ...string) {
+	on := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	if on(SecAliases) {
+		w.aliases(d)
+	}
+	if on(SecFilter) {
+		w.filter(d)
+	}
+	if on(SecNAT) {
+		w.nat(d)
+	}
+}
+
+func (w *xw) aliases(d *Doc) {
+	b := w.b
 	if d.Product == OPNsense {
 		// OPNsense's alias model (models/OPNsense/Firewall/Alias.xml).
 		w.open("OPNsense")
@@ -147,6 +213,9 @@ func (d *Doc) write(b *strings.Builder) {
 		}
 		w.close("aliases")
 	}
+}
+
+func (w *xw) filter(d *Doc) {
 	w.open("filter")
 	for _, r := range d.Filter {
 		w.comment(r.Comment)
@@ -165,6 +234,9 @@ func (d *Doc) write(b *strings.Builder) {
 		w.close("rule")
 	}
 	w.close("filter")
+}
+
+func (w *xw) nat(d *Doc) {
 	w.open("nat")
 	if len(d.Outbound) > 0 {
 		w.open("outbound")
@@ -206,11 +278,10 @@ func (d *Doc) write(b *strings.Builder) {
 		w.close("rule")
 	}
 	w.close("nat")
-	w.close(d.Product.Root)
 }
 
 // header is the text of the header comment, one entry a line.
-func header(p Product, in *target.Input, d *Doc, notes []string) []string {
+func header(p Product, in *target.Input, d *Doc, notes []string, section string) []string {
 	var out []string
 	add := func(s string) { out = append(out, target.Wrap("", s, 96)...) }
 	for _, l := range in.Header(fmt.Sprintf("portolan rules for %s: aliases, filter rules and port forwards (config.xml sections)", p.Title)) {
@@ -222,12 +293,21 @@ func header(p Product, in *target.Input, d *Doc, notes []string) []string {
 	out = append(out, "")
 	lan, wan := ifName(in.Site.LANIf, DefaultLAN), ifName(in.Site.WANIf, DefaultWAN)
 	add(fmt.Sprintf("Gateway: pass rules on interface %s for the flows the LAN starts; port forwards on %s (NAT rules, each with its linked pass rule on %s: pf filters a forwarded packet after redirection, to the forwarded address). Every rule is quick (first match), as %s's interface rules are; what no rule passes meets the default deny.", lan, wan, wan, p.Title))
-	if p == PfSense {
-		add("Restore: Diagnostics > Backup & Restore > Restore Backup. Choose Restore area \"Aliases\" and this file, Restore Configuration; again with area \"Firewall Rules\", then \"NAT\" (the file holds all three under <pfsense>; pfSense takes the area's element from it). Save a backup of the three areas first.")
-		add("A restore REPLACES the whole area: the aliases, filter rules (every interface, floating rules too) and NAT rules (port forwards and outbound NAT) of the box are those of this file afterwards. To keep rules of your own, add them to this file before restoring, or copy the rules below in the GUI instead. Restoring a rerun's output again gives the same alias names, trackers and associated-rule-ids: the area is replaced, nothing is duplicated.")
-	} else {
+	area := map[string]string{SecAliases: "Aliases", SecFilter: "Firewall Rules", SecNAT: "NAT"}
+	switch {
+	case p == PfSense && section == "":
+		add("Restore: Diagnostics > Backup & Restore > Restore Backup. Choose Restore area \"Aliases\" and this file, Restore Configuration; again with area \"Firewall Rules\", then \"NAT\". pfSense takes the area's element from under <pfsense> (restore_config_section, src/etc/inc/pfsense-utils.inc); its documentation asks for a file of the area alone: with -o DIR portolan writes aliases.xml, filter.xml and nat.xml, one area each, in the shape of pfSense's own area backups. Back up the three areas first.")
+	case p == PfSense:
+		add(fmt.Sprintf("This file is the area %q (%s; the others are %s): restore it with Diagnostics > Backup & Restore > Restore Backup, Restore area %q, Restore Configuration. Restore aliases.xml first: the rules name its aliases. Back up the three areas first.", area[section], Files[section], otherFiles(section), area[section]))
+	case section == "":
 		add("Restore: System > Configuration > Backups > Restore. Select the restore areas \"Aliases\", \"Firewall Rules\" and \"NAT\" (together), choose this file, Restore configuration. Download a backup first.")
-		add("A restore REPLACES those areas: the aliases (OPNsense.Firewall.Alias), the legacy filter rules (<filter>) and NAT (port forwards, outbound NAT) are those of this file afterwards, and OPNsense also empties the areas' other parts this file does not hold: the rules of Firewall > Rules (new), OPNsense.Firewall.Filter.rules, and the new-style source NAT, NPTv6 and one-to-one rules. To keep rules of your own, add them to this file before restoring. Restoring a rerun's output again gives the same alias names, uuids and trackers: the areas are replaced, nothing is duplicated.")
+	default:
+		add(fmt.Sprintf("This file holds the area %q (%s; the others are %s): restore it with System > Configuration > Backups > Restore, restore area %q; aliases.xml first. Download a backup first.", area[section], Files[section], otherFiles(section), area[section]))
+	}
+	if p == PfSense {
+		add("A restore REPLACES the whole area: the aliases, filter rules (every interface, floating rules too) and NAT rules (port forwards and outbound NAT) of the box are those of the restored file afterwards. To keep rules of your own, add them to the file before restoring, or copy the rules below in the GUI instead. Restoring a rerun's output again gives the same alias names, trackers and associated-rule-ids: the area is replaced, nothing is duplicated.")
+	} else {
+		add("A restore REPLACES those areas: the aliases (OPNsense.Firewall.Alias), the legacy filter rules (<filter>) and NAT (port forwards, outbound NAT) are those of the restored file afterwards, and OPNsense also empties the areas' other parts the file does not hold: the rules of Firewall > Rules (new), OPNsense.Firewall.Filter.rules, and the new-style source NAT, NPTv6 and one-to-one rules. To keep rules of your own, add them to the file before restoring. Restoring a rerun's output again gives the same alias names, uuids and trackers: the areas are replaced, nothing is duplicated.")
 	}
 	add(fmt.Sprintf("Names: host aliases hold the host names as they are; %s resolves them itself and refreshes them (pfSense: System > Advanced > Firewall & NAT, Aliases Hostnames Resolve Interval; OPNsense: Firewall > Settings > Advanced, Alias Resolve Interval). --resolve-names writes the addresses resolved here instead.", p.Title))
 	if len(d.NAT) > 0 && hasV6(d) {
@@ -289,4 +369,14 @@ func staticPortNote(d *Doc) string {
 		return ""
 	}
 	return fmt.Sprintf(" The NAT area below holds %d outbound NAT rules with static-port (mode hybrid: the automatic rules stay): the SIP flows from the LAN keep their source port when pf translates their address.", len(d.Outbound))
+}
+
+func otherFiles(section string) string {
+	var out []string
+	for _, s := range []string{SecAliases, SecFilter, SecNAT} {
+		if s != section {
+			out = append(out, Files[s])
+		}
+	}
+	return strings.Join(out, " and ")
 }
