@@ -262,7 +262,8 @@ type addrs struct {
 var ifNameRE = regexp.MustCompile(`^(lan|wan|opt[0-9]+)$`)
 var hostRE = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)+\.?$`)
 
-// entry resolves one alias entry or address field into a.
+// entry resolves one alias entry or address field into a; seen holds the
+// aliases taken in already, each once.
 func (b *reader) entry(e string, a *addrs, depth int, seen map[string]bool) {
 	if p, err := netip.ParsePrefix(e); err == nil {
 		a.vals = append(a.vals, ruleset.PrefixValue(p))
@@ -283,7 +284,8 @@ func (b *reader) entry(e string, a *addrs, depth int, seen map[string]bool) {
 	if d, ok := b.aliases[e]; ok {
 		switch {
 		case seen[e]:
-			a.unknown = append(a.unknown, fmt.Sprintf("alias %s (it contains itself)", e))
+			// Taken in already (an alias named twice, or a cycle): a
+			// set holds it once, and the expansion stays linear.
 		case depth >= MaxAliasDepth:
 			a.unknown = append(a.unknown, fmt.Sprintf("alias %s (nested deeper than %d)", e, MaxAliasDepth))
 		case d.typ == "host" || d.typ == "network" || d.typ == "networkgroup" || d.typ == "":
@@ -291,7 +293,6 @@ func (b *reader) entry(e string, a *addrs, depth int, seen map[string]bool) {
 			for _, x := range d.entries {
 				b.entry(x, a, depth+1, seen)
 			}
-			delete(seen, e)
 		default:
 			a.unknown = append(a.unknown, fmt.Sprintf("alias %s (type %s: its addresses are not in the configuration)", e, d.typ))
 		}
@@ -407,12 +408,14 @@ func (b *reader) portEntry(p string, out *[]ruleset.Value, unk *[]string, depth 
 			}
 		}
 	}
-	if d, ok := b.aliases[p]; ok && d.typ == "port" && !seen[p] && depth < MaxAliasDepth {
+	if d, ok := b.aliases[p]; ok && d.typ == "port" && depth < MaxAliasDepth {
+		if seen[p] {
+			return // taken in already
+		}
 		seen[p] = true
 		for _, e := range d.entries {
 			b.portEntry(e, out, unk, depth+1, seen)
 		}
-		delete(seen, p)
 		return
 	}
 	if n, ok := wellKnown[strings.ToLower(p)]; ok {
