@@ -129,6 +129,9 @@ func Parse(name string, data []byte) (*Node, error) {
 		case xml.CharData:
 			if len(stack) > 0 {
 				n := stack[len(stack)-1]
+				if len(n.Children) > 0 && len(bytes.TrimSpace(t)) == 0 {
+					continue // indentation between elements, not a value
+				}
 				if len(n.Text)+len(t) > MaxText {
 					return nil, fmt.Errorf("%s: line %d: <%s> holds more than %d bytes of text", name, line(), n.Name, MaxText)
 				}
