@@ -11,8 +11,8 @@ import (
 	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/internal/netlab"
 	"github.com/portolan/portolan/policy"
-	"github.com/portolan/portolan/target/nftables"
 	"github.com/portolan/portolan/target"
+	"github.com/portolan/portolan/target/nftables"
 	"github.com/portolan/portolan/target/pfxml"
 	"github.com/portolan/portolan/target/targettest"
 )
