@@ -48,7 +48,13 @@ func fxRules(site policy.Site, fs []fxFlow) []policy.Rule {
 			hi = f.lo
 		}
 		c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.id, Direction: dir, Proto: f.proto, Necessity: model.Required}}
-		m := policy.Match{Family: 4, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.lo, Hi: hi}), Src: pfx(f.src), Dst: pfx(f.dst)}
+		fam := 4
+		for _, p := range []string{f.src, f.dst} {
+			if strings.Contains(p, ":") {
+				fam = 6
+			}
+		}
+		m := policy.Match{Family: fam, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.lo, Hi: hi}), Src: pfx(f.src), Dst: pfx(f.dst)}
 		if !f.inbound {
 			m.IIf, m.OIf = site.LANIf, site.WANIf
 			out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: m})

@@ -94,8 +94,9 @@ type aliasDef struct {
 }
 
 type ifaceDef struct {
-	dev    string
-	v4, v6 netip.Prefix // the interface's static address and subnet
+	dev        string
+	v4, v6     netip.Prefix // the interface's static address and subnet
+	dyn4, dyn6 string       // how it gets an address otherwise: dhcp, pppoe, track6…
 }
 
 type reader struct {
@@ -104,8 +105,9 @@ type reader struct {
 	aliases   map[string]*aliasDef
 	ifaces    map[string]ifaceDef
 	ifaceNode map[string]*Node
-	hasIfs    bool // the file has an <interfaces> section
-	hasAl     bool // the file has an aliases section
+	groups    map[string][]string // interface groups: their members
+	hasIfs    bool                // the file has an <interfaces> section
+	hasAl     bool                // the file has an aliases section
 	rs        *ruleset.Ruleset
 	noted     map[string]bool
 	intern    ruleset.Interner
@@ -130,7 +132,8 @@ func (b *reader) note(s string) {
 //   - inbound on an interface (chain pf_in, on the forward hook): port
 //     forwards whose filter rule association is "pass" (rdr pass) first,
 //     then floating rules with quick in order, then the interface rules
-//     (all quick: first match), then OPNsense's registered port-forward
+//     (all quick: first match; interface groups' before the
+//     interfaces' own), then OPNsense's registered port-forward
 //     rules, then floating rules without quick (pf's last match, read
 //     here in reverse order), then the default deny rule;
 //   - outbound on an interface (chain pf_out): floating rules of
@@ -167,6 +170,12 @@ func (p Product) Ruleset(name string, root *Node) (*ruleset.Ruleset, error) {
 		}
 		if err := b.readInterfaces(root.Child("interfaces")); err != nil {
 			return nil, err
+		}
+		for _, g := range root.Path("ifgroups").All("ifgroupentry") {
+			if b.groups == nil {
+				b.groups = map[string][]string{}
+			}
+			b.groups[g.Get("ifname")] = strings.Fields(g.Get("members"))
 		}
 	case "filter":
 		filter = root
@@ -229,8 +238,9 @@ func (b *reader) readInterfaces(sec *Node) error {
 	}
 	b.hasIfs = true
 	for _, n := range sec.Children {
-		d := ifaceDef{dev: n.Get("if")}
+		d := ifaceDef{dev: n.Get("if"), dyn4: n.Get("ipaddr"), dyn6: n.Get("ipaddrv6")}
 		if a, err := netip.ParseAddr(n.Get("ipaddr")); err == nil && a.Is4() {
+			d.dyn4 = ""
 			bits, err := strconv.Atoi(n.Get("subnet"))
 			if err != nil || bits < 0 || bits > 32 {
 				return b.errf(n, "interface %s: subnet %q is not a prefix length", n.Name, n.Get("subnet"))
@@ -238,6 +248,7 @@ func (b *reader) readInterfaces(sec *Node) error {
 			d.v4 = netip.PrefixFrom(a, bits)
 		}
 		if a, err := netip.ParseAddr(n.Get("ipaddrv6")); err == nil && a.Is6() {
+			d.dyn6 = ""
 			bits, err := strconv.Atoi(n.Get("subnetv6"))
 			if err != nil || bits < 0 || bits > 128 {
 				return b.errf(n, "interface %s: subnetv6 %q is not a prefix length", n.Name, n.Get("subnetv6"))
@@ -256,7 +267,15 @@ type addrs struct {
 	vals    []ruleset.Value
 	names   []string
 	unknown []string
-	any     bool
+	// famUnknown are unknown parts of one family only (an interface's
+	// dynamic IPv6 subnet beside its static IPv4 one).
+	famUnknown []famUnknown
+	any        bool
+}
+
+type famUnknown struct {
+	fam  int
+	what string
 }
 
 var ifNameRE = regexp.MustCompile(`^(lan|wan|opt[0-9]+)$`)
@@ -331,24 +350,26 @@ func (b *reader) network(v string, a *addrs) (self bool) {
 		a.unknown = append(a.unknown, fmt.Sprintf("network %s (not an interface of this file)", v))
 		return false
 	}
-	got := false
-	for _, p := range []netip.Prefix{d.v4, d.v6} {
-		if !p.IsValid() {
-			continue
-		}
-		got = true
-		if ip {
-			a.vals = append(a.vals, ruleset.AddrValue(p.Addr(), p.Addr()))
-		} else {
-			a.vals = append(a.vals, ruleset.PrefixValue(p.Masked()))
-		}
+	what := "subnet"
+	if ip {
+		what = "address"
 	}
-	if !got {
-		what := "subnet"
-		if ip {
-			what = "address"
+	if !known {
+		a.unknown = append(a.unknown, fmt.Sprintf("network %s (the %s of interface %s, not in this file)", v, what, ifn))
+		return false
+	}
+	for i, p := range []netip.Prefix{d.v4, d.v6} {
+		dyn := []string{d.dyn4, d.dyn6}[i]
+		switch {
+		case p.IsValid() && ip:
+			a.vals = append(a.vals, ruleset.AddrValue(p.Addr(), p.Addr()))
+		case p.IsValid():
+			a.vals = append(a.vals, ruleset.PrefixValue(p.Masked()))
+		case dyn != "":
+			a.famUnknown = append(a.famUnknown, famUnknown{4 + 2*i, fmt.Sprintf("network %s (the IPv%d %s of interface %s: %s, not static in this file)", v, 4+2*i, what, ifn, dyn)})
 		}
-		a.unknown = append(a.unknown, fmt.Sprintf("network %s (the %s of interface %s, not static in this file)", v, what, ifn))
+		// Neither: the interface has no address of the family, and
+		// the network matches no packet of it.
 	}
 	return false
 }
@@ -451,6 +472,9 @@ func alternatives(f ruleset.Field, a addrs, neg bool) []cond {
 	}
 	if neg {
 		c := cond{neg: true, names: a.names, unknown: a.unknown}
+		for _, u := range a.famUnknown {
+			c.unknown = append(c.unknown, u.what)
+		}
 		if len(a.vals) > 0 {
 			c.terms = []ruleset.Term{ruleset.Single(f, true, a.vals...)}
 		}
@@ -465,6 +489,9 @@ func alternatives(f ruleset.Field, a addrs, neg bool) []cond {
 	}
 	for _, u := range a.unknown {
 		out = append(out, cond{unknown: []string{u}})
+	}
+	for _, u := range a.famUnknown {
+		out = append(out, cond{terms: []ruleset.Term{ruleset.Single(ruleset.NfProto, false, ruleset.NumValue(uint32(u.fam)))}, unknown: []string{u.what}})
 	}
 	return out // none: an empty alias matches nothing
 }
@@ -505,7 +532,15 @@ type spec struct {
 
 func (b *reader) ifValues(names []string) []ruleset.Value {
 	var vs []ruleset.Value
+	var expanded []string
 	for _, n := range names {
+		if ms, ok := b.groups[n]; ok {
+			expanded = append(expanded, ms...)
+		} else {
+			expanded = append(expanded, n)
+		}
+	}
+	for _, n := range expanded {
 		vs = append(vs, ruleset.NameValue(n, false))
 		if d, ok := b.ifaces[n]; ok && d.dev != "" && d.dev != n {
 			vs = append(vs, ruleset.NameValue(d.dev, false))
@@ -640,7 +675,7 @@ func (b *reader) build(filter, nat *Node) error {
 		}
 	}
 	b.blockPrivate(c.in)
-	var floating, iface []*spec
+	var floating, group, iface []*spec
 	var outQuick, outLast, inLast []*spec
 	if filter != nil {
 		for _, n := range filter.All("rule") {
@@ -652,7 +687,11 @@ func (b *reader) build(filter, nat *Node) error {
 				continue
 			}
 			if !float {
-				iface = append(iface, s)
+				if len(s.ifaces) == 1 && b.groups[s.ifaces[0]] != nil {
+					group = append(group, s) // interface group rules come before the interfaces' own
+				} else {
+					iface = append(iface, s)
+				}
 				continue
 			}
 			if dir == "in" || dir == "any" {
@@ -675,6 +714,9 @@ func (b *reader) build(filter, nat *Node) error {
 		}
 	}
 	for _, s := range floating {
+		b.emit(c.in, s, ruleset.IIfName)
+	}
+	for _, s := range group {
 		b.emit(c.in, s, ruleset.IIfName)
 	}
 	for _, s := range iface {
