@@ -101,7 +101,7 @@ func ruleForms(pre, url, natURL string) []form {
 		form{n, "one port forward", natURL, re(`^\s*$`)},
 		form{n + "/source", "any, an address or an alias", natURL, re(`^\s*$`)},
 		form{n + "/destination", "any (the interface's traffic), and the port or range", natURL, re(`^\s*$`)},
-		form{n + "/ipprotocol", "inet or inet6 (IPv6 port forwards: pfSense 2.7, OPNsense)", natURL, re(`^inet6?$`)},
+		form{n + "/ipprotocol", "inet or inet6 (IPv6 port forwards: pfSense 2.5.0 and later, redmine #10984; OPNsense 16.7 and later, core issue 807)", natURL, re(`^inet6?$`)},
 		form{n + "/protocol", "tcp or udp", natURL, re(`^(tcp|udp)$`)},
 		form{n + "/target", "the internal address forwarded to", natURL, ipRE},
 		form{n + "/local-port", "the first internal port; a range maps onto the ports from it", natURL, portRange("-")},

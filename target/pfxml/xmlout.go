@@ -311,7 +311,7 @@ func header(p Product, in *target.Input, d *Doc, notes []string, section string)
 	}
 	add(fmt.Sprintf("Names: host aliases hold the host names as they are; %s resolves them itself and refreshes them (pfSense: System > Advanced > Firewall & NAT, Aliases Hostnames Resolve Interval; OPNsense: Firewall > Settings > Advanced, Alias Resolve Interval). --resolve-names writes the addresses resolved here instead.", p.Title))
 	if len(d.NAT) > 0 && hasV6(d) {
-		add("IPv6 port forwards: NAT rules with ipprotocol inet6 need pfSense 2.7 or later, or OPNsense 21.1 or later (rdr for inet6); older releases ignore the family and forward only IPv4.")
+		add("IPv6 port forwards: NAT rules with ipprotocol inet6 need pfSense 2.5.0 or later (its port forwards took an address family then: pfSense redmine #10984), or OPNsense 16.7 or later (opnsense/core issue 807).")
 	}
 	if len(in.Constraints) > 0 {
 		out = append(out, "", "Constraints that are not ports, and what they mean for "+p.Title+":")
