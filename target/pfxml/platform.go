@@ -1,6 +1,7 @@
 package pfxml
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/pflag"
@@ -29,7 +30,12 @@ func (t *Target) Resolves() bool { return target.ResolveNames }
 func (t *Target) Flags(fs *pflag.FlagSet) { target.ResolveNamesFlag(fs) }
 
 // CheckSite refuses host mode before any name is resolved.
-func (t *Target) CheckSite(site policy.Site, _ target.Options) error { return CheckSite(t.P, site) }
+func (t *Target) CheckSite(site policy.Site, opt target.Options) error {
+	if opt.ChainOnly {
+		return fmt.Errorf("--chain-only writes chains for an nftables table; --target %s writes its configuration areas whole", t.P.Name)
+	}
+	return CheckSite(t.P, site)
+}
 
 // Write writes the document.
 func (t *Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
