@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/pfxml"
+	"github.com/portolan/portolan/target/targettest"
 )
 
 var errLine = regexp.MustCompile(`^in\.xml: line [0-9]+: `)
@@ -19,6 +22,17 @@ func fuzzSeeds(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(data)
+	}
+	// The writers' own output: StarLeaf on a gateway, names kept.
+	site := targettest.Site
+	site.LANIf, site.WANIf = "lan", "wan"
+	in := targettest.Prepare(f, []string{"starleaf"}, resolve.Selection{Params: []string{"company=acme"}}, "203.0.113.20 acme.call.sl\n2001:db8:3::20 acme.call.sl\n203.0.113.30 config.starleaf.com\n", site, target.Options{})
+	for _, p := range products {
+		doc, _, err := pfxml.Render(p, in, false)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(doc))
 	}
 	for _, s := range []string{
 		`<filter><rule><interface>lan</interface><source><address>A</address></source><destination><any/><port>P</port></destination></rule></filter>`,
