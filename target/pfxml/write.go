@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go4.org/netipx"
 
@@ -183,8 +184,20 @@ func isAddr(e string) bool {
 	return err == nil
 }
 
-func descr(r *policy.Rule) string {
-	return target.Truncate(target.OneLine("portolan "+target.RuleComment(r)), MaxDescr)
+func descr(r *policy.Rule) string { return asciiCut("portolan "+target.RuleComment(r), MaxDescr) }
+
+// asciiCut makes s one line of at most max bytes that ends, when cut, in
+// "..." (ASCII: the description becomes the pf rule's label).
+func asciiCut(s string, max int) string {
+	s = target.OneLine(s)
+	if len(s) <= max {
+		return s
+	}
+	cut := max - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func comments(in *target.Input, r *policy.Rule) []string {
@@ -442,7 +455,7 @@ func (g *gen) outbound() {
 				g.doc.Outbound = append(g.doc.Outbound, &OutboundRule{
 					Comment:   []string{target.OneLine(target.ConstraintRef(c) + ": " + c.Purpose), "static-port: pf keeps the source port of these IPv4 flows when it translates the LAN address (hybrid outbound NAT: the automatic rules stay)"},
 					Interface: g.wan, IPProtocol: "inet", Protocol: proto, Source: src, DstPort: portText(pr, "-"),
-					Descr: target.Truncate(target.OneLine("portolan static-port "+c.Service+"/"+c.ID+" "+target.SourceRef(c.Source)), MaxDescr),
+					Descr: asciiCut("portolan static-port "+c.Service+"/"+c.ID+" "+target.SourceRef(c.Source), MaxDescr),
 				})
 			}
 		}
