@@ -3,6 +3,7 @@ package pfxml_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,36 +64,71 @@ func TestRoundTrip(t *testing.T) {
 	lab := targettest.LabCatalog(t)
 	for _, p := range products {
 		for _, c := range targettest.GatewayCases {
-			t.Run(p.Name+"/"+c.Name, func(t *testing.T) {
-				in, pins := c.InputOn(t, lab, "lan", "wan")
-				doc := render(t, p, in)
-				rep := auditDoc(t, p, doc, pins, in)
-				n := 0
-				for _, f := range rep.Flows {
-					if c.Name == "forward-order" {
-						// Overlapping forwards to two hosts: the first
-						// wins, the others are partial or blocked by
-						// design (the plan warns); the probes below say
-						// where each packet goes.
-						n++
-						continue
-					}
-					if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
-						t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
-					}
-					if f.Verdict == audit.Allowed {
-						n++
-					}
+			for _, names := range []bool{false, true} {
+				name := p.Name + "/" + c.Name
+				if names {
+					name += "/resolve-names"
 				}
-				if n == 0 {
-					t.Fatal("no flow allowed: the test tested nothing")
-				}
-				if got := readback.Probes(t, readBack(t, p, doc, pins), in); got == 0 {
-					t.Error("no probe")
-				}
-			})
+				t.Run(name, func(t *testing.T) { roundTrip(t, p, c, lab, names) })
+			}
 		}
 	}
+}
+
+// roundTrip is TestRoundTrip for one case, with host names in the
+// aliases or (resolveNames) the addresses they resolve to.
+func roundTrip(t *testing.T, p pfxml.Product, c targettest.Case, lab string, resolveNames bool) {
+	in, pins := c.InputOn(t, lab, "lan", "wan")
+	doc, _, err := pfxml.Render(p, in, resolveNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resolveNames {
+		root, err := pfxml.Parse("out.xml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		walk(root, "", func(path string, n *pfxml.Node) {
+			if n.Name == "address" || n.Name == "content" {
+				for _, e := range strings.Fields(n.Text) {
+					if strings.Contains(e, ".") && !strings.Contains(e, ":") && !ipOrPrefix(e) {
+						t.Errorf("--resolve-names: line %d: host name %s written", n.Line, e)
+					}
+				}
+			}
+		})
+	}
+	rep := auditDoc(t, p, doc, pins, in)
+	n := 0
+	for _, f := range rep.Flows {
+		if c.Name == "forward-order" {
+			// Overlapping forwards to two hosts: the first wins, the
+			// others are partial or blocked by design (the plan warns);
+			// the probes below say where each packet goes.
+			n++
+			continue
+		}
+		if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+			t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+		}
+		if f.Verdict == audit.Allowed {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no flow allowed: the test tested nothing")
+	}
+	if got := readback.Probes(t, readBack(t, p, doc, pins), in); got == 0 {
+		t.Error("no probe")
+	}
+}
+
+func ipOrPrefix(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // block is one <rule> (filter or NAT) or <alias> the target wrote; the
