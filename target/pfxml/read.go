@@ -125,6 +125,9 @@ func Parse(name string, data []byte) (*Node, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
+			if n := stack[len(stack)-1]; len(n.Children) > 0 && strings.TrimSpace(n.Text) == "" {
+				n.Text = "" // the indentation before its first child
+			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
