@@ -94,7 +94,8 @@ type aliasDef struct {
 }
 
 type ifaceDef struct {
-	dev        string
+	dev        string // the device (em1)
+	descr      string // the name the GUI shows (VOICE), when set
 	v4, v6     netip.Prefix // the interface's static address and subnet
 	dyn4, dyn6 string       // how it gets an address otherwise: dhcp, pppoe, track6…
 }
@@ -143,8 +144,9 @@ func (b *reader) note(s string) {
 //     prerouting hook, first match, before filtering: filter rules see
 //     the forwarded address and port;
 //   - interfaces are matched by their names in the configuration (lan,
-//     wan, opt1) and by their devices where <interfaces> names them (em1):
-//     audit with --lan-if lan --wan-if wan, or with the devices;
+//     wan, opt1), by their devices where <interfaces> names them (em1) and
+//     by their descriptions (VOICE): audit with --lan-if lan --wan-if wan,
+//     or with the devices or descriptions;
 //   - aliases are resolved (nested ones too); host names in host or
 //     network aliases are DNS names the audit resolves (--hosts first);
 //     lan, wan, opt1 as networks are the interface's static subnet, lanip
@@ -238,7 +240,7 @@ func (b *reader) readInterfaces(sec *Node) error {
 	}
 	b.hasIfs = true
 	for _, n := range sec.Children {
-		d := ifaceDef{dev: n.Get("if"), dyn4: n.Get("ipaddr"), dyn6: n.Get("ipaddrv6")}
+		d := ifaceDef{dev: n.Get("if"), descr: n.Get("descr"), dyn4: n.Get("ipaddr"), dyn6: n.Get("ipaddrv6")}
 		if a, err := netip.ParseAddr(n.Get("ipaddr")); err == nil && a.Is4() {
 			d.dyn4 = ""
 			bits, err := strconv.Atoi(n.Get("subnet"))
@@ -542,8 +544,14 @@ func (b *reader) ifValues(names []string) []ruleset.Value {
 	}
 	for _, n := range expanded {
 		vs = append(vs, ruleset.NameValue(n, false))
-		if d, ok := b.ifaces[n]; ok && d.dev != "" && d.dev != n {
-			vs = append(vs, ruleset.NameValue(d.dev, false))
+		d, ok := b.ifaces[n]
+		if !ok {
+			continue
+		}
+		for _, alt := range []string{d.dev, d.descr} {
+			if alt != "" && alt != n && !strings.ContainsAny(alt, " \t") {
+				vs = append(vs, ruleset.NameValue(alt, false))
+			}
 		}
 	}
 	return vs

@@ -15,7 +15,7 @@ import (
 // rule of the firewall itself, a port forward that moves the port.
 func TestReaderSemantics(t *testing.T) {
 	site := policy.Site{Mode: policy.Gateway, LANIf: "lan", WANIf: "wan", LAN: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
-	const ifs = `<interfaces><wan><if>em0</if><ipaddr>dhcp</ipaddr></wan><lan><if>em1</if><ipaddr>192.0.2.1</ipaddr><subnet>24</subnet><ipaddrv6>track6</ipaddrv6></lan></interfaces>`
+	const ifs = `<interfaces><wan><if>em0</if><ipaddr>dhcp</ipaddr></wan><lan><if>em1</if><descr>VOICE</descr><ipaddr>192.0.2.1</ipaddr><subnet>24</subnet><ipaddrv6>track6</ipaddrv6></lan></interfaces>`
 	rule := func(iface, src, port string) string {
 		return `<rule><type>pass</type><interface>` + iface + `</interface><ipprotocol>inet46</ipprotocol><protocol>tcp</protocol><source>` + src + `</source><destination><any/><port>` + port + `</port></destination><descr>r` + port + `</descr></rule>`
 	}
@@ -47,6 +47,18 @@ func TestReaderSemantics(t *testing.T) {
 	for _, f := range flows {
 		if g := got[f.id]; g.Verdict != f.want {
 			t.Errorf("%s: %s, want %s: %s", f.id, g.Verdict, f.want, g.Summary)
+		}
+	}
+	// The interface by its description, as the GUI shows it.
+	voice := site
+	voice.LANIf = "VOICE"
+	a, err = audit.New(rs, voice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range a.Audit(fxRules(voice, flows[1:2]), nil, audit.Options{}).Flows {
+		if f.Verdict != audit.Allowed {
+			t.Errorf("--lan-if VOICE: %s: %s: %s", f.Flow, f.Verdict, f.Summary)
 		}
 	}
 	var dnat *ruleset.Rule
