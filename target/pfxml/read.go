@@ -66,11 +66,12 @@ func (n *Node) Path(names ...string) *Node {
 	return n
 }
 
-// Limits of the parser: config.xml nests a dozen levels; a file of
-// hundreds of thousands of elements is far beyond any real box.
+// Limits of the parser: config.xml nests a dozen levels; 10k rules and
+// 10k aliases, far beyond a real box, are 400k elements read in about
+// 120 MB; a million elements is the most a file may hold.
 const (
 	MaxDepth = 64
-	MaxNodes = 4_000_000
+	MaxNodes = 1_000_000
 	MaxText  = 1 << 20
 )
 
