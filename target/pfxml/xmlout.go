@@ -286,7 +286,7 @@ func header(p Product, in *target.Input, d *Doc, notes []string, section string)
 	add := func(s string) { out = append(out, target.Wrap("", s, 96)...) }
 	for _, l := range in.Header(fmt.Sprintf("portolan rules for %s: aliases, filter rules and port forwards (config.xml sections)", p.Title)) {
 		if strings.HasPrefix(l, "command: ") && strings.Contains(l, "--") {
-			l = "command (an XML comment cannot hold two hyphens in a row: read \"- -\" as \"--\"): " + strings.TrimPrefix(l, "command: ")
+			l = "command (an XML comment cannot hold two hyphens in a row: read each \"- -\" as two hyphens joined): " + strings.TrimPrefix(l, "command: ")
 		}
 		out = append(out, l)
 	}
@@ -368,7 +368,11 @@ func staticPortNote(d *Doc) string {
 	if len(d.Outbound) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" The NAT area below holds %d outbound NAT rules with static-port (mode hybrid: the automatic rules stay): the SIP flows from the LAN keep their source port when pf translates their address.", len(d.Outbound))
+	rules := fmt.Sprintf("%d outbound NAT rules", len(d.Outbound))
+	if len(d.Outbound) == 1 {
+		rules = "an outbound NAT rule"
+	}
+	return fmt.Sprintf(" The NAT area below holds %s with static-port (mode hybrid: the automatic rules stay): the SIP flows from the LAN keep their source port when pf translates their address.", rules)
 }
 
 func otherFiles(section string) string {
