@@ -94,8 +94,8 @@ type aliasDef struct {
 }
 
 type ifaceDef struct {
-	dev        string // the device (em1)
-	descr      string // the name the GUI shows (VOICE), when set
+	dev        string       // the device (em1)
+	descr      string       // the name the GUI shows (VOICE), when set
 	v4, v6     netip.Prefix // the interface's static address and subnet
 	dyn4, dyn6 string       // how it gets an address otherwise: dhcp, pppoe, track6…
 }
