@@ -71,6 +71,9 @@ func (b *reader) filterRule(n *Node) (s *spec, float bool, dir string, quick boo
 	if v := n.Get("tagged"); v != "" {
 		s.unknown = append(s.unknown, fmt.Sprintf("tagged %s (a tag another rule sets)", v))
 	}
+	if flag(n, "interfacenot") {
+		s.unknown = append(s.unknown, fmt.Sprintf("interface not %s (the rule's interfaces inverted)", n.Get("interface")))
+	}
 	if v := n.Get("os"); v != "" {
 		s.unknown = append(s.unknown, fmt.Sprintf("os %s (the sender's operating system)", v))
 	}

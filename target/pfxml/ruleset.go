@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,7 @@ type reader struct {
 	ifaces    map[string]ifaceDef
 	ifaceNode map[string]*Node
 	groups    map[string][]string // interface groups: their members
+	mvc       *Node               // OPNsense's OPNsense/Firewall/Filter/rules
 	hasIfs    bool                // the file has an <interfaces> section
 	hasAl     bool                // the file has an aliases section
 	rs        *ruleset.Ruleset
@@ -152,6 +154,10 @@ func (b *reader) note(s string) {
 //     lan, wan, opt1 as networks are the interface's static subnet, lanip
 //     its address; what the file does not say is an unknown condition.
 //
+// OPNsense's Firewall > Rules (new), OPNsense/Firewall/Filter/rules, are
+// read too, by sequence, each in the class OPNsense gives it (several
+// interfaces: floating), after the legacy rules of that class.
+//
 // Disabled rules are skipped; rules to or from the firewall itself
 // ("This Firewall", (self)) are left out of the forward path they never
 // match, with a note; schedules, tags, OS matches, URL and GeoIP aliases
@@ -170,6 +176,7 @@ func (p Product) Ruleset(name string, root *Node) (*ruleset.Ruleset, error) {
 		if err := b.readAliases(root.Path("OPNsense", "Firewall", "Alias", "aliases")); err != nil {
 			return nil, err
 		}
+		b.mvc = root.Path("OPNsense", "Firewall", "Filter", "rules")
 		if err := b.readInterfaces(root.Child("interfaces")); err != nil {
 			return nil, err
 		}
@@ -685,8 +692,24 @@ func (b *reader) build(filter, nat *Node) error {
 	b.blockPrivate(c.in)
 	var floating, group, iface []*spec
 	var outQuick, outLast, inLast []*spec
+	var nodes []*Node
 	if filter != nil {
-		for _, n := range filter.All("rule") {
+		nodes = filter.All("rule")
+	}
+	if mvc := b.mvc; mvc != nil {
+		// OPNsense's Firewall > Rules (new): the same classes as the
+		// legacy rules, by sequence, read after them in each class.
+		rules := mvc.All("rule")
+		sort.SliceStable(rules, func(i, j int) bool { return seq(rules[i]) < seq(rules[j]) })
+		for _, r := range rules {
+			nodes = append(nodes, legacyShape(r))
+		}
+		if len(rules) > 0 && filter != nil && len(filter.All("rule")) > 0 {
+			b.note(fmt.Sprintf("%s: rules of both Firewall > Rules (new) and the legacy <filter>: within each class (floating, group, interface) the new ones are read after the legacy ones", b.name))
+		}
+	}
+	if len(nodes) > 0 {
+		for _, n := range nodes {
 			s, float, dir, quick, err := b.filterRule(n)
 			if err != nil {
 				return err
@@ -717,7 +740,7 @@ func (b *reader) build(filter, nat *Node) error {
 				}
 			}
 		}
-		if len(filter.All("rule")) > 0 && len(b.aliases) == 0 && !b.hasAl {
+		if len(b.aliases) == 0 && !b.hasAl {
 			b.note(fmt.Sprintf("%s: no aliases section: alias names in rules are unknown", b.name))
 		}
 	}
@@ -785,4 +808,76 @@ func (b *reader) blockPrivate(ch *ruleset.Chain) {
 			ch.Rules = append(ch.Rules, r)
 		}
 	}
+}
+
+func seq(n *Node) int {
+	v, err := strconv.Atoi(n.Get("sequence"))
+	if err != nil {
+		return 1 << 30
+	}
+	return v
+}
+
+// legacyShape turns a rule of OPNsense's Firewall > Rules (new)
+// (models/OPNsense/Firewall/Filter.xml: action, enabled, quick,
+// interface, interfacenot, direction, source_net, source_port…) into the
+// legacy <filter><rule> shape the reader knows, keeping its line. As
+// OPNsense does, a rule of several interfaces (or none, or "not") is a
+// floating one.
+func legacyShape(r *Node) *Node {
+	out := &Node{Name: "rule", Line: r.Line}
+	add := func(name, text string) {
+		out.Children = append(out.Children, &Node{Name: name, Text: text, Line: r.Line})
+	}
+	add("type", r.Get("action"))
+	if r.Has("enabled") && r.Get("enabled") != "1" {
+		add("disabled", "1")
+	}
+	ifs := strings.Split(r.Get("interface"), ",")
+	if r.Get("interface") == "" {
+		ifs = nil
+	}
+	add("interface", r.Get("interface"))
+	if len(ifs) != 1 || flag(r, "interfacenot") {
+		add("floating", "yes")
+		if !r.Has("quick") || flag(r, "quick") {
+			add("quick", "1")
+		}
+		dir := r.Get("direction")
+		if dir == "" {
+			dir = "in"
+		}
+		add("direction", dir)
+	}
+	if flag(r, "interfacenot") {
+		add("interfacenot", "1")
+	}
+	for _, f := range []string{"ipprotocol", "protocol", "sched"} {
+		if v := r.Get(f); v != "" {
+			add(f, v)
+		}
+	}
+	side := func(name, prefix string) {
+		n := &Node{Name: name, Line: r.Line}
+		put := func(k, v string) { n.Children = append(n.Children, &Node{Name: k, Text: v, Line: r.Line}) }
+		switch v := r.Get(prefix + "_net"); {
+		case v == "" || v == "any":
+			put("any", "")
+		case v == "(self)" || ifNameRE.MatchString(strings.TrimSuffix(v, "ip")):
+			put("network", v)
+		default:
+			put("address", v)
+		}
+		if flag(r, prefix+"_not") {
+			put("not", "")
+		}
+		if v := r.Get(prefix + "_port"); v != "" {
+			put("port", v)
+		}
+		out.Children = append(out.Children, n)
+	}
+	side("source", "source")
+	side("destination", "destination")
+	add("descr", r.Get("description"))
+	return out
 }

@@ -83,3 +83,48 @@ func TestReaderSemantics(t *testing.T) {
 		t.Errorf("the (self) rule is not noted: %q", rs.Notes)
 	}
 }
+
+// TestOPNsenseNewRules: the rules of OPNsense's Firewall > Rules (new)
+// (OPNsense/Firewall/Filter/rules) are read in their sequence, with the
+// legacy ones: a block of sequence 1 before a pass of sequence 2 written
+// earlier, a disabled rule skipped, a rule of two interfaces floating.
+func TestOPNsenseNewRules(t *testing.T) {
+	site := policy.Site{Mode: policy.Gateway, LANIf: "lan", WANIf: "wan", LAN: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
+	mvc := func(uuid, seq, action, ifs, dst, port, extra string) string {
+		enabled := "1"
+		if extra == "off" {
+			enabled, extra = "0", ""
+		}
+		return `<rule uuid="` + uuid + `"><enabled>` + enabled + `</enabled><sequence>` + seq + `</sequence><action>` + action + `</action><quick>1</quick><interface>` + ifs +
+			`</interface><direction>in</direction><ipprotocol>inet</ipprotocol><protocol>TCP</protocol><source_net>lan</source_net><destination_net>` + dst +
+			`</destination_net><destination_port>` + port + `</destination_port><description>new ` + seq + `</description>` + extra + `</rule>`
+	}
+	doc := `<opnsense><interfaces><lan><if>em1</if><ipaddr>192.0.2.1</ipaddr><subnet>24</subnet></lan><wan><if>em0</if><ipaddr>dhcp</ipaddr></wan></interfaces>
+<OPNsense><Firewall><Filter><rules>` +
+		mvc("a", "2", "pass", "lan", "any", "443", "") +
+		mvc("b", "1", "block", "lan", "203.0.113.9", "443", "") +
+		mvc("c", "3", "pass", "lan", "any", "8080", "off") +
+		mvc("d", "4", "pass", "lan,opt1", "any", "993", "") +
+		`</rules></Filter></Firewall></OPNsense></opnsense>`
+	rs, err := pfxml.OPNsense.Read("new.xml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := audit.New(rs, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := []fxFlow{
+		{id: "https", proto: "tcp", lo: 443, src: "192.0.2.0/24", dst: "203.0.113.10/32", want: audit.Allowed},
+		{id: "https-blocked", proto: "tcp", lo: 443, src: "192.0.2.0/24", dst: "203.0.113.9/32", want: audit.Blocked},
+		{id: "disabled", proto: "tcp", lo: 8080, src: "192.0.2.0/24", want: audit.Blocked},
+		{id: "floating", proto: "tcp", lo: 993, src: "192.0.2.0/24", want: audit.Allowed},
+	}
+	for _, f := range a.Audit(fxRules(site, flows), nil, audit.Options{}).Flows {
+		for _, w := range flows {
+			if w.id == f.Flow && f.Verdict != w.want {
+				t.Errorf("%s: %s, want %s: %s", f.Flow, f.Verdict, w.want, f.Summary)
+			}
+		}
+	}
+}
