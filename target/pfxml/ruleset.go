@@ -109,7 +109,6 @@ type reader struct {
 	ifaceNode map[string]*Node
 	groups    map[string][]string // interface groups: their members
 	mvc       *Node               // OPNsense's OPNsense/Firewall/Filter/rules
-	hasIfs    bool                // the file has an <interfaces> section
 	hasAl     bool                // the file has an aliases section
 	rs        *ruleset.Ruleset
 	noted     map[string]bool
@@ -245,7 +244,6 @@ func (b *reader) readInterfaces(sec *Node) error {
 	if sec == nil {
 		return nil
 	}
-	b.hasIfs = true
 	for _, n := range sec.Children {
 		d := ifaceDef{dev: n.Get("if"), descr: n.Get("descr"), dyn4: n.Get("ipaddr"), dyn6: n.Get("ipaddrv6")}
 		if a, err := netip.ParseAddr(n.Get("ipaddr")); err == nil && a.Is4() {

@@ -31,7 +31,6 @@ type Alias struct {
 	Type    string // host, network, port
 	Entries []string
 	Descr   string
-	key     string
 }
 
 // Side is the source or destination of a rule: any, an address (an
@@ -396,7 +395,7 @@ func (g *gen) alias(r *policy.Rule, typ string, entries []string, role string, n
 	if len(names) > 0 {
 		d += " (host names the firewall resolves)"
 	}
-	a := &Alias{Name: name, Type: typ, Entries: entries, Descr: target.OneLine(d), key: key}
+	a := &Alias{Name: name, Type: typ, Entries: entries, Descr: target.OneLine(d)}
 	g.names[name] = true
 	g.aliases[key] = a
 	g.doc.Aliases = append(g.doc.Aliases, a)
