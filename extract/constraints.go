@@ -34,7 +34,7 @@ var (
 	authWords      = []string{"authentication", "authentifizierung", "autenticação", "autenticación", "authentification", "autenticazione", "認証", "kimlik doğrulama", "auth"}
 	authSchemes    = []string{"basic", "digest", "ntlm", "negotiate", "kerberos", "keberos"}
 	negWords       = []string{"not supported", "are not", "is not", "nicht", "não", "no es", "no son", "no se", "ne sont pas", "n'est pas", "non sono", "non è", "non supportat", "desteklenmez", "değil", "対応していません", "非対応", "サポートされていません", "unsupported", "refused", "abgelehnt"}
-	tlsRE          = regexp.MustCompile(`(?i)\btls\s*v?(1\.[0-3])`)
+	tlsRE          = regexp.MustCompile(`(?i)\btls(?:\s*v?|[^.;:\d]{0,25}?\b)(1\.[0-3])\b`)
 	tlsMinWords    = []string{"or higher", "or later", "or newer", "higher", "minimum", "at least", "mindestens", "höher", "oder neuer", "superior", "ou superior", "mínim", "minimal", "minimale", "minima", "以上", "en az", "veya üzeri", "refus", "nicht möglich", "not possible", "not supported", "nicht unterstützt", "não é possível", "no es posible", "pas possible", "non è possibile"}
 	timeoutWords   = []string{"timeout", "time-out", "time out", "binding", "zeitüberschreitung", "session-timeout", "sitzungsdauer", "tempo limite", "expiração", "temporizador", "tiempo de espera", "tiempo límite", "délai", "durée de vie", "expiration", "zaman aşımı", "oturum süresi", "保持時間", "タイムアウト", "セッション保持", "udp-session", "timer", "scadenza"}
 	keepaliveWords = []string{"keep-alive", "keepalive", "keep alive", "キープアライブ", "keep-alives"}

@@ -334,7 +334,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hosts = []string{"any"}
 		hostNote = "the line names no host: any address; narrow it if the vendor publishes one"
 	}
-	dir := x.direction(u, low)
+	dir := x.direction(u, a, low)
 	need := x.necessity(u, low)
 	purpose := x.purpose(u, toks, text)
 	oneOf := containsAny(low, oneOfWords) != ""
@@ -497,13 +497,16 @@ func portAfter(toks []token, i int) bool {
 // listJoined: the number continues a list of ports ("5223, 2197, and 443",
 // "UDP 3478 and UDP 3479", "5060 ou 5061").
 func listJoined(toks []token, i int, isPort []bool) bool {
+	joined := false
 	for k := i - 1; k >= 0; k-- {
 		t := toks[k]
 		switch {
 		case t.kind == tNum:
-			return isPort[k]
-		case isJoiner(t), t.kind == tProto, t.kind == tWord && isPortWord(t.word), t.kind == tWord && fillerWords[t.word],
-			t.kind == tPunct && (t.word == "(" || t.word == ")"):
+			return isPort[k] && joined
+		case isJoiner(t), t.kind == tProto, t.kind == tWord && isPortWord(t.word):
+			joined = true
+			continue
+		case t.kind == tWord && fillerWords[t.word], t.kind == tPunct && (t.word == "(" || t.word == ")"):
 			continue
 		}
 		return false
@@ -583,6 +586,9 @@ func (x *extractor) protoFor(u *Unit, toks []token, i int) ([]string, int, strin
 	for k := i - 1; k >= lo; k-- {
 		if toks[k].kind == tProto {
 			return toks[k].protos, k, ""
+		}
+		if a := appWord(toks[k].word); a[1] != "" && k >= i-3 && toks[k].kind == tWord {
+			return []string{a[1]}, -2 - k, ""
 		}
 	}
 	for k := i + 1; k < hi; k++ {
@@ -666,9 +672,15 @@ func wordsOf(ts []token) []string {
 
 // direction: the statement's own words, a direction column, the context
 // of headings and lead lines, else outbound.
-func (x *extractor) direction(u *Unit, low string) model.Direction {
+func (x *extractor) direction(u *Unit, a int, low string) model.Direction {
 	if d := dirWords(low); d != "" {
 		return d
+	}
+	if u.Kind != Row && a > 0 {
+		// what the sentences before it in the paragraph say
+		if d := dirWords(strings.ToLower(u.Text[:a])); d != "" {
+			return d
+		}
 	}
 	for k := len(x.ctx) - 1; k >= 0; k-- {
 		if x.ctx[k].dir != "" {

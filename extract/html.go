@@ -84,6 +84,8 @@ func readHTML(name string, data []byte) *Document {
 				if pre && i > 0 && cur.u.Kind == Para {
 					flush()
 					start(Para, 0)
+				} else if i > 0 && cur.len() > 0 {
+					cur.sep(" ")
 				}
 				addHTMLText(cur, piece, n)
 			}

@@ -109,6 +109,15 @@ func readText(name string, data []byte, layout bool) *Document {
 			d.Units = append(d.Units, b.unit())
 			continue
 		}
+		if isRecord(t) {
+			// "host TCP 443 purpose" on a line of its own: a table row
+			// written with single spaces, not prose to join.
+			flush()
+			para = &builder{u: Unit{Kind: Para}}
+			addInline(para, t, n)
+			flush()
+			continue
+		}
 		if para == nil || para.u.Kind == Item {
 			flush()
 			para = &builder{u: Unit{Kind: Para}}
@@ -125,6 +134,14 @@ func readText(name string, data []byte, layout bool) *Document {
 		}
 	}
 	return d
+}
+
+var recordRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b[\s:/,-]*\d`)
+
+// isRecord says whether a line names a protocol with a port and a host:
+// one requirement per line.
+func isRecord(t string) bool {
+	return recordRE.MatchString(t) && len(findHosts(t)) > 0
 }
 
 // numberedNumber tells a number that starts a line ("10.000 bis 20.000")
