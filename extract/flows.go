@@ -54,6 +54,16 @@ func classifyHeader(u *Unit) ([]colRole, bool) {
 			roles[i] = colOther // "Transport, Ports, Protocol": read freely
 		}
 	}
+	for i := range u.Cells {
+		if utf8.RuneCountInString(u.CellText(i)) > 60 {
+			return roles, false
+		}
+	}
+	for _, t := range lex(u.Text, false) {
+		if t.kind == tProto || t.kind == tNum {
+			return roles, false
+		}
+	}
 	return roles, known >= 2
 }
 
@@ -466,7 +476,7 @@ func portBefore(toks []token, i int) bool {
 			return true
 		case t.kind == tWord && appWords[t.word][0] != "" && k == i-2 && toks[k+1].word == "(":
 			return true
-		case t.kind == tPunct && strings.Contains(":/(-=：（#", t.word) && t.word != "#":
+		case t.kind == tPunct && strings.Contains(":/(-=：（,", t.word):
 			continue
 		case t.kind == tWord && fillerWords[t.word] && fill < 3:
 			fill++
