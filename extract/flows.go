@@ -451,8 +451,8 @@ func (x *extractor) notAPort(toks []token, i int) bool {
 		if p.kind == tWord && beforeNonPort[p.word] || p.kind == tPunct && (p.word == "#" || p.word == "§" || p.word == "+" && t.lo > 0 && t.hi == t.lo) {
 			return true
 		}
-		if p.kind == tPunct && p.word == "." {
-			return true
+		if p.kind == tPunct && p.word == "." || p.kind == tNum {
+			return true // after a dot, or a number with nothing between: a footnote mark
 		}
 	}
 	return false
@@ -497,6 +497,8 @@ func portAfter(toks []token, i int) bool {
 		case t.kind == tWord && isPortWord(t.word):
 			return true
 		case t.kind == tPunct && (t.word == "/" || t.word == ")" || t.word == "）"):
+			continue
+		case t.kind == tWord && fillerWords[t.word]:
 			continue
 		}
 		return false

@@ -41,7 +41,7 @@ type token struct {
 var (
 	ipv4Pat = `(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}`
 	ipv4RE  = regexp.MustCompile(`\b` + ipv4Pat + `(?:/\d{1,2}\b|\s*[-–]\s*` + ipv4Pat + `\b|-\d{1,3}\b)?`)
-	ipv6RE  = regexp.MustCompile(`(?i)(?:^|[^\w:.])((?:[0-9a-f]{1,4}:){1,7}(?::|[0-9a-f]{1,4})(?::[0-9a-f]{1,4}){0,6}(?:/\d{1,3})?)`)
+	ipv6RE  = regexp.MustCompile(`(?i)(?:^|[^\w:.])((?:[0-9a-f]{1,4}:){1,7}(?:[0-9a-f]{1,4}|:)(?:[0-9a-f]{1,4})?(?::[0-9a-f]{1,4}){0,6}(?:/\d{1,3})?)`)
 	hostRE  = regexp.MustCompile(`(?i)(?:\*\.|` + hostPlaceholderRE + `\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,22}[a-z]`)
 	placeRE = regexp.MustCompile(`^` + hostPlaceholderRE)
 	tcpIPRE = regexp.MustCompile(`(?i)^tcp[-/]ip`)

@@ -42,7 +42,7 @@ var fillerWords = map[string]bool{
 	"on": true, "at": true, "auf": true, "über": true, "sur": true, "en": true, "em": true, "na": true, "nas": true,
 	"no": true, "nos": true, "nella": true, "sulla": true, "sobre": true, "from": true, "entre": true, "between": true,
 	"zwischen": true, "tra": true, "fra": true, "dal": true, "dalla": true, "desde": true, "destination": true,
-	"dest": true, "ziel": true, "aralığı": true, "numarası": true, "der:": true, "folgenden": true, "following": true,
+	"dest": true, "ziel": true, "aralığı": true, "arası": true, "arasında": true, "numarası": true, "der:": true, "folgenden": true, "following": true,
 	"seguintes": true, "siguientes": true, "suivants": true, "seguenti": true, "aşağıdaki": true, "einer": true,
 	"one": true, "of": true, "um": true, "uno": true, "un": true, "una": true, "bir": true, "either": true,
 	"media": true, "medien": true, "mídia": true, "medios": true, "médias": true, "signalling": true,
@@ -147,7 +147,7 @@ var (
 // Necessity words, weakest first: a statement takes the weakest it names.
 var (
 	optionalWords = []string{
-		"optional", "optionally", "opcional", "facultatif", "facultative", "facoltativ", "isteğe bağlı", "opsiyonel",
+		"optional", "optionally", "opcional", "opcionais", "facultatif", "facultative", "facoltativ", "isteğe bağlı", "opsiyonel",
 		"任意", "オプション", "falls ", "if you ", "if your ", "if using", "when using", "wenn sie", "sofern", "se si ",
 		"se você", "caso ", "si utiliza", "si vous", "si usa", "場合", "kullanıyorsanız", "ise ", "if required",
 		"not required", "nicht erforderlich", "não obrigatório", "no obligatorio",
