@@ -109,7 +109,7 @@ type builder struct {
 
 // add appends text that stands on line; lit says it stands there as is.
 func (b *builder) add(text string, line int, lit bool) {
-	if text == "" {
+	if text == "" || b.b.Len() > MaxUnit {
 		return
 	}
 	off := b.b.Len()
@@ -118,7 +118,16 @@ func (b *builder) add(text string, line int, lit bool) {
 }
 
 // sep appends a separator that stands on no line.
-func (b *builder) sep(s string) { b.b.WriteString(s) }
+func (b *builder) sep(s string) {
+	if b.b.Len() <= MaxUnit {
+		b.b.WriteString(s)
+	}
+}
+
+// MaxUnit bounds the text of one unit (a paragraph, a row): what follows
+// in the same paragraph is not read, which keeps the reading linear in the
+// document's size.
+const MaxUnit = 32 << 10
 
 func (b *builder) startCell() int { return b.b.Len() }
 

@@ -117,6 +117,9 @@ type extractor struct {
 	roles    []colRole
 	hdrHosts []string
 	consumed map[int]bool // units whose hosts a lead took
+
+	hostsOf     []string // unitHosts' last answer
+	hostsOfUnit *Unit
 }
 
 type paramInfo struct {
@@ -233,7 +236,7 @@ func (x *extractor) hostOnly(u *Unit, toks []token) bool {
 
 func (x *extractor) addPool(u *Unit, toks []token) {
 	for _, t := range toks {
-		if t.kind == tHost {
+		if t.kind == tHost && len(x.pool.hosts) < maxPool {
 			x.pool.hosts = appendNew(x.pool.hosts, t.entries...)
 			x.noteTemplate(u, t)
 			if x.pool.line == 0 {
@@ -242,6 +245,9 @@ func (x *extractor) addPool(u *Unit, toks []token) {
 		}
 	}
 }
+
+// maxPool bounds the hosts one section's host lines gather.
+const maxPool = 512
 
 // sentences splits a unit's tokens into sentences: [start, end) offsets.
 func sentences(toks []token, n int) [][2]int {
@@ -272,12 +278,12 @@ type portTok struct {
 // statement reads one sentence or table row: its constraints, or its
 // flows.
 func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bool) {
-	var toks []token
-	for _, t := range all {
-		if t.off >= a && t.end <= b {
-			toks = append(toks, t)
-		}
+	i := sort.Search(len(all), func(k int) bool { return all[k].off >= a })
+	j := sort.Search(len(all), func(k int) bool { return all[k].end > b })
+	if j < i {
+		j = i
 	}
+	toks := all[i:j]
 	if len(toks) == 0 {
 		return
 	}
@@ -320,11 +326,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hosts = appendNew(hosts, x.hdrHosts...)
 	}
 	if len(hosts) == 0 && u.Kind != Row {
-		for _, t := range all {
-			if t.kind == tHost {
-				hosts = appendNew(hosts, t.entries...)
-			}
-		}
+		hosts = appendNew(hosts, x.unitHosts(u, all)...)
 		if len(hosts) > 0 {
 			hostNote = "the hosts are named elsewhere in the same paragraph"
 		}
@@ -690,7 +692,7 @@ func (x *extractor) direction(u *Unit, a int, low string) model.Direction {
 	}
 	if u.Kind != Row && a > 0 {
 		// what the sentences before it in the paragraph say
-		if d := dirWords(strings.ToLower(u.Text[:a])); d != "" {
+		if d := dirWords(strings.ToLower(u.Text[max(0, a-2000):a])); d != "" {
 			return d
 		}
 	}
@@ -790,6 +792,21 @@ func hasHostOrNumber(s string) bool {
 		}
 	}
 	return false
+}
+
+// unitHosts returns the hosts of a whole unit, read once per unit.
+func (x *extractor) unitHosts(u *Unit, all []token) []string {
+	if x.hostsOf != nil && x.hostsOfUnit == u {
+		return x.hostsOf
+	}
+	var hs []string
+	for _, t := range all {
+		if t.kind == tHost {
+			hs = appendNew(hs, t.entries...)
+		}
+	}
+	x.hostsOf, x.hostsOfUnit = hs, u
+	return hs
 }
 
 // leadHosts takes the host lines that follow a lead line ("… must be
