@@ -129,9 +129,18 @@ func (b *builder) sep(s string) {
 // document's size.
 const MaxUnit = 32 << 10
 
+// maxCells bounds the cells of a row; the cells past it join the last.
+const maxCells = 64
+
 func (b *builder) startCell() int { return b.b.Len() }
 
-func (b *builder) endCell(off int) { b.u.Cells = append(b.u.Cells, Cell{Off: off, End: b.b.Len()}) }
+func (b *builder) endCell(off int) {
+	if n := len(b.u.Cells); n >= maxCells {
+		b.u.Cells[n-1].End = b.b.Len()
+		return
+	}
+	b.u.Cells = append(b.u.Cells, Cell{Off: off, End: b.b.Len()})
+}
 
 func (b *builder) len() int { return b.b.Len() }
 

@@ -47,7 +47,20 @@ func fuzzExtract(t *testing.T, name string, data []byte, f Format) {
 	}
 }
 
+// hostile are inputs shaped to find quadratic reading: long rows, long
+// lists, long sentences, many leads.
+var hostile = []string{
+	strings.Repeat("1 ", 20000), "TCP " + strings.Repeat("443, ", 8000), strings.Repeat("a.", 20000) + "com",
+	strings.Repeat("192.0.2.1 ", 5000), strings.Repeat("| a ", 10000), strings.Repeat("TCP\t443\t", 5000),
+	strings.Repeat("TCP 443 example.com\n", 5000), strings.Repeat("1-2-3-4-", 5000), strings.Repeat("ab:", 20000),
+	strings.Repeat("TCP 443. ", 5000), strings.Repeat("TCP 443:\n- example.com\n", 3000),
+	strings.Repeat("<table><tr><td>", 3000), strings.Repeat("UDP 10.000 bis 20.000 192.0.2.0/24 *.a.example; ", 3000),
+}
+
 func addCorpusSeeds(f *testing.F, glob string) {
+	for _, h := range hostile {
+		f.Add([]byte(h))
+	}
 	files, _ := filepath.Glob(glob)
 	for _, p := range files {
 		if data, err := os.ReadFile(p); err == nil {

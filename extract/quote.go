@@ -27,24 +27,34 @@ func (x *extractor) quote(u *Unit, a, b, off int) (int, string) {
 	if len(raw) > MaxLineLen {
 		raw = raw[:MaxLineLen]
 	}
-	rawF := fold(raw)
+	rawF := fold(raw) // one line, at most MaxLineLen bytes
 	var cands []string
 	// the statement's pieces on this line, joined
+	const long = 4 * maxQuote // bytes: longer candidates cannot be quotes
 	var parts []string
+	size := 0
 	for _, s := range u.Spans {
 		if s.Line == line && s.End > a && s.Off < b {
-			parts = append(parts, u.Text[max(s.Off, a):min(s.End, b)])
+			lo, hi := max(s.Off, a), min(s.End, b)
+			size += hi - lo
+			if size > long {
+				break
+			}
+			parts = append(parts, u.Text[lo:hi])
 		}
 	}
-	cands = append(cands, strings.Join(parts, " "))
-	if u.Kind == Row && !strings.Contains(raw, "<") {
+	if size <= long {
+		cands = append(cands, strings.Join(parts, " "))
+	}
+	if u.Kind == Row && !strings.Contains(raw, "<") && len(raw) <= long {
 		cands = append(cands, raw)
 	}
-	lo, hi := max(sp.Off, a), min(sp.End, b)
-	if lo < hi {
+	if lo, hi := max(sp.Off, a), min(sp.End, b); lo < hi && hi-lo <= long {
 		cands = append(cands, u.Text[lo:hi])
 	}
-	cands = append(cands, u.Text[sp.Off:sp.End])
+	if sp.End-sp.Off <= long {
+		cands = append(cands, u.Text[sp.Off:sp.End])
+	}
 	for _, c := range cands {
 		c = strings.TrimSpace(c)
 		if c == "" || utf8.RuneCountInString(c) > maxQuote {
@@ -54,23 +64,30 @@ func (x *extractor) quote(u *Unit, a, b, off int) (int, string) {
 			return line, fold(c)
 		}
 	}
-	// the longest run of the span's words that stands on the line
-	words := strings.Fields(u.Text[sp.Off:sp.End])
+	// the longest run of words around off that stands on the line
+	wlo, whi := max(sp.Off, off-150), min(sp.End, off+150)
+	for wlo > sp.Off && !utf8.RuneStart(u.Text[wlo]) {
+		wlo--
+	}
+	for whi < sp.End && !utf8.RuneStart(u.Text[whi]) {
+		whi++
+	}
+	// grow a run from the word at off, left then right, while it stands
+	words := strings.Fields(u.Text[wlo:whi])
+	at := len(strings.Fields(u.Text[wlo:max(wlo, off)]))
+	if at >= len(words) {
+		at = len(words) - 1
+	}
 	best := ""
-	for i := range words {
-		for j := len(words); j > i; j-- {
-			c := strings.Join(words[i:j], " ")
-			if len(c) <= len(best) || utf8.RuneCountInString(c) > maxQuote {
-				continue
-			}
-			if strings.Contains(rawF, c) {
-				best = c
-				break
-			}
+	if at >= 0 && strings.Contains(rawF, words[at]) {
+		lo, hi := at, at+1
+		for lo > 0 && strings.Contains(rawF, strings.Join(words[lo-1:hi], " ")) {
+			lo--
 		}
-		if len(words) > 60 {
-			break // long spans: the first run found will do
+		for hi < len(words) && strings.Contains(rawF, strings.Join(words[lo:hi+1], " ")) {
+			hi++
 		}
+		best = strings.Join(words[lo:hi], " ")
 	}
 	if best != "" {
 		return line, best

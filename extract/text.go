@@ -187,6 +187,9 @@ func splitRow(raw string, layout bool) []string {
 	default:
 		return nil
 	}
+	if len(parts) > maxCells {
+		return nil // not a table a vendor writes: read it as prose
+	}
 	var out []string
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
