@@ -118,7 +118,8 @@ type extractor struct {
 	hdrHosts []string
 	consumed map[int]bool // units whose hosts a lead took
 
-	hostsOf     []string // unitHosts' last answer
+	folded      map[int]string // source lines, white space folded, for quote
+	hostsOf     []string       // unitHosts' last answer
 	hostsOfUnit *Unit
 }
 
@@ -618,7 +619,7 @@ func (x *extractor) protoFor(u *Unit, toks []token, i int) ([]string, int, strin
 		}
 	}
 	t := toks[i]
-	for k := lo; k < hi; k++ {
+	for k := max(lo, i-12); k < min(hi, i+12); k++ {
 		if a := appWord(toks[k].word); a[1] != "" {
 			return []string{a[1]}, -2 - k, ""
 		}
@@ -659,6 +660,8 @@ func clause(toks []token, i int) (int, int) {
 func (x *extractor) app(toks []token, ports []portTok) string {
 	t := toks[ports[0].idx]
 	lo, hi := clause(toks, ports[0].idx)
+	// the app words near the port: a window of the clause
+	lo, hi = max(lo, ports[0].idx-12), min(hi, ports[len(ports)-1].idx+12)
 	for k := lo; k < hi; k++ {
 		if a := appWord(toks[k].word); a[0] != "" && a[0] != "tls" {
 			if a[0] == "sip" && (t.lo == 5061 || strings.Contains(strings.Join(wordsOf(toks[lo:hi]), " "), "tls")) {

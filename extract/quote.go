@@ -27,7 +27,14 @@ func (x *extractor) quote(u *Unit, a, b, off int) (int, string) {
 	if len(raw) > MaxLineLen {
 		raw = raw[:MaxLineLen]
 	}
-	rawF := fold(raw) // one line, at most MaxLineLen bytes
+	rawF, ok := x.folded[line] // one line, at most MaxLineLen bytes, folded once
+	if !ok {
+		rawF = fold(raw)
+		if x.folded == nil {
+			x.folded = map[int]string{}
+		}
+		x.folded[line] = rawF
+	}
 	var cands []string
 	// the statement's pieces on this line, joined
 	const long = 4 * maxQuote // bytes: longer candidates cannot be quotes
