@@ -23,7 +23,9 @@ func fuzzExtract(t *testing.T, name string, data []byte, f Format) {
 	}
 	start := time.Now()
 	res, err := Extract(name, data, Options{Format: f})
-	if d := time.Since(start); d > 5*time.Second {
+	// A bound that catches a hang, not a budget (that is the benchmark's):
+	// fuzzing instruments the code and shares the machine.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("%d bytes took %v", len(data), d)
 	}
 	if err != nil {

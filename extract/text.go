@@ -199,13 +199,15 @@ func splitRow(raw string, layout bool) []string {
 	return out
 }
 
+var mdMarks = strings.NewReplacer("**", "", "__", "", "`", "", "\\(", "(", "\\)", ")", "\\_", "_", "\\*", "*")
+
 // addInline adds a piece of Markdown text that stands on line, without its
 // inline markup (emphasis, code, links, HTML tags); pieces changed by that
 // are marked as not literal.
 func addInline(b *builder, s string, line int) {
 	c := mdLinkRE.ReplaceAllString(s, "$1")
 	c = inlineTag.ReplaceAllString(c, " ")
-	c = strings.NewReplacer("**", "", "__", "", "`", "", "\\(", "(", "\\)", ")", "\\_", "_", "\\*", "*").Replace(c)
+	c = mdMarks.Replace(c)
 	c = strings.Join(strings.Fields(c), " ")
 	b.add(c, line, c == strings.Join(strings.Fields(s), " "))
 }
