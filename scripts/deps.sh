@@ -22,6 +22,7 @@ declare -A need=(
   [unshare]=util-linux # TestREADME's network namespace
   [firewall-offline-cmd]=firewalld # the firewalld target's referee
   [ufw]=ufw          # the ufw target's referee
+  [pdftotext]=poppler-utils # extract's PDF input
 )
 
 missing=()
