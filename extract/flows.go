@@ -301,7 +301,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		mentions = true
 	}
 	lead := strings.HasSuffix(strings.TrimSpace(text), ":") || strings.HasSuffix(strings.TrimSpace(text), "：")
-	if x.constraints(ui, u, toks, a, b, ports, lead) {
+	if !heading && x.constraints(ui, u, toks, a, b, ports, lead) {
 		return
 	}
 	if heading {
@@ -337,6 +337,10 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 			hosts = hs
 			hostNote = "the hosts are the list the line introduces"
 		}
+	}
+	if len(hosts) == 0 && containsAny(low, lanWords) != "" {
+		hosts = []string{"lan"}
+		hostNote = "the line says the traffic stays in the site's own networks: remote lan"
 	}
 	if len(hosts) == 0 && len(x.pool.hosts) > 0 {
 		hosts = append(hosts, x.pool.hosts...)

@@ -165,6 +165,11 @@ var (
 	}
 )
 
+// lanWords say that a flow stays in the site's own networks.
+var lanWords = []string{"inside your network", "within your network", "inside the local network", "stays in your network",
+	"same network", "same subnet", "same lan", "im selben netz", "im gleichen netz", "im lokalen netz", "innerhalb ihres netz",
+	"na mesma rede", "en la misma red", "dans le même réseau", "nella stessa rete", "aynı ağ", "同一ネットワーク", "社内ネットワーク内"}
+
 // oneOfWords say that any one of the ports listed is enough.
 var oneOfWords = []string{"one of the", "einer der", "einen der", "um dos", "uma das", "uno de", "una de", "l'un des", "l'une des", "uno dei", "una delle", "いずれか", "birini", "only one", "nur einen"}
 
