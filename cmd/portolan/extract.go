@@ -127,6 +127,9 @@ not understood (or no flow found: no profile); 2 unreadable input or usage.`,
 			case noFlows > 0:
 				return failed(fmt.Sprintf("%d of %d documents gave no flow", noFlows, len(args)))
 			case unread > 0:
+				if unread == 1 {
+					return failed("1 line mentions ports, protocols or hosts but gave nothing: review it")
+				}
 				return failed(fmt.Sprintf("%d lines mention ports, protocols or hosts but gave nothing: review them", unread))
 			}
 			return nil
