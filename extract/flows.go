@@ -118,9 +118,10 @@ type extractor struct {
 	hdrHosts []string
 	consumed map[int]bool // units whose hosts a lead took
 
-	folded      map[int]string // source lines, white space folded, for quote
-	hostsOf     []string       // unitHosts' last answer
-	hostsOfUnit *Unit
+	folded       map[int]string // source lines, white space folded, for quote
+	hostsOf      []string       // unitHosts' last answer
+	lastRowHosts []string       // the hosts of the table's last row that named some
+	hostsOfUnit  *Unit
 }
 
 type paramInfo struct {
@@ -158,7 +159,7 @@ func (x *extractor) run() {
 			x.statement(i, u, toks, 0, len(u.Text), true)
 		case Row:
 			if u.Table != x.table {
-				x.table, x.roles, x.hdrHosts = u.Table, nil, nil
+				x.table, x.roles, x.hdrHosts, x.lastRowHosts = u.Table, nil, nil, nil
 				if roles, ok := classifyHeader(u); ok || u.Header {
 					x.roles = roles
 					for _, t := range lex(u.Text, x.frLike) {
@@ -304,8 +305,15 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 	if !heading && x.constraints(ui, u, toks, a, b, ports, lead) {
 		return
 	}
+	var leadHs []string
 	if heading {
-		return
+		// "### TCP 443" over a list of hosts
+		if len(ports) == 0 {
+			return
+		}
+		if leadHs = x.leadHosts(ui); len(leadHs) == 0 {
+			return
+		}
 	}
 	if len(ports) == 0 {
 		if mentions && !x.consumed[ui] {
@@ -324,7 +332,19 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		}
 	}
 	if u.Kind == Row {
+		if len(hosts) == 0 && len(x.lastRowHosts) > 0 && len(u.Cells) < len(x.roles) {
+			// a merged cell: the row above names the hosts
+			hosts = append(hosts, x.lastRowHosts...)
+			hostNote = "the row has fewer cells than the header: read as the hosts of the row above (a merged cell)"
+		}
+		if len(hosts) > 0 {
+			x.lastRowHosts = hosts
+		}
 		hosts = appendNew(hosts, x.hdrHosts...)
+	}
+	if len(leadHs) > 0 {
+		hosts = leadHs
+		hostNote = "the hosts are the list under the heading"
 	}
 	if len(hosts) == 0 && u.Kind != Row {
 		hosts = appendNew(hosts, x.unitHosts(u, all)...)
@@ -332,7 +352,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 			hostNote = "the hosts are named elsewhere in the same paragraph"
 		}
 	}
-	if len(hosts) == 0 && lead {
+	if len(hosts) == 0 && (lead || b >= len(u.Text)) {
 		if hs := x.leadHosts(ui); len(hs) > 0 {
 			hosts = hs
 			hostNote = "the hosts are the list the line introduces"
@@ -351,7 +371,10 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hosts = []string{"any"}
 		hostNote = "the line names no host: any address; narrow it if the vendor publishes one"
 	}
-	dir := x.direction(u, a, low)
+	dirs := []model.Direction{x.direction(u, a, low)}
+	if containsAny(low, bothWays) != "" {
+		dirs = []model.Direction{model.Outbound, model.Inbound}
+	}
 	need := x.necessity(u, low)
 	purpose := x.purpose(u, toks, text)
 	oneOf := containsAny(low, oneOfWords) != ""
@@ -391,11 +414,13 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		}
 		app := x.app(toks, g.ports)
 		line, quote := x.quote(u, a, b, anchor.off)
-		for _, proto := range g.protos {
-			x.flows = append(x.flows, &draftFlow{
-				dir: dir, proto: proto, ports: prs, hosts: hosts, necessity: need, app: app,
-				purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes,
-			})
+		for _, dir := range dirs {
+			for _, proto := range g.protos {
+				x.flows = append(x.flows, &draftFlow{
+					dir: dir, proto: proto, ports: prs, hosts: hosts, necessity: need, app: app,
+					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes,
+				})
+			}
 		}
 	}
 }
@@ -503,7 +528,7 @@ func portAfter(toks []token, i int) bool {
 			return true
 		case t.kind == tWord && isPortWord(t.word):
 			return true
-		case t.kind == tPunct && (t.word == "/" || t.word == ")" || t.word == "）"):
+		case t.kind == tPunct && (t.word == "/" || t.word == ")" || t.word == "）" || t.word == "(" || t.word == "（"):
 			continue
 		case t.kind == tWord && fillerWords[t.word]:
 			continue
@@ -619,6 +644,11 @@ func (x *extractor) protoFor(u *Unit, toks []token, i int) ([]string, int, strin
 		for k, t := range toks {
 			if t.kind == tProto {
 				return t.protos, k, ""
+			}
+		}
+		for c, r := range x.roles {
+			if r == colProto && containsAny(strings.ToLower(u.CellText(c)), bothWords) != "" {
+				return []string{"tcp", "udp"}, -1, ""
 			}
 		}
 	}
@@ -743,6 +773,19 @@ func dirWords(low string) model.Direction {
 func (x *extractor) necessity(u *Unit, low string) model.Necessity {
 	if n := needWords(low); n != "" {
 		return n
+	}
+	if u.Kind == Row {
+		for c, r := range x.roles {
+			if r != colNeed {
+				continue
+			}
+			switch v := strings.ToLower(strings.TrimSpace(u.CellText(c))); {
+			case containsAny(" "+v+" ", noWords) != "":
+				return model.Optional
+			case containsAny(" "+v+" ", yesWords) != "":
+				return model.Required
+			}
+		}
 	}
 	for k := len(x.ctx) - 1; k >= 0; k-- {
 		if x.ctx[k].necessity != "" {

@@ -87,9 +87,9 @@ func TestPDF(t *testing.T) {
 		t.Fatalf("%v\n%s", err, text)
 	}
 	want := map[string]bool{
-		item("outbound", "udp", "5060", []string{"sip.orca-phone.example"}):  true,
+		item("outbound", "udp", "5060", []string{"sip.orca-phone.example"}): true,
 		item("outbound", "udp", "16384-32767", []string{"198.51.100.0/24"}): true,
-		item("outbound", "tcp", "443", []string{"api.orca-phone.example"}):   true,
+		item("outbound", "tcp", "443", []string{"api.orca-phone.example"}):  true,
 	}
 	got := profileItems(res.Service)
 	for w := range want {

@@ -15,7 +15,7 @@ var (
 	mdSepRE    = regexp.MustCompile(`^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$`)
 	itemRE     = regexp.MustCompile(`^\s*(?:[-*+•◦▪●・–]|\d{1,2}[.)])\s*`)
 	mdHeadRE   = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+`)
-	inlineTag  = regexp.MustCompile(`<[^<>]{1,200}>`)
+	inlineTag  = regexp.MustCompile(`(?i)</?(?:sup|sub|br|b|i|em|strong|span|div|code|a|p|u|small|font|img|li|ul|ol|td|tr|th|table|kbd|mark|s|del|ins|pre|tt|h[1-6])\b[^<>]{0,200}>`)
 	mdLinkRE   = regexp.MustCompile(`\[([^\[\]]{0,300})\]\([^()\s]{0,500}\)`)
 	multiSpace = regexp.MustCompile(`\S(?: {2,}|\t)\S`)
 )
@@ -179,6 +179,9 @@ func splitRow(raw string, layout bool) []string {
 	switch {
 	case strings.HasPrefix(t, "|") && strings.Count(t, "|") >= 2:
 		t = strings.TrimSuffix(strings.TrimPrefix(t, "|"), "|")
+		parts = strings.Split(t, "|")
+	case strings.Count(t, " | ") >= 2:
+		// a Markdown row without the outer pipes
 		parts = strings.Split(t, "|")
 	case strings.Contains(t, "\t"):
 		parts = strings.Split(t, "\t")

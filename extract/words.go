@@ -165,6 +165,15 @@ var (
 	}
 )
 
+// bothWays say that a flow goes both ways; bothWords in a protocol
+// column say TCP and UDP.
+var (
+	bothWays  = []string{"bidirectional", "bi-directional", "both directions", "bidirektional", "beide richtungen", "bidirecional", "bidireccional", "bidirectionnel", "bidirezionale", "双方向", "çift yönlü"}
+	bothWords = []string{"both", "beide", "ambos", "les deux", "entrambi", "両方", "her ikisi", "any", "all"}
+	yesWords  = []string{" yes ", " ja ", " sim ", " sí ", " si ", " oui ", " evet ", " はい ", " ✓ ", " x "}
+	noWords   = []string{" no ", " nein ", " não ", " non ", " hayır ", " いいえ ", " - ", " – "}
+)
+
 // lanWords say that a flow stays in the site's own networks.
 var lanWords = []string{"inside your network", "within your network", "inside the local network", "stays in your network",
 	"same network", "same subnet", "same lan", "im selben netz", "im gleichen netz", "im lokalen netz", "innerhalb ihres netz",

@@ -1,0 +1,101 @@
+package extract
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/portolan/portolan/model"
+)
+
+// TestShapes: the shapes vendor documents take, each read to the flows a
+// reader finds in it (direction, protocol, port, remote entries).
+func TestShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		format    Format
+		want      []string
+	}{
+		{"heading over a host list", "# Acme ports\n\n### TCP 443\n\n- a.acme.example\n- b.acme.example\n", Markdown,
+			[]string{"outbound tcp 443 → a.acme.example,b.acme.example"}},
+		{"sentence over a host list", "Acme ports\n\nOpen TCP 8443 to:\n\n- 192.0.2.0/25\n- 2001:db8::/48\n", Text,
+			[]string{"outbound tcp 8443 → 192.0.2.0/25,2001:db8::/48"}},
+		{"protocol after the range", "Media uses ports 3478-3481 (UDP) to media.acme.example.\n", Text,
+			[]string{"outbound udp 3478-3481 → media.acme.example"}},
+		{"protocol column says both", "Port\tProtocol\tDestination\n3478\tBoth\tturn.acme.example\n", Text,
+			[]string{"outbound tcp 3478 → turn.acme.example", "outbound udp 3478 → turn.acme.example"}},
+		{"bidirectional", "Port\tProtocol\tDirection\tPeer\n3090\tTCP\tBidirectional\t203.0.113.9\n", Text,
+			[]string{"inbound tcp 3090 → 203.0.113.9", "outbound tcp 3090 → 203.0.113.9"}},
+		{"Markdown row without outer pipes", "Port | Protocol | Destination\n--- | --- | ---\n5060 | UDP | sip.acme.example\n", Markdown,
+			[]string{"outbound udp 5060 → sip.acme.example"}},
+		{"merged host cell", "<table><tr><th>Host</th><th>Protocol</th><th>Port</th></tr>" +
+			"<tr><td rowspan=2>sip.acme.example</td><td>UDP</td><td>5060</td></tr><tr><td>TCP</td><td>5061</td></tr></table>", HTML,
+			[]string{"outbound tcp 5061 → sip.acme.example", "outbound udp 5060 → sip.acme.example"}},
+		{"inbound section", "## Inbound\n\nForward UDP 5060 from 198.51.100.7 to the PBX.\n\n## Outbound\n\nUDP 10000-20000 to 198.51.100.0/24.\n", Markdown,
+			[]string{"inbound udp 5060 → 198.51.100.7", "outbound udp 10000-20000 → 198.51.100.0/24"}},
+		{"templated name", "Endpoints reach <tenant>.acme.example on TCP 443.\n", Text,
+			[]string{"outbound tcp 443 → {}.acme.example"}},
+		{"address range", "Allow UDP 5004 to 192.0.2.16 - 192.0.2.31.\n", Text,
+			[]string{"outbound udp 5004 → 192.0.2.16/28"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Extract("doc", []byte(tc.doc), Options{Format: tc.format, Lang: "en"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for it := range profileItems(res.Service) {
+				got = append(got, it)
+			}
+			sort.Strings(got)
+			if strings.Join(got, "; ") != strings.Join(tc.want, "; ") {
+				t.Errorf("got  %q\nwant %q\n%s", got, tc.want, res.YAML)
+			}
+		})
+	}
+}
+
+// TestNecessityAndConstraints: necessity from a Yes/No column and the
+// document's words, and each kind of constraint in several languages.
+func TestNecessityAndConstraints(t *testing.T) {
+	doc := "Acme\n\nPort\tProtocol\tRequired\tHost\n443\tTCP\tYes\ta.acme.example\n8443\tTCP\tNo\tb.acme.example\n\n" +
+		"Das SIP-ALG des Routers muss deaktiviert sein.\n" +
+		"O tempo limite de UDP no NAT deve ser de no mínimo 90 segundos; keep-alives a cada 20 segundos.\n" +
+		"La version minimale de TLS est 1.2 sur le port 443.\n" +
+		"a.acme.example için SSL denetimi devre dışı bırakılmalıdır.\n" +
+		"プロキシ認証は Basic 認証のみ対応しています。\n" +
+		"Allow by DNS name rather than by IP address.\n"
+	res, err := Extract("doc.txt", []byte(doc), Options{Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := map[string]model.Necessity{}
+	for _, f := range res.Service.Flows {
+		need[f.Ports[0]] = f.Necessity
+	}
+	if need["443"] != model.Required || need["8443"] != model.Optional {
+		t.Errorf("necessity %v, want 443 required, 8443 optional", need)
+	}
+	kinds := map[model.ConstraintKind]model.Constraint{}
+	for _, c := range res.Service.Constraints {
+		kinds[c.Kind] = c
+	}
+	if c := kinds[model.KindALGOff]; len(c.Apps) != 1 || c.Apps[0] != "sip" {
+		t.Errorf("alg-off %+v", c)
+	}
+	if c := kinds[model.KindNATTimeout]; c.MinTimeout != "90s" || c.Keepalive != "20s" {
+		t.Errorf("nat-timeout %+v", c)
+	}
+	if c := kinds[model.KindTLSMin]; c.MinVersion != "1.2" || strings.Join(c.Ports, ",") != "443" {
+		t.Errorf("tls-min %+v", c)
+	}
+	if c := kinds[model.KindSSLInspectionOff]; len(c.Hosts) != 1 {
+		t.Errorf("ssl-inspection-off %+v", c)
+	}
+	if c := kinds[model.KindProxyAuth]; strings.Join(c.Allowed, ",") != "basic" {
+		t.Errorf("proxy-auth %+v", c)
+	}
+	if _, ok := kinds[model.KindAllowByName]; !ok {
+		t.Errorf("no allow-by-name in %v", kinds)
+	}
+}
