@@ -176,11 +176,17 @@ func (x *extractor) run() {
 			toks := lex(u.Text, x.frLike)
 			x.statement(i, u, toks, 0, len(u.Text), false)
 		default:
-			if u.Kind == Para && strings.TrimSpace(u.Text) != "" && x.isLeadOnly(u) {
-				// "Eingehende Ports:": context for what follows, to the next heading
+			if u.Kind == Para {
+				// "Eingehende Ports:", "… forwarded to the server:": context
+				// for the rows and items that follow, to the next paragraph
 				low := strings.ToLower(u.Text)
-				if d := dirWords(low); d != "" {
-					x.setLeadContext(context{dir: d, necessity: needWords(low)})
+				if n := len(x.ctx); n > 0 && x.ctx[n-1].level == 99 && prose(u.Text) {
+					x.ctx = x.ctx[:n-1]
+				}
+				if x.isLead(u) {
+					if d := dirWords(low); d != "" {
+						x.setLeadContext(context{dir: d, necessity: needWords(low)})
+					}
 				}
 			}
 			toks := lex(u.Text, x.frLike)
@@ -208,11 +214,19 @@ func (x *extractor) setLeadContext(c context) {
 	x.ctx = append(x.ctx, c)
 }
 
-// isLeadOnly says whether a paragraph is a short line introducing what
-// follows ("Ausgehende Ports:").
-func (x *extractor) isLeadOnly(u *Unit) bool {
+// prose says whether a paragraph is prose, not a line of a list written
+// without bullets: long, or ended as a sentence.
+func prose(t string) bool {
+	t = strings.TrimSpace(t)
+	last, _ := utf8.DecodeLastRuneInString(t)
+	return utf8.RuneCountInString(t) >= 100 || strings.ContainsRune(".。!?", last)
+}
+
+// isLead says whether a paragraph introduces what follows ("Ausgehende
+// Ports:").
+func (x *extractor) isLead(u *Unit) bool {
 	t := strings.TrimSpace(u.Text)
-	return utf8.RuneCountInString(t) <= 60 && (strings.HasSuffix(t, ":") || strings.HasSuffix(t, "："))
+	return strings.HasSuffix(t, ":") || strings.HasSuffix(t, "：")
 }
 
 func (x *extractor) newPool(title string) {

@@ -35,6 +35,10 @@ func TestShapes(t *testing.T) {
 			[]string{"inbound udp 5060 → 198.51.100.7", "outbound udp 10000-20000 → 198.51.100.0/24"}},
 		{"templated name", "Endpoints reach <tenant>.acme.example on TCP 443.\n", Text,
 			[]string{"outbound tcp 443 → {}.acme.example"}},
+		{"one item a line, under a lead that says inbound", "Ports\n\nThe following ports must be forwarded to the server:\n\nPort 5060 (UDP/TCP) - SIP\nPorts 9000-9999 (UDP) - RTP\n\nThe server connects to updates.acme.example on port 443 (TCP).\n", Text,
+			[]string{"inbound tcp 5060 → any", "inbound udp 5060 → any", "inbound udp 9000-9999 → any", "outbound tcp 443 → updates.acme.example"}},
+		{"wrapped sentence, host on the next line", "Relays are reached on UDP 3478 through 3481 and TCP 443 at a host named\n`relay.acme.example`. If UDP is blocked the client uses TCP 443.\n", Markdown,
+			[]string{"outbound tcp 443 → relay.acme.example", "outbound udp 3478-3481 → relay.acme.example"}},
 		{"address range", "Allow UDP 5004 to 192.0.2.16 - 192.0.2.31.\n", Text,
 			[]string{"outbound udp 5004 → 192.0.2.16/28"}},
 	} {

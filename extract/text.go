@@ -109,7 +109,11 @@ func readText(name string, data []byte, layout bool) *Document {
 			d.Units = append(d.Units, b.unit())
 			continue
 		}
-		if isRecord(t) {
+		prev := ""
+		if i > 0 {
+			prev = strings.TrimSpace(clean(i - 1))
+		}
+		if isRecord(t) && !continues(prev) {
 			// "host TCP 443 purpose" on a line of its own: a table row
 			// written with single spaces, not prose to join.
 			flush()
@@ -118,7 +122,7 @@ func readText(name string, data []byte, layout bool) *Document {
 			flush()
 			continue
 		}
-		if para == nil || para.u.Kind == Item {
+		if para == nil || para.u.Kind == Item || listLine(prev, t) {
 			flush()
 			para = &builder{u: Unit{Kind: Para}}
 		} else {
@@ -142,6 +146,32 @@ var recordRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b[\s:/,-]*\d`)
 // one requirement per line.
 func isRecord(t string) bool {
 	return recordRE.MatchString(t) && len(findHosts(t)) > 0
+}
+
+// continues says whether a line was cut mid-sentence by wrapping: long,
+// and not ended by punctuation.
+func continues(prev string) bool {
+	if prev == "" || utf8.RuneCountInString(prev) < 60 {
+		return false
+	}
+	last, _ := utf8.DecodeLastRuneInString(prev)
+	return !strings.ContainsRune(".。!?:：;", last)
+}
+
+// listLine says whether line t starts a new item of a list written one
+// item a line, without bullets ("Port 5060 (UDP/TCP) - SIP"): the line
+// before is short, not cut by wrapping, and t starts with a capital or a
+// digit.
+func listLine(prev, t string) bool {
+	if prev == "" || utf8.RuneCountInString(prev) >= 60 {
+		return false
+	}
+	last, _ := utf8.DecodeLastRuneInString(prev)
+	if strings.ContainsRune(",;-–(", last) {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(t)
+	return unicode.IsUpper(first) || unicode.IsDigit(first)
 }
 
 // numberedNumber tells a number that starts a line ("10.000 bis 20.000")
