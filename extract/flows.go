@@ -214,6 +214,20 @@ func (x *extractor) setLeadContext(c context) {
 	x.ctx = append(x.ctx, c)
 }
 
+// cellSays says whether a row's cell of the given role holds one of the
+// words.
+func (x *extractor) cellSays(u *Unit, role colRole, words []string) bool {
+	if u.Kind != Row {
+		return false
+	}
+	for c, r := range x.roles {
+		if r == role && c < len(u.Cells) && containsAny(strings.ToLower(u.CellText(c)), words) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // prose says whether a paragraph is prose, not a line of a list written
 // without bullets: long, or ended as a sentence.
 func prose(t string) bool {
@@ -386,7 +400,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hostNote = "the line names no host: any address; narrow it if the vendor publishes one"
 	}
 	dirs := []model.Direction{x.direction(u, a, low)}
-	if containsAny(low, bothWays) != "" {
+	if containsAny(low, bothWays) != "" || x.cellSays(u, colDir, bothWords) {
 		dirs = []model.Direction{model.Outbound, model.Inbound}
 	}
 	need := x.necessity(u, low)

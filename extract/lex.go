@@ -330,7 +330,11 @@ func lexNumber(s string, i int, frLike bool) token {
 		}
 	}
 	// A range: "10000-20000", "10.000 bis 20.000", "10000～20000"…
-	if k, ok := rangeConnector(s, j); ok {
+	k, ok := rangeConnector(s, j)
+	if !ok && betweenBefore(s[:i]) {
+		k, ok = andConnector(s, j) // "between 4000 and 4999", "tra 4000 e 4999"
+	}
+	if ok {
 		if b, e, ok := readNum(s, k, frLike); ok && b > a {
 			if e >= len(s) || !(isAlnum(s[e]) && !isDigit(s[e])) {
 				t.hi, t.end, t.word = b, e, s[i:e]
@@ -424,6 +428,31 @@ func rangeConnector(s string, j int) (int, bool) {
 		}
 	}
 	return j, false
+}
+
+var (
+	betweenRE = regexp.MustCompile(`(?i)(?:^|[^\pL])(?:between|zwischen|entre|tra|fra|compres[ae] tra|arasında)\s+$`)
+	andRE     = regexp.MustCompile(`(?i)^\s+(?:and|und|e|y|et|ile|ve)\s+`)
+)
+
+// betweenBefore says whether the text before a number ends with
+// "between" in one of the languages.
+func betweenBefore(s string) bool {
+	if len(s) > 40 {
+		s = s[len(s)-40:]
+	}
+	return betweenRE.MatchString(s)
+}
+
+// andConnector returns where the second number of "between A and B"
+// starts.
+func andConnector(s string, j int) (int, bool) {
+	m := andRE.FindStringIndex(s[j:min(len(s), j+16)])
+	if m == nil {
+		return j, false
+	}
+	k := j + m[1]
+	return k, k < len(s) && isDigit(s[k])
 }
 
 // mergeProtos joins "TCP/UDP", "UDP und TCP", "TCP+UDP" into one protocol

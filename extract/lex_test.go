@@ -63,6 +63,10 @@ func TestPortNotations(t *testing.T) {
 		{"HTTP sobre a porta 80 deve estar habilitada.", false, "tcp 80"},
 		{"Si la conexión UDP al puerto 1194 no es posible, los teléfonos utilizan el puerto TCP 443", false, "tcp 443,udp 1194"},
 		{"via HTTPS über Port 443", false, "tcp 443"},
+		{"porte UDP comprese tra 4000 e 4999 verso 203.0.113.128/25", false, "udp 4000-4999"},
+		{"UDP ports between 10000 and 20000", false, "udp 10000-20000"},
+		{"UDP-Ports zwischen 10000 und 20000", false, "udp 10000-20000"},
+		{"TCP 80 e 443", false, "tcp 443,tcp 80"},
 		// not ports
 		{"Keep-alives every 30 seconds on UDP.", false, ""},
 		{"TLS 1.2 or higher on TCP", false, ""},

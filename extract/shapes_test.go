@@ -26,6 +26,8 @@ func TestShapes(t *testing.T) {
 			[]string{"outbound tcp 3478 → turn.acme.example", "outbound udp 3478 → turn.acme.example"}},
 		{"bidirectional", "Port\tProtocol\tDirection\tPeer\n3090\tTCP\tBidirectional\t203.0.113.9\n", Text,
 			[]string{"inbound tcp 3090 → 203.0.113.9", "outbound tcp 3090 → 203.0.113.9"}},
+		{"direction column says both", "Destination\tProtocol\tPort\tDirection\n198.51.100.0/25\tUDP\t20000 - 20999\tBoth\n", Text,
+			[]string{"inbound udp 20000-20999 → 198.51.100.0/25", "outbound udp 20000-20999 → 198.51.100.0/25"}},
 		{"Markdown row without outer pipes", "Port | Protocol | Destination\n--- | --- | ---\n5060 | UDP | sip.acme.example\n", Markdown,
 			[]string{"outbound udp 5060 → sip.acme.example"}},
 		{"merged host cell", "<table><tr><th>Host</th><th>Protocol</th><th>Port</th></tr>" +
