@@ -72,6 +72,7 @@ type draftFlow struct {
 	dir       model.Direction
 	proto     string
 	ports     []string
+	srcPorts  []string
 	hosts     []string
 	necessity model.Necessity
 	app       string
@@ -119,6 +120,7 @@ type extractor struct {
 	consumed map[int]bool // units whose hosts a lead took
 
 	folded       map[int]string // source lines, white space folded, for quote
+	srcPorts     *[]string      // findPorts puts source ports here
 	hostsOf      []string       // unitHosts' last answer
 	lastRowHosts []string       // the hosts of the table's last row that named some
 	hostsOfUnit  *Unit
@@ -325,7 +327,10 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 			mentions = true
 		}
 	}
+	var src []string
+	x.srcPorts = &src
 	ports := x.findPorts(u, toks)
+	x.srcPorts = nil
 	if len(ports) > 0 {
 		mentions = true
 	}
@@ -445,7 +450,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		for _, dir := range dirs {
 			for _, proto := range g.protos {
 				x.flows = append(x.flows, &draftFlow{
-					dir: dir, proto: proto, ports: prs, hosts: hosts, necessity: need, app: app,
+					dir: dir, proto: proto, ports: prs, srcPorts: src, hosts: hosts, necessity: need, app: app,
 					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes,
 				})
 			}
@@ -465,7 +470,10 @@ func (x *extractor) findPorts(u *Unit, toks []token) []portTok {
 		switch {
 		case x.inColumn(u, t.off, colPort):
 			isPort[i] = x.firstInCell(u, toks, i, isPort)
-		case x.inColumn(u, t.off, colSrcPort):
+		case x.inColumn(u, t.off, colSrcPort) || srcWordBefore(toks, i):
+			if x.srcPorts != nil {
+				*x.srcPorts = appendNew(*x.srcPorts, rangeString(t.lo, t.hi))
+			}
 		case portBefore(toks, i) || portAfter(toks, i):
 			isPort[i] = true
 		case listJoined(toks, i, isPort):
@@ -521,6 +529,22 @@ func (x *extractor) notAPort(toks []token, i int) bool {
 func firstRune(s string) rune {
 	r, _ := utf8.DecodeRuneInString(s)
 	return r
+}
+
+// srcWordBefore: "source port 5060", "Quellport 5060", "porta de origem
+// 5060" — a source port, not a destination.
+func srcWordBefore(toks []token, i int) bool {
+	for k := i - 1; k >= 0 && k >= i-4; k-- {
+		t := toks[k]
+		if t.kind == tWord && (t.word == "source" || t.word == "src" || t.word == "quellport" || t.word == "quellports" ||
+			t.word == "origem" || t.word == "origen" || t.word == "sorgente" || t.word == "kaynak" || t.word == "送信元ポート" || t.word == "送信元") {
+			return k+1 < len(toks) && (isPortWord(toks[k+1].word) || k+1 == i || strings.HasPrefix(t.word, "quell") || toks[k+1].kind == tPunct)
+		}
+		if t.kind == tNum || t.kind == tSep || t.kind == tCellSep {
+			return false
+		}
+	}
+	return false
 }
 
 // portBefore: a protocol or "port" stands just before the number, maybe

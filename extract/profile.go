@@ -153,7 +153,7 @@ func (x *extractor) build(opt Options) *model.Service {
 			en = f.purpose
 		}
 		mf := model.Flow{
-			ID: id, Direction: f.dir, Proto: model.StringList{f.proto}, Ports: f.ports, Local: model.StringList{local},
+			ID: id, Direction: f.dir, Proto: model.StringList{f.proto}, Ports: f.ports, SrcPorts: f.srcPorts, Local: model.StringList{local},
 			Remote: []string{set}, Necessity: f.necessity, App: f.app, OneOf: f.oneOf,
 			Purpose: text(f.purpose, en), Source: model.Source{Quote: f.quote, Line: f.line},
 		}

@@ -61,6 +61,28 @@ func TestShapes(t *testing.T) {
 	}
 }
 
+// TestSourcePorts: a source port the document states is the flow's
+// src_ports, not a destination port.
+func TestSourcePorts(t *testing.T) {
+	for _, doc := range []string{
+		"Trunk\n\nSrc Port\tDest Port\tProtocol\tDestination\n5060\t5060\tUDP\ttrunk.acme.example\n",
+		"The PBX sends SIP from source port 5060 to UDP port 5080 at trunk.acme.example.\n",
+		"Die Anlage sendet vom Quellport 5060 an UDP-Port 5080 zu trunk.acme.example.\n",
+	} {
+		res, err := Extract("doc.txt", []byte(doc), Options{Lang: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Service.Flows) != 1 {
+			t.Fatalf("%q: %d flows, want 1:\n%s", doc, len(res.Service.Flows), res.YAML)
+		}
+		f := res.Service.Flows[0]
+		if strings.Join(f.SrcPorts, ",") != "5060" || len(f.Ports) != 1 {
+			t.Errorf("%q: src_ports %v, ports %v; want src 5060 and one destination port", doc, f.SrcPorts, f.Ports)
+		}
+	}
+}
+
 // TestNecessityAndConstraints: necessity from a Yes/No column and the
 // document's words, and each kind of constraint in several languages.
 func TestNecessityAndConstraints(t *testing.T) {
