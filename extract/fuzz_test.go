@@ -90,3 +90,27 @@ func FuzzExtractHTML(f *testing.F) {
 	f.Add([]byte("<ul><li>TCP 443 &ndash; <code>*.example.com</code></ul><p>TCP\n443 to\nexample.net"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzExtract(t, "doc.html", data, HTML) })
 }
+
+// FuzzImportM365: any JSON gives a profile that loads, or an error; never
+// a panic.
+func FuzzImportM365(f *testing.F) {
+	if data, err := os.ReadFile("testdata/m365/endpoints.json"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte(`[{"id":1,"urls":["*.x.example"],"tcpPorts":"0,70000"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > fuzzLimit {
+			data = data[:fuzzLimit]
+		}
+		_, out, _, err := ImportM365(data, M365Options{Document: "list.json"})
+		if err != nil {
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatal(err)
+			}
+			return
+		}
+		if _, err := catalog.Load("m365.yaml", out); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
