@@ -176,6 +176,13 @@ func (x *extractor) run() {
 				continue
 			}
 			toks := lex(u.Text, x.frLike)
+			if x.consumed[i] {
+				continue
+			}
+			if hostsNoPorts(toks) {
+				x.addPool(u, toks) // a table of hosts: for the flows the section states after it
+				continue
+			}
 			x.statement(i, u, toks, 0, len(u.Text), false)
 		default:
 			if u.Kind == Para {
@@ -915,13 +922,28 @@ func (x *extractor) unitHosts(u *Unit, all []token) []string {
 // reachable:") and marks them consumed.
 func (x *extractor) leadHosts(ui int) []string {
 	var hosts []string
-	for j := ui + 1; j < len(x.doc.Units); j++ {
+	table := -1
+	for j := ui + 1; j < len(x.doc.Units) && len(hosts) < maxPool; j++ {
 		v := &x.doc.Units[j]
-		if v.Kind == Heading || v.Kind == Row {
+		if v.Kind == Heading || v.Kind == Para && j > ui+1 && table < 0 && len(hosts) > 0 && !x.hostOnly(v, lex(v.Text, x.frLike)) {
 			break
 		}
 		toks := lex(v.Text, x.frLike)
-		if !x.hostOnly(v, toks) {
+		if v.Kind == Row {
+			// a table of hosts and what they are for
+			if table >= 0 && v.Table != table || table < 0 && len(hosts) > 0 {
+				break
+			}
+			table = v.Table
+			if !hostsNoPorts(toks) {
+				if v.Header || len(hosts) == 0 && !hasKind(toks, tHost) && !hasKind(toks, tNum) {
+					continue // the table's header
+				}
+				break
+			}
+		} else if table >= 0 {
+			break
+		} else if !x.hostOnly(v, toks) && !(v.Kind == Item && hostsNoPorts(toks)) {
 			break
 		}
 		for _, t := range toks {
@@ -933,6 +955,20 @@ func (x *extractor) leadHosts(ui int) []string {
 		x.consumed[j] = true
 	}
 	return hosts
+}
+
+// hostsNoPorts says whether tokens name hosts and no port or protocol.
+func hostsNoPorts(toks []token) bool {
+	return hasKind(toks, tHost) && !hasKind(toks, tNum) && !hasKind(toks, tProto)
+}
+
+func hasKind(toks []token, k tokKind) bool {
+	for _, t := range toks {
+		if t.kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // noteTemplate records the param of a templated name.
