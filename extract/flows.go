@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -82,6 +83,9 @@ type draftFlow struct {
 	oneOf     bool
 	notes     []string
 	id        string
+	unit      int          // the unit it was read from
+	fallback  []*draftFlow // the flows tried when this one fails
+
 }
 
 // context is what a heading or a lead line says for what follows it.
@@ -411,6 +415,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hosts = []string{"any"}
 		hostNote = "the line names no host: any address; narrow it if the vendor publishes one"
 	}
+	first := len(x.flows)
 	dirs := []model.Direction{x.direction(u, a, low)}
 	if containsAny(low, bothWays) != "" || x.cellSays(u, colDir, bothWords) {
 		dirs = []model.Direction{model.Outbound, model.Inbound}
@@ -458,8 +463,43 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 			for _, proto := range g.protos {
 				x.flows = append(x.flows, &draftFlow{
 					dir: dir, proto: proto, ports: prs, srcPorts: src, hosts: hosts, necessity: need, app: app,
-					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes,
+					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes, unit: ui,
 				})
+			}
+		}
+	}
+	if containsAny(low, fallbackWords) != "" {
+		x.linkFallback(ui, first)
+	}
+}
+
+// linkFallback reads a statement that says what happens when UDP fails
+// ("If UDP is blocked, clients fall back to TCP 443"): its TCP flows are
+// the fallback of its UDP flows, or of the UDP flows of the few units
+// before it.
+func (x *extractor) linkFallback(ui, first int) {
+	var targets, sources []*draftFlow
+	for _, f := range x.flows[first:] {
+		if f.proto == model.TCP {
+			targets = append(targets, f)
+		} else {
+			sources = append(sources, f)
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	if len(sources) == 0 {
+		for k := first - 1; k >= 0 && x.flows[k].unit >= ui-4; k-- {
+			if f := x.flows[k]; f.proto == model.UDP && f.dir == targets[0].dir {
+				sources = append(sources, f)
+			}
+		}
+	}
+	for _, s := range sources {
+		for _, t := range targets {
+			if !slices.Contains(s.fallback, t) {
+				s.fallback = append(s.fallback, t)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,13 +77,17 @@ func (x *extractor) build(opt Options) *model.Service {
 	}
 	// flows: merge those that differ only in ports; drop exact repeats
 	var flows []*draftFlow
-	seen := map[string]bool{}
+	kept := map[string]*draftFlow{}
+	same := map[*draftFlow]*draftFlow{} // a repeat → the flow kept for it
 	for _, f := range x.flows {
 		key := fmt.Sprintf("%s|%s|%s|%s", f.dir, f.proto, strings.Join(f.ports, ","), strings.Join(sortedCopy(f.hosts), ","))
-		if seen[key] {
+		if k, ok := kept[key]; ok {
+			same[f] = k
+			k.fallback = append(k.fallback, f.fallback...)
 			continue
 		}
-		seen[key] = true
+		kept[key] = f
+		same[f] = f
 		flows = append(flows, f)
 	}
 	// host sets, one per distinct list of entries
@@ -163,6 +168,17 @@ func (x *extractor) build(opt Options) *model.Service {
 		svc.Flows = append(svc.Flows, mf)
 		for _, n := range f.notes {
 			addNote(id, n)
+		}
+	}
+	// fallbacks, by the ids of the flows kept
+	for i, f := range flows {
+		for _, t := range f.fallback {
+			if k := same[t]; k != nil && k != f && k.id != "" && !slices.Contains(svc.Flows[i].Fallback, k.id) {
+				svc.Flows[i].Fallback = append(svc.Flows[i].Fallback, k.id)
+			}
+		}
+		if len(svc.Flows[i].Fallback) > 0 {
+			addNote(f.id, "the document says the client falls back to the fallback flows when this one fails")
 		}
 	}
 	// host lines no flow took

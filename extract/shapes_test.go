@@ -133,3 +133,34 @@ func TestNecessityAndConstraints(t *testing.T) {
 		t.Errorf("no allow-by-name in %v", kinds)
 	}
 }
+
+// TestFallback: "falls back to" makes the TCP flows the fallback of the
+// UDP ones, in order; "one of" makes a one-of group.
+func TestFallback(t *testing.T) {
+	doc := "Media uses UDP 8801-8810 to 198.51.100.0/24.\nIf UDP is blocked, clients fall back to TCP 8801 and then to TCP 443 at 198.51.100.0/24.\n\nUDP: one of the following ports: 24704, 3478, 1194\n"
+	res, err := Extract("doc.txt", []byte(doc), Options{Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var media, oneOf *model.Flow
+	for i := range res.Service.Flows {
+		f := &res.Service.Flows[i]
+		switch f.Ports[0] {
+		case "8801-8810":
+			media = f
+		case "24704":
+			oneOf = f
+		}
+	}
+	if media == nil || len(media.Fallback) != 2 {
+		t.Fatalf("media flow %+v: want two fallbacks\n%s", media, res.YAML)
+	}
+	for i, want := range []string{"8801", "443"} {
+		if fb := res.Service.Flow(media.Fallback[i]); fb == nil || fb.Ports[0] != want || fb.Proto[0] != "tcp" {
+			t.Errorf("fallback %d: %+v, want TCP %s", i, fb, want)
+		}
+	}
+	if oneOf == nil || !oneOf.OneOf || strings.Join(oneOf.Ports, ",") != "24704,3478,1194" {
+		t.Errorf("one-of flow %+v", oneOf)
+	}
+}

@@ -140,6 +140,8 @@ func readText(name string, data []byte, layout bool) *Document {
 	return d
 }
 
+var protoDigitRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b.*\d`)
+
 var recordRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b[\s:/,-]*\d`)
 
 // isRecord says whether a line names a protocol with a port and a host:
@@ -185,8 +187,8 @@ func numberedNumber(raw string, loc []int) bool {
 // looksHeading says whether a line standing alone reads as a heading: short
 // and not a sentence.
 func looksHeading(t string) bool {
-	if utf8.RuneCountInString(t) > 70 {
-		return false
+	if utf8.RuneCountInString(t) > 70 || protoDigitRE.MatchString(t) {
+		return false // long, or a protocol with its port: a statement
 	}
 	last, _ := utf8.DecodeLastRuneInString(t)
 	if strings.ContainsRune(".。!?:：;,", last) {

@@ -179,6 +179,12 @@ var lanWords = []string{"inside your network", "within your network", "inside th
 	"same network", "same subnet", "same lan", "im selben netz", "im gleichen netz", "im lokalen netz", "innerhalb ihres netz",
 	"na mesma rede", "en la misma red", "dans le même réseau", "nella stessa rete", "aynı ağ", "同一ネットワーク", "社内ネットワーク内"}
 
+// fallbackWords say what a client does when its first way fails.
+var fallbackWords = []string{"fall back", "falls back", "fallback", "fall-back", "if udp is blocked", "if udp is not available",
+	"weicht", "ausweich", "fällt zurück", "ist udp gesperrt", "nicht möglich ist, verbindet", "irá tentar", "não consiga conectar",
+	"no es posible", "si udp está bloqueado", "à défaut", "repli", "in alternativa", "ripiega", "engelliyse", "使えない場合",
+	"フォールバック", "代わりに"}
+
 // oneOfWords say that any one of the ports listed is enough.
 var oneOfWords = []string{"one of the", "einer der", "einen der", "um dos", "uma das", "uno de", "una de", "l'un des", "l'une des", "uno dei", "una delle", "いずれか", "birini", "only one", "nur einen"}
 
