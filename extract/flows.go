@@ -78,6 +78,7 @@ type draftFlow struct {
 	necessity model.Necessity
 	app       string
 	purpose   string
+	condition string // the document's words on when the flow is needed
 	quote     string
 	line      int
 	oneOf     bool
@@ -423,6 +424,10 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 	need := x.necessity(u, low)
 	purpose := x.purpose(u, toks, text)
 	oneOf := containsAny(low, oneOfWords) != ""
+	cond := ""
+	if need == model.Optional && containsAny(low, conditionWords) != "" {
+		cond = clip(strings.TrimSpace(text), 200)
+	}
 	// group ports by their protocol token
 	type group struct {
 		protos []string
@@ -463,7 +468,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 			for _, proto := range g.protos {
 				x.flows = append(x.flows, &draftFlow{
 					dir: dir, proto: proto, ports: prs, srcPorts: src, hosts: hosts, necessity: need, app: app,
-					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes, unit: ui,
+					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes, unit: ui, condition: cond,
 				})
 			}
 		}

@@ -162,6 +162,13 @@ func (x *extractor) build(opt Options) *model.Service {
 			Remote: []string{set}, Necessity: f.necessity, App: f.app, OneOf: f.oneOf,
 			Purpose: text(f.purpose, en), Source: model.Source{Quote: f.quote, Line: f.line},
 		}
+		if f.condition != "" {
+			cen := f.condition
+			if x.lang != "en" {
+				cen = "Needed under the condition the document states (in " + x.lang + ")."
+			}
+			mf.Condition = text(f.condition, cen)
+		}
 		if mf.App == "" {
 			mf.App = "other"
 		}

@@ -185,6 +185,9 @@ var fallbackWords = []string{"fall back", "falls back", "fallback", "fall-back",
 	"no es posible", "si udp está bloqueado", "à défaut", "repli", "in alternativa", "ripiega", "engelliyse", "使えない場合",
 	"フォールバック", "代わりに"}
 
+// conditionWords say when an optional flow is needed ("if you use…").
+var conditionWords = []string{"if ", "when ", "falls ", "wenn ", "sofern ", "se ", "caso ", "si ", "quand ", "場合", "ise ", "sa ", "kullanıyorsanız", "durumunda"}
+
 // oneOfWords say that any one of the ports listed is enough.
 var oneOfWords = []string{"one of the", "einer der", "einen der", "um dos", "uma das", "uno de", "una de", "l'un des", "l'une des", "uno dei", "una delle", "いずれか", "birini", "only one", "nur einen"}
 
