@@ -4,9 +4,10 @@ package extract
 // necessity, purpose.
 
 import (
-	"github.com/portolan/portolan/model"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/portolan/portolan/model"
 )
 
 // context is what a heading or a lead line says for what follows it.

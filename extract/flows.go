@@ -2,11 +2,12 @@ package extract
 
 import (
 	"fmt"
-	"github.com/portolan/portolan/model"
 	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/portolan/portolan/model"
 )
 
 // draftFlow is a flow as read, before it becomes a model.Flow.
