@@ -61,6 +61,7 @@ type extractor struct {
 
 	folded       map[int]string // source lines, white space folded, for quote
 	srcPorts     *[]string      // findPorts puts source ports here
+	noProto      []token        // findPorts puts ports it found no protocol for here
 	hostsOf      []string       // unitHosts' last answer
 	lastRowHosts []string       // the hosts of the table's last row that named some
 	hostsOfUnit  *Unit
@@ -227,10 +228,22 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 	}
 	var src []string
 	x.srcPorts = &src
+	x.noProto = x.noProto[:0]
 	ports := x.findPorts(u, toks)
 	x.srcPorts = nil
 	if len(ports) > 0 {
 		mentions = true
+	}
+	if len(x.noProto) > 0 && !heading {
+		// ports with no protocol anywhere near: said, not guessed
+		var ps []string
+		for _, t := range x.noProto {
+			ps = appendNew(ps, rangeString(t.lo, t.hi))
+		}
+		line := u.LineAt(x.noProto[0].off)
+		if _, ok := x.unread[line]; !ok {
+			x.unread[line] = fmt.Sprintf("port %s: no protocol (TCP or UDP) given: %s", strings.Join(ps, ", "), clip(strings.TrimSpace(text), 100))
+		}
 	}
 	lead := strings.HasSuffix(strings.TrimSpace(text), ":") || strings.HasSuffix(strings.TrimSpace(text), "：")
 	if !heading && x.constraints(ui, u, toks, a, b, ports, lead) {

@@ -52,6 +52,7 @@ func (x *extractor) findPorts(u *Unit, toks []token) []portTok {
 		p := portTok{idx: i, weak: weak[i], from: -1}
 		p.protos, p.from, p.how = x.protoFor(u, toks, i)
 		if len(p.protos) == 0 {
+			x.noProto = append(x.noProto, toks[i])
 			continue
 		}
 		out = append(out, p)

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -131,6 +132,27 @@ func TestNecessityAndConstraints(t *testing.T) {
 	}
 	if _, ok := kinds[model.KindAllowByName]; !ok {
 		t.Errorf("no allow-by-name in %v", kinds)
+	}
+}
+
+// TestUnread: lines that mention ports, protocols or hosts and give
+// nothing are listed with their line numbers; a port without a protocol
+// is not guessed.
+func TestUnread(t *testing.T) {
+	doc := "Acme\n\nUDP 5060 to sip.acme.example.\nThe setup wizard listens on port 5015.\nCall the IVR at 192.0.2.66 to test.\nUse TCP for management.\nNothing here.\n"
+	res, err := Extract("doc.txt", []byte(doc), Options{Lang: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range res.Unread {
+		got = append(got, fmt.Sprint(u.Line))
+	}
+	if strings.Join(got, ",") != "4,5,6" {
+		t.Errorf("unread lines %v, want 4, 5, 6: %+v", got, res.Unread)
+	}
+	if len(res.Unread) > 0 && !strings.Contains(res.Unread[0].Text, "port 5015: no protocol") {
+		t.Errorf("line 4: %q", res.Unread[0].Text)
 	}
 }
 
