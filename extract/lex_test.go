@@ -136,6 +136,8 @@ func TestWords(t *testing.T) {
 		{"すべて社内からの発信（アウトバウンド）通信です", "outbound", ""},
 		{"Flux entrants", "inbound", ""},
 		{"uses TCP ports 443, 5228 for incoming messages", "", ""},
+		{"Entrada e saída", "both", ""},
+		{"ein- und ausgehend", "both", ""},
 		{"TCP 5061 (optional)", "", "optional"},
 		{"Portas opcionais", "", "optional"},
 		{"Porte facoltative", "", "optional"},
@@ -147,6 +149,12 @@ func TestWords(t *testing.T) {
 		{"Obligatoire", "", "required"},
 	} {
 		low := strings.ToLower(tc.text)
+		if containsAny(low, bothWays) != "" {
+			if tc.dir != "both" {
+				t.Errorf("%q reads as both ways", tc.text)
+			}
+			continue
+		}
 		if d := string(dirWords(low)); d != tc.dir {
 			t.Errorf("%q: direction %q, want %q", tc.text, d, tc.dir)
 		}

@@ -168,7 +168,11 @@ var (
 // bothWays say that a flow goes both ways; bothWords in a protocol
 // column say TCP and UDP.
 var (
-	bothWays  = []string{"bidirectional", "bi-directional", "both directions", "bidirektional", "beide richtungen", "bidirecional", "bidireccional", "bidirectionnel", "bidirezionale", "双方向", "çift yönlü"}
+	bothWays = []string{"bidirectional", "bi-directional", "both directions", "bidirektional", "beide richtungen", "bidirecional",
+		"bidireccional", "bidirectionnel", "bidirezionale", "双方向", "çift yönlü", "inbound and outbound", "inbound/outbound",
+		"in/out", "ein- und ausgehend", "eingehend und ausgehend", "eingehend/ausgehend", "entrada e saída", "entrada/saída",
+		"entrada y salida", "entrada/salida", "entrant et sortant", "entrant/sortant", "in entrata e in uscita", "entrata/uscita",
+		"gelen ve giden", "gelen/giden", "送受信"}
 	bothWords = []string{"both", "beide", "ambos", "les deux", "entrambi", "両方", "her ikisi", "any", "all"}
 	yesWords  = []string{" yes ", " ja ", " sim ", " sí ", " si ", " oui ", " evet ", " はい ", " ✓ ", " x "}
 	noWords   = []string{" no ", " nein ", " não ", " non ", " hayır ", " いいえ ", " - ", " – "}
