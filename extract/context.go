@@ -49,8 +49,12 @@ func (x *extractor) direction(u *Unit, a int, low string) model.Direction {
 		return d
 	}
 	if u.Kind != Row && a > 0 {
-		// what the sentences before it in the paragraph say
-		if d := dirWords(strings.ToLower(u.Text[max(0, a-2000):a])); d != "" {
+		// what the sentence before it says
+		prev := u.Text[max(0, a-2000):a]
+		if i := strings.LastIndexAny(strings.TrimRight(prev, " .。!?"), ".。!?"); i >= 0 {
+			prev = prev[i+1:] // the sentence just before
+		}
+		if d := dirWords(strings.ToLower(prev)); d != "" {
 			return d
 		}
 	}

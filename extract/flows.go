@@ -290,10 +290,12 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		hosts = leadHs
 		hostNote = "the hosts are the list under the heading"
 	}
-	if len(hosts) == 0 && u.Kind != Row {
-		hosts = appendNew(hosts, x.unitHosts(u, all)...)
+	if len(hosts) == 0 && u.Kind != Row && (containsAny(low, backRefWords) != "" || containsAny(low, fallbackWords) != "") {
+		// "… uses the same ports to these servers", "if UDP is blocked,
+		// …": the hosts of the nearest sentence before it that names some
+		hosts = prevHosts(all, a)
 		if len(hosts) > 0 {
-			hostNote = "the hosts are named elsewhere in the same paragraph"
+			hostNote = "the line refers back: read as the hosts of the sentence before it"
 		}
 	}
 	if len(hosts) == 0 && (lead || b >= len(u.Text)) {
@@ -407,6 +409,25 @@ func (x *extractor) linkFallback(ui, first int) {
 			}
 		}
 	}
+}
+
+// prevHosts returns the hosts of the nearest sentence before offset a
+// that names some.
+func prevHosts(all []token, a int) []string {
+	var hs []string
+	for k := len(all) - 1; k >= 0; k-- {
+		t := all[k]
+		if t.off >= a {
+			continue
+		}
+		if t.kind == tSep && len(hs) > 0 && t.word != ";" {
+			break
+		}
+		if t.kind == tHost {
+			hs = appendNew(hs, t.entries...)
+		}
+	}
+	return hs
 }
 
 // unitHosts returns the hosts of a whole unit, read once per unit.

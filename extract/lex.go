@@ -396,8 +396,20 @@ func rangeConnector(s string, j int) (int, bool) {
 		k++
 	}
 	spaced := k > j
-	if strings.HasPrefix(s[k:], "から") && k+6 < len(s) && isDigit(s[k+6]) {
-		return k + 6, true
+	if strings.HasPrefix(s[k:], "番") { // 10000番から20000番
+		k += len("番")
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+	}
+	if strings.HasPrefix(s[k:], "から") {
+		e := k + len("から")
+		for e < len(s) && s[e] == ' ' {
+			e++
+		}
+		if e < len(s) && isDigit(s[e]) {
+			return e, true
+		}
 	}
 	for _, c := range []string{"-", "–", "—", "−", "－", "～", "〜", "~", "..", "…"} {
 		if strings.HasPrefix(s[k:], c) {

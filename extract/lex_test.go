@@ -67,6 +67,9 @@ func TestPortNotations(t *testing.T) {
 		{"UDP ports between 10000 and 20000", false, "udp 10000-20000"},
 		{"UDP-Ports zwischen 10000 und 20000", false, "udp 10000-20000"},
 		{"TCP 80 e 443", false, "tcp 443,tcp 80"},
+		{"UDP 10000 番から 20000 番までのポート", false, "udp 10000-20000"},
+		{"5060 numaralı UDP portu", false, "udp 5060"},
+		{"10000 ile 20000 arasındaki UDP portlarına", false, "udp 10000-20000"},
 		// not ports
 		{"Keep-alives every 30 seconds on UDP.", false, ""},
 		{"TLS 1.2 or higher on TCP", false, ""},

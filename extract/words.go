@@ -46,7 +46,7 @@ var fillerWords = map[string]bool{
 	"seguintes": true, "siguientes": true, "suivants": true, "seguenti": true, "aşağıdaki": true, "einer": true,
 	"one": true, "of": true, "um": true, "uno": true, "un": true, "una": true, "bir": true, "either": true,
 	"media": true, "medien": true, "mídia": true, "medios": true, "médias": true, "signalling": true,
-	"signaling": true, "destino": true, "destinazione": true, "hedef": true, "番号": true,
+	"signaling": true, "destino": true, "destinazione": true, "hedef": true, "番号": true, "numaralı": true, "arasındaki": true, "番": true,
 }
 
 // conjWords join items of a list: ports, protocols.
@@ -191,6 +191,11 @@ var fallbackWords = []string{"fall back", "falls back", "fallback", "fall-back",
 
 // conditionWords say when an optional flow is needed ("if you use…").
 var conditionWords = []string{"if ", "when ", "falls ", "wenn ", "sofern ", "se ", "caso ", "si ", "quand ", "場合", "ise ", "sa ", "kullanıyorsanız", "durumunda"}
+
+// backRefWords point back to hosts named before ("these servers").
+var backRefWords = []string{"these", "the same", "the above", "those", "them", "diese", "dieselben", "denselben", "obigen",
+	"genannten", "esses", "estes", "mesmos", "mesmas", "acima", "estos", "estas", "mismos", "mismas", "ces ", "mêmes",
+	"ci-dessus", "questi", "queste", "stessi", "stesse", "suddett", "bu ", "aynı", "上記", "同じ", "これら", "same"}
 
 // oneOfWords say that any one of the ports listed is enough.
 var oneOfWords = []string{"one of the", "einer der", "einen der", "um dos", "uma das", "uno de", "una de", "l'un des", "l'une des", "uno dei", "una delle", "いずれか", "birini", "only one", "nur einen"}
