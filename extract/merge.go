@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/model"
@@ -15,6 +16,15 @@ func Merge(svcs []*model.Service) (*model.Service, []byte, error) {
 		return nil, nil, fmt.Errorf("nothing to merge")
 	}
 	out := &model.Service{Info: svcs[0].Info}
+	var langs []string
+	for _, s := range svcs {
+		langs = appendNew(langs, s.Info.Language)
+	}
+	if len(langs) > 1 {
+		// every text has English; not every one has each document's language
+		out.Info.Language = "en"
+		out.Notes = append(out.Notes, model.Note{Text: "The documents are in several languages (" + strings.Join(langs, ", ") + "): the profile's language is English; each text keeps its document's words beside the English."})
+	}
 	used := map[string]map[string]bool{"host": {}, "flow": {}, "param": {}, "role": {}}
 	for _, s := range svcs {
 		doc := s.Info.Document

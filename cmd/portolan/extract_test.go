@@ -19,7 +19,8 @@ func TestExtractCommand(t *testing.T) {
 	clean := "Acme Voice firewall ports\n\nPort\tProtocol\tDestination\tPurpose\n5060\tUDP\tsip.acme-voice.example\tSIP (required)\n10000-20000\tUDP\t198.51.100.0/24\tRTP media\n"
 	unclear := clean + "\nCall our support at 192.0.2.55 for help.\nThe TCP session to 192.0.2.77 is optional.\n"
 	noflow := "Nothing here but words.\nAnd more words.\n"
-	for name, body := range map[string]string{"clean.txt": clean, "unclear.txt": unclear, "noflow.txt": noflow} {
+	german := "Acme Ports\n\nDie Telefone brauchen ausgehend UDP 5060 zu sip.acme-voice.example und TCP 443 zu prov.acme-voice.example für die Provisionierung der Geräte.\n"
+	for name, body := range map[string]string{"clean.txt": clean, "unclear.txt": unclear, "noflow.txt": noflow, "german.txt": german} {
 		if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -43,6 +44,7 @@ func TestExtractCommand(t *testing.T) {
 		{"bad lang", []string{"extract", "clean.txt", "--lang", "German"}, 2, "", "two-letter", ""},
 		{"bad slug", []string{"extract", "clean.txt", "--slug", "Acme Voice"}, 2, "", "--slug", ""},
 		{"bad format", []string{"extract", "clean.txt", "--format", "docx"}, 2, "", "--format", ""},
+		{"two languages, one profile", []string{"extract", "german.txt", "clean.txt", "--slug", "acme", "-o", "mixed.yaml"}, 0, "", "", "mixed.yaml"},
 		{"two documents, one profile", []string{"extract", "clean.txt", "unclear.txt", "--slug", "acme", "-o", "both.yaml"}, 1, "", "", "both.yaml"},
 	}
 	for _, tc := range tests {
