@@ -330,10 +330,6 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		cond = clip(strings.TrimSpace(text), 200)
 	}
 	// group ports by their protocol token
-	type group struct {
-		protos []string
-		ports  []portTok
-	}
 	var groups []*group
 	byFrom := map[string]*group{}
 	for _, p := range ports {
@@ -346,10 +342,15 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		}
 		g.ports = append(g.ports, p)
 	}
-	for _, g := range groups {
+	own := x.pairHosts(u, toks, groupStarts(groups))
+	for gi, g := range groups {
 		var prs []string
 		var notes []string
 		anchor := toks[g.ports[0].idx]
+		ghosts := hosts
+		if own != nil {
+			ghosts = own[gi]
+		}
 		for _, p := range g.ports {
 			t := toks[p.idx]
 			prs = appendNew(prs, rangeString(t.lo, t.hi))
@@ -368,7 +369,7 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		for _, dir := range dirs {
 			for _, proto := range g.protos {
 				x.flows = append(x.flows, &draftFlow{
-					dir: dir, proto: proto, ports: prs, srcPorts: src, hosts: hosts, necessity: need, app: app,
+					dir: dir, proto: proto, ports: prs, srcPorts: src, hosts: ghosts, necessity: need, app: app,
 					purpose: purpose, quote: quote, line: line, oneOf: oneOf && len(prs) > 1, notes: notes, unit: ui, condition: cond,
 				})
 			}
@@ -377,6 +378,75 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 	if containsAny(low, fallbackWords) != "" {
 		x.linkFallback(ui, first)
 	}
+}
+
+// group is the ports of a statement that share one protocol token.
+type group struct {
+	protos []string
+	ports  []portTok
+}
+
+// groupStarts returns the token index where each group starts: its
+// protocol token or its first port, whichever comes first.
+func groupStarts(gs []*group) []int {
+	out := make([]int, len(gs))
+	for i, g := range gs {
+		out[i] = g.ports[0].idx
+		if f := g.ports[0].from; f >= 0 && f < out[i] {
+			out[i] = f
+		}
+	}
+	return out
+}
+
+// pairHosts reads prose that pairs ports with hosts ("UDP 5060 to
+// sip.example and TCP 443 to prov.example", "a.example on TCP 443 and
+// b.example on UDP 3478"): each group takes the hosts between its start
+// and the next group's, or, when hosts come first, those between the
+// group before and its start. It returns nil when the statement does not pair them
+// (a row, one group, or a group left without hosts).
+func (x *extractor) pairHosts(u *Unit, toks []token, starts []int) [][]string {
+	if u.Kind == Row || len(starts) < 2 {
+		return nil
+	}
+	hostsIn := func(lo, hi int) []string {
+		var hs []string
+		for k := max(lo, 0); k < hi && k < len(toks); k++ {
+			if toks[k].kind == tHost {
+				hs = appendNew(hs, toks[k].entries...)
+			}
+		}
+		return hs
+	}
+	out := make([][]string, len(starts))
+	distinct := map[string]bool{}
+	// hosts before the first group: each group's hosts stand before it
+	before := len(hostsIn(0, starts[0])) > 0
+	for i, st := range starts {
+		var hs []string
+		if before {
+			prev := 0
+			if i > 0 {
+				prev = starts[i-1] + 1
+			}
+			hs = hostsIn(prev, st)
+		} else {
+			end := len(toks)
+			if i+1 < len(starts) {
+				end = starts[i+1]
+			}
+			hs = hostsIn(st, end)
+		}
+		if len(hs) == 0 {
+			return nil
+		}
+		out[i] = hs
+		distinct[strings.Join(hs, ",")] = true
+	}
+	if len(distinct) < 2 {
+		return nil
+	}
+	return out
 }
 
 // linkFallback reads a statement that says what happens when UDP fails
