@@ -1,12 +1,17 @@
 package extract
 
 import (
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
 
 // maxQuote is the longest quote the extractor writes, in runes.
 const maxQuote = 300
+
+// maxQuoteLine bounds how much of a source line quotes are looked for in:
+// a minified HTML page is one long line.
+const maxQuoteLine = 256 << 10
 
 // quote picks the words a statement is traced to: the most of the
 // statement that stands on the source line of the text at off, as
@@ -24,10 +29,10 @@ func (x *extractor) quote(u *Unit, a, b, off int) (int, string) {
 	if line >= 1 && line <= len(x.doc.Lines) {
 		raw = x.doc.Lines[line-1]
 	}
-	if len(raw) > MaxLineLen {
-		raw = raw[:MaxLineLen]
+	if len(raw) > maxQuoteLine {
+		raw = raw[:maxQuoteLine]
 	}
-	rawF, ok := x.folded[line] // one line, at most MaxLineLen bytes, folded once
+	rawF, ok := x.folded[line] // one line, at most maxQuoteLine bytes, folded once
 	if !ok {
 		rawF = fold(raw)
 		if x.folded == nil {
@@ -55,6 +60,23 @@ func (x *extractor) quote(u *Unit, a, b, off int) (int, string) {
 	}
 	if u.Kind == Row && !strings.Contains(raw, "<") && len(raw) <= long {
 		cands = append(cands, raw)
+	}
+	if u.Kind == Row {
+		// an HTML row: its longest cell on this line that stands there
+		var cells []string
+		for i := range u.Cells {
+			c := u.Cells[i]
+			if sp, ok := u.span(c.Off); ok && sp.Line == line && c.End-c.Off <= long {
+				cells = append(cells, u.Text[c.Off:c.End])
+			}
+		}
+		sort.SliceStable(cells, func(i, j int) bool { return len(cells[i]) > len(cells[j]) })
+		for _, c := range cells {
+			if strings.Contains(rawF, fold(c)) && strings.TrimSpace(c) != "" {
+				cands = append(cands, c)
+				break
+			}
+		}
 	}
 	if lo, hi := max(sp.Off, a), min(sp.End, b); lo < hi && hi-lo <= long {
 		cands = append(cands, u.Text[lo:hi])
