@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/portolan/portolan/model"
 )
@@ -29,14 +30,9 @@ func slugify(s string, n int) string {
 func (x *extractor) build(opt Options) *model.Service {
 	svc := &model.Service{}
 	title := clip(x.doc.Title, 120)
-	name := title
-	for _, sep := range []string{":", " – ", " - ", " — ", "：", "|"} {
-		if i := strings.Index(name, sep); i > 0 {
-			name = strings.TrimSpace(name[:i])
-		}
-	}
-	if name == "" {
-		name = x.doc.Name
+	name := serviceName(title)
+	if strings.IndexFunc(name, unicode.IsLetter) < 0 {
+		name = strings.TrimSuffix(x.doc.Name, extOf(x.doc.Name))
 	}
 	slug := opt.Slug
 	if slug == "" {
@@ -44,7 +40,7 @@ func (x *extractor) build(opt Options) *model.Service {
 		if slug == "" {
 			slug = slugify(strings.TrimSuffix(x.doc.Name, extOf(x.doc.Name)), 40)
 		}
-		if slug == "" {
+		if slug == "" || slug[0] == '-' {
 			slug = "vendor"
 		}
 	}
@@ -299,6 +295,56 @@ func (x *extractor) build(opt Options) *model.Service {
 		svc.Notes = append(svc.Notes, model.Note{Text: n})
 	}
 	return svc
+}
+
+// titleWords are the words of a title that name no product: the title
+// says what the page is about ("Firewall requirements for …").
+var titleWords = map[string]bool{
+	"firewall": true, "firewalls": true, "port": true, "ports": true, "requirements": true, "requirement": true,
+	"network": true, "networking": true, "settings": true, "setting": true, "configuration": true, "config": true,
+	"guide": true, "overview": true, "for": true, "the": true, "and": true, "of": true, "to": true, "a": true, "your": true,
+	"proxy": true, "rules": true, "used": true, "by": true, "usage": true, "ports:": true, "&": true, "-": true, "–": true,
+	"netzwerk": true, "netzwerkanforderungen": true, "anforderungen": true, "einstellungen": true, "firewall-einstellungen": true,
+	"portfreigaben": true, "übersicht": true, "der": true, "die": true, "das": true, "für": true, "portnutzung": true,
+	"requisitos": true, "rede": true, "portas": true, "configuração": true, "de": true, "do": true, "da": true, "dos": true,
+	"para": true, "o": true, "utilizadas": true, "pelo": true, "red": true, "puertos": true, "configuración": true,
+	"del": true, "cortafuegos": true, "el": true, "la": true, "requisiti": true, "porte": true, "di": true, "del ": true,
+	"pare-feu": true, "réseau": true, "flux": true, "ouverture": true, "des": true, "du": true, "le": true, "les": true,
+	"güvenlik": true, "duvarı": true, "gereksinimleri": true, "ayarları": true, "ağ": true, "ve": true, "portları": true,
+	"ネットワーク要件": true, "ファイアウォール設定ガイド": true, "接続要件": true, "ネットワーク設定": true,
+	"requirements:": true, "firewall:": true, "per": true, "il": true, "requisiti:": true, "notları": true, "kurulum": true,
+	"pour": true, "por": true, "rete": true, "or": true, "server": true, "servers": true, "oder": true, "ou": true,
+	"için": true, "sidebar": true, "additional": true, "information": true, "about": true, "on": true, "with": true,
+	"connectivity": true, "endpoints": true, "urls": true, "ip": true, "addresses": true, "ranges": true,
+}
+
+// serviceName finds the product in a title: the part before a colon or
+// dash when it is not generic, else the title without its generic words.
+func serviceName(title string) string {
+	for _, sep := range []string{":", " – ", " - ", " — ", "：", "|"} {
+		if i := strings.Index(title, sep); i > 0 {
+			if head := strings.TrimSpace(title[:i]); !allGeneric(head) {
+				return head
+			}
+			return serviceName(strings.TrimSpace(title[i+len(sep):]))
+		}
+	}
+	var keep []string
+	for _, w := range strings.Fields(title) {
+		if !titleWords[strings.ToLower(w)] {
+			keep = append(keep, w)
+		}
+	}
+	return strings.Join(keep, " ")
+}
+
+func allGeneric(s string) bool {
+	for _, w := range strings.Fields(s) {
+		if !titleWords[strings.ToLower(w)] {
+			return false
+		}
+	}
+	return true
 }
 
 func hasName(entries []string) bool {

@@ -132,8 +132,8 @@ func readText(name string, data []byte, layout bool) *Document {
 	}
 	flush()
 	for _, u := range d.Units {
-		if u.Kind == Heading || u.Kind == Para {
-			d.Title = u.Text
+		if (u.Kind == Heading || u.Kind == Para) && len(u.Spans) > 0 {
+			d.Title = u.Text[:u.Spans[0].End] // its first line
 			break
 		}
 	}
