@@ -263,6 +263,13 @@ func (x *extractor) build(opt Options) *model.Service {
 						mc.Hosts = append(mc.Hosts, hs.Name)
 					}
 				}
+				if len(mc.Hosts) == 0 && c.kind == model.KindSSLInspectionOff {
+					// no host named anywhere: the service's traffic, to any address
+					for _, hs := range svc.Hosts {
+						mc.Hosts = append(mc.Hosts, hs.Name)
+					}
+					mc.Note = "The document names no host for this; it holds for all of the service's traffic."
+				}
 				if len(mc.Hosts) == 0 {
 					continue
 				}
