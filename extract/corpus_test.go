@@ -122,7 +122,8 @@ func loadKey(t testing.TB, path string) *answerKey {
 // TestCorpusScore scores the extractor on the whole corpus at flow level
 // (direction, protocol, port, destination) and fails below 0.9 precision
 // or recall. Every extracted profile must also load as the catalog loads
-// profiles, with every quote standing on its line of the document.
+// profiles, with every quote standing on its line of the document, and
+// hold every kind of constraint its key lists.
 func TestCorpusScore(t *testing.T) {
 	total := score{}
 	byLang := map[string]*score{}
@@ -181,7 +182,7 @@ func TestCorpusScore(t *testing.T) {
 		}
 		for _, want := range k.Constraints {
 			if !kinds[want] {
-				t.Logf("    constraint %s not found", want)
+				t.Errorf("%s: constraint %s not found", filepath.Base(c.path), want)
 			}
 		}
 		ls := byLang[k.Language]
