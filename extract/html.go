@@ -27,6 +27,8 @@ func readHTML(name string, data []byte) *Document {
 		inTitle    bool
 		allTH      bool
 		pre        bool
+		preText    strings.Builder // the text of an open <pre>, read as plain text at its end
+		preLine    int             // the line the <pre>'s text starts on
 	)
 	flush := func() {
 		if cur == nil {
@@ -70,6 +72,15 @@ func readHTML(name string, data []byte) *Document {
 			if strings.TrimSpace(string(raw)) == "" {
 				if cur != nil && cur.len() > 0 {
 					cur.sep(" ")
+				}
+				continue
+			}
+			if pre && !inRow() {
+				if preText.Len() == 0 {
+					preLine = startLine
+				}
+				if preText.Len() < MaxUnit {
+					preText.WriteString(html.UnescapeString(string(raw)))
 				}
 				continue
 			}
@@ -196,6 +207,25 @@ func readHTML(name string, data []byte) *Document {
 					continue
 				}
 				flush()
+				if end && pre && preText.Len() > 0 {
+					// a <pre> block: columns aligned with spaces, as text
+					sub := readText("", []byte(preText.String()), true)
+					ids := map[int]int{}
+					for _, u := range sub.Units {
+						for k := range u.Spans {
+							u.Spans[k].Line += preLine - 1
+						}
+						if u.Table > 0 {
+							if ids[u.Table] == 0 {
+								tables++
+								ids[u.Table] = tables
+							}
+							u.Table = ids[u.Table]
+						}
+						d.Units = append(d.Units, u)
+					}
+					preText.Reset()
+				}
 				pre = !end
 			case atom.Br:
 				if cur != nil {

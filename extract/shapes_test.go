@@ -44,6 +44,8 @@ func TestShapes(t *testing.T) {
 		{"merged host cell", "<table><tr><th>Host</th><th>Protocol</th><th>Port</th></tr>" +
 			"<tr><td rowspan=2>sip.acme.example</td><td>UDP</td><td>5060</td></tr><tr><td>TCP</td><td>5061</td></tr></table>", HTML,
 			[]string{"outbound tcp 5061 → sip.acme.example", "outbound udp 5060 → sip.acme.example"}},
+		{"a table in <pre>", "<h1>Acme</h1><pre>\nPort      Protocol   Destination\n5060      UDP        sip.acme.example\n10000-20000  UDP     198.51.100.0/24\n</pre>", HTML,
+			[]string{"outbound udp 10000-20000 → 198.51.100.0/24", "outbound udp 5060 → sip.acme.example"}},
 		{"inbound section", "## Inbound\n\nForward UDP 5060 from 198.51.100.7 to the PBX.\n\n## Outbound\n\nUDP 10000-20000 to 198.51.100.0/24.\n", Markdown,
 			[]string{"inbound udp 5060 → 198.51.100.7", "outbound udp 10000-20000 → 198.51.100.0/24"}},
 		{"templated name", "Endpoints reach <tenant>.acme.example on TCP 443.\n", Text,
