@@ -4,12 +4,16 @@
 // the line it came from, with notes where the reading is unsure and a list
 // of the lines that mention ports, protocols or hosts but gave nothing.
 //
-// Reading happens in two steps: a format reader (text.go, html.go, pdf.go)
-// turns the document into units — headings, paragraphs, list items, table
-// rows with their cells — that remember which source line each piece of
-// text stands on; the extractor (flows.go, constraints.go) reads the units
-// with the vocabularies of words.go and the tokenizer of lex.go, and
-// profile.go writes the result.
+// Reading happens in two steps: a format reader (text.go for text,
+// Markdown and pdftotext's output, html.go) turns the document into units
+// — headings, paragraphs, list items, table rows with their cells — that
+// remember which source line each piece of text stands on; the extractor
+// reads the units with the tokenizer of lex.go and the vocabularies of
+// words.go: ports.go decides which numbers are ports and their protocols,
+// table.go what a table's columns hold, context.go direction and
+// necessity, flows.go the hosts and flows, constraints.go the
+// constraints, quote.go the quotes; profile.go writes the result.
+// m365.go imports Microsoft's published endpoint list instead.
 package extract
 
 import (
