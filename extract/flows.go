@@ -59,11 +59,12 @@ type extractor struct {
 	hdrHosts []string
 	consumed map[int]bool // units whose hosts a lead took
 
-	folded       map[int]string // source lines, white space folded, for quote
-	srcPorts     *[]string      // findPorts puts source ports here
-	noProto      []token        // findPorts puts ports it found no protocol for here
-	hostsOf      []string       // unitHosts' last answer
-	lastRowHosts []string       // the hosts of the table's last row that named some
+	folded       map[int]string      // source lines, white space folded, for quote
+	srcPorts     *[]string           // findPorts puts source ports here
+	appHosts     map[string][]string // the document's host names by first label (sip → sip.vendor.example)
+	noProto      []token             // findPorts puts ports it found no protocol for here
+	hostsOf      []string            // unitHosts' last answer
+	lastRowHosts []string            // the hosts of the table's last row that named some
 	hostsOfUnit  *Unit
 }
 
@@ -88,6 +89,17 @@ func (x *extractor) run() {
 	x.consumed = map[int]bool{}
 	x.pool = &pool{}
 	x.pools = append(x.pools, x.pool)
+	x.appHosts = map[string][]string{}
+	for i := range x.doc.Units {
+		for _, t := range lex(x.doc.Units[i].Text, x.frLike) {
+			if t.kind == tHost && len(t.entries) == 1 && t.template == "" {
+				if e, err := model.ParseEntry(t.entries[0]); err == nil && e.Kind == model.EntryName {
+					label, _, _ := strings.Cut(e.Domain, ".")
+					x.appHosts[label] = appendNew(x.appHosts[label], e.Domain)
+				}
+			}
+		}
+	}
 	for i := range x.doc.Units {
 		u := &x.doc.Units[i]
 		switch u.Kind {
@@ -313,7 +325,8 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		x.pool.used = true
 		hostNote = fmt.Sprintf("the line names no host; read as the hosts listed above it in the section %q", clip(x.pool.title, 60))
 	}
-	if len(hosts) == 0 {
+	noHost := len(hosts) == 0
+	if noHost {
 		hosts = []string{"any"}
 		hostNote = "the line names no host: any address; narrow it if the vendor publishes one"
 	}
@@ -351,6 +364,15 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 		if own != nil {
 			ghosts = own[gi]
 		}
+		app := x.app(toks, g.ports)
+		gnote := hostNote
+		if len(ghosts) == 1 && ghosts[0] == "any" && noHost {
+			// "SIP: UDP 5060" where the document names one sip.… host
+			if hs := x.appHosts[appLabel(app)]; len(hs) == 1 {
+				ghosts = hs
+				gnote = fmt.Sprintf("the line names no host; read as %s, the document's only %s host", hs[0], appLabel(app))
+			}
+		}
 		for _, p := range g.ports {
 			t := toks[p.idx]
 			prs = appendNew(prs, rangeString(t.lo, t.hi))
@@ -361,10 +383,9 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 				notes = appendNew(notes, p.how)
 			}
 		}
-		if hostNote != "" {
-			notes = append(notes, hostNote)
+		if gnote != "" {
+			notes = append(notes, gnote)
 		}
-		app := x.app(toks, g.ports)
 		line, quote := x.quote(u, a, b, anchor.off)
 		for _, dir := range dirs {
 			for _, proto := range g.protos {
@@ -378,6 +399,18 @@ func (x *extractor) statement(ui int, u *Unit, all []token, a, b int, heading bo
 	if containsAny(low, fallbackWords) != "" {
 		x.linkFallback(ui, first)
 	}
+}
+
+// appLabel is the first label of the host names that serve an app:
+// sip.vendor.example serves SIP.
+func appLabel(app string) string {
+	switch app {
+	case "sip", "sip-tls":
+		return "sip"
+	case "stun", "turn", "ntp", "xmpp", "mqtt", "ldap":
+		return app
+	}
+	return "\x00" // no label: no host name starts with it
 }
 
 // group is the ports of a statement that share one protocol token.

@@ -309,13 +309,24 @@ func (x *extractor) app(toks []token, ports []portTok) string {
 	lo, hi := clause(toks, ports[0].idx)
 	// the app words near the port: a window of the clause
 	lo, hi = max(lo, ports[0].idx-12), min(hi, ports[len(ports)-1].idx+12)
+	// the app word nearest the port, before or after it
+	best, dist := "", 1<<30
 	for k := lo; k < hi; k++ {
 		if a := appWord(toks[k].word); a[0] != "" && a[0] != "tls" {
-			if a[0] == "sip" && (t.lo == 5061 || strings.Contains(strings.Join(wordsOf(toks[lo:hi]), " "), "tls")) {
-				return "sip-tls"
+			d := k - ports[0].idx
+			if d < 0 {
+				d = -d
 			}
-			return a[0]
+			if d < dist {
+				best, dist = a[0], d
+			}
 		}
+	}
+	if best != "" {
+		if best == "sip" && (t.lo == 5061 || strings.Contains(strings.Join(wordsOf(toks[lo:hi]), " "), "tls")) {
+			return "sip-tls"
+		}
+		return best
 	}
 	if wk, ok := wellKnown[t.lo]; ok && t.lo == t.hi {
 		return wk[0]
