@@ -48,7 +48,7 @@ func TestShapes(t *testing.T) {
 			[]string{"outbound udp 10000-20000 → 198.51.100.0/24", "outbound udp 5060 → sip.acme.example"}},
 		{"the document's only sip host", "Acme phones register with sip.acme.example.\n\nPorts\n\n- SIP: UDP 5060\n- Media: UDP 10000-20000\n", Markdown,
 			[]string{"outbound udp 10000-20000 → any", "outbound udp 5060 → sip.acme.example"}},
-		{"two sip hosts: no guess", "Acme uses sip.acme.example and sip.acme.example.net.\n\n- SIP: UDP 5060\n", Markdown,
+		{"two sip hosts: no guess", "Acme registers its phones with two servers, sip.acme.example and sip.acme.example.net, for redundancy.\n\n- SIP: UDP 5060\n", Markdown,
 			[]string{"outbound udp 5060 → any"}},
 		{"inbound section", "## Inbound\n\nForward UDP 5060 from 198.51.100.7 to the PBX.\n\n## Outbound\n\nUDP 10000-20000 to 198.51.100.0/24.\n", Markdown,
 			[]string{"inbound udp 5060 → 198.51.100.7", "outbound udp 10000-20000 → 198.51.100.0/24"}},
