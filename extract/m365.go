@@ -67,7 +67,7 @@ func ImportM365(data []byte, opt M365Options) (*model.Service, []byte, []string,
 	if opt.Version == "" {
 		svc.Notes = append(svc.Notes, model.Note{Text: "The list's version is not known (give --list-version, or import from the web service's URL, whose version method says it)."})
 	}
-	ids := map[string]bool{}
+	ids, hostNames := map[string]bool{}, map[string]bool{}
 	var optimize []string
 	var optimizeSrc *model.Source
 	for _, s := range sets {
@@ -96,7 +96,7 @@ func ImportM365(data []byte, opt M365Options) (*model.Service, []byte, []string,
 		if len(entries) == 0 {
 			continue
 		}
-		hname := fmt.Sprintf("set-%d", s.ID)
+		hname := uniqueName(fmt.Sprintf("set-%d", s.ID), hostNames) // ids repeat in a broken list
 		desc := s.ServiceAreaName
 		if desc == "" {
 			desc = s.ServiceArea
