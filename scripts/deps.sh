@@ -24,6 +24,7 @@ declare -A need=(
   [ufw]=ufw          # the ufw target's referee
   [chromium]=chromium # the web interface's browser test (portolan serve)
   [promtool]=prometheus # the exporter's referee (promtool check/test rules, a real Prometheus)
+  [pdftotext]=poppler-utils # extract's PDF input
 )
 
 missing=()
