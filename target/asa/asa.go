@@ -256,8 +256,8 @@ func mask4(bits int) string {
 	return fmt.Sprintf("%d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
 }
 
-// portOp is eq P or range LO HI.
-func portOp(r model.PortRange) string {
+// portArg is eq P or range LO HI.
+func portArg(r model.PortRange) string {
 	if r.Lo == r.Hi {
 		return fmt.Sprintf("eq %d", r.Lo)
 	}
@@ -335,10 +335,10 @@ func (g *gen) service(r *policy.Rule) (proto, sport, dport string) {
 	if len(sr) <= 1 && len(dr) <= 1 {
 		proto = m.Proto
 		if len(sr) == 1 {
-			sport = " " + portOp(sr[0])
+			sport = " " + portArg(sr[0])
 		}
 		if len(dr) == 1 {
-			dport = " " + portOp(dr[0])
+			dport = " " + portArg(dr[0])
 		}
 		return
 	}
@@ -351,14 +351,14 @@ func (g *gen) service(r *policy.Rule) (proto, sport, dport string) {
 		if len(sr) > 0 {
 			srcs = nil
 			for _, s := range sr {
-				srcs = append(srcs, " source "+portOp(s))
+				srcs = append(srcs, " source "+portArg(s))
 			}
 		}
 		dsts := []string{""}
 		if len(dr) > 0 {
 			dsts = nil
 			for _, d := range dr {
-				dsts = append(dsts, " destination "+portOp(d))
+				dsts = append(dsts, " destination "+portArg(d))
 			}
 		}
 		for _, s := range srcs {
