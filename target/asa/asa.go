@@ -508,13 +508,17 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	for _, acl := range []struct {
 		name, ifname, what string
-		aces           []string
+		aces               []string
 	}{{g.aclLAN, g.lanIf, "outbound flows, from the LAN", g.aceLAN}, {g.aclWAN, g.wanIf, "inbound flows to the port forwards' real addresses", g.aceWAN}} {
 		if len(acl.aces) == 0 {
-			comment(b, fmt.Sprintf("No %s: %s is not bound; %s keeps its security level (or your access list).", acl.what, acl.name, acl.ifname))
-			continue
+			// Standalone, as the plan: what is not accepted is dropped,
+			// whatever the security levels would allow.
+			comment(b, fmt.Sprintf("No %s: %s only denies, as its implicit deny would; without it, the security levels decide (from a higher level to a lower one allowed). Leave out its access-group to keep yours.", acl.what, acl.name))
+			fmt.Fprintf(b, "access-list %s remark portolan: no flow of these services\n", acl.name)
+			fmt.Fprintf(b, "access-list %s extended deny ip any any\n", acl.name)
+		} else {
+			comment(b, fmt.Sprintf("%s: %s (first match; the implicit deny at its end drops the rest)", acl.name, acl.what))
 		}
-		comment(b, fmt.Sprintf("%s: %s (first match; the implicit deny at its end drops the rest)", acl.name, acl.what))
 		for _, l := range acl.aces {
 			b.WriteString(l + "\n")
 		}

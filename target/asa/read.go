@@ -414,7 +414,9 @@ func (c *Config) count(n int) error {
 
 // objLine reads a line of an object network block.
 func (c *Config) objLine(o *netObj, n int, l string, toks []string) error {
-	bad := func() error { return c.errf(n, "object network %s: %q: not a host, subnet, range or fqdn", o.name, strings.TrimSpace(l)) }
+	bad := func() error {
+		return c.errf(n, "object network %s: %q: not a host, subnet, range or fqdn", o.name, strings.TrimSpace(l))
+	}
 	switch toks[0] {
 	case "host":
 		if len(toks) != 2 {
