@@ -29,7 +29,8 @@ const (
 	maxLines   = 2_000_000
 	maxObjects = 200_000
 	maxDepth   = 16      // nesting of object groups
-	maxRules   = 2000000 // rules the access lists expand into
+	maxRules   = 1_000_000 // rules the access lists expand into
+	maxValues  = 1_000_000 // addresses or services a group expands into
 )
 
 // Looks reports whether data is an ASA configuration: `ASA Version` or
@@ -113,6 +114,8 @@ type ace struct {
 	acl    string
 	remark string
 	toks   []string
+	done   bool
+	parsed *aceParsed
 }
 
 type twiceNAT struct {

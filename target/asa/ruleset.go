@@ -202,6 +202,9 @@ func (c *Config) expandNet(n int, name string, s *addrSide, depth int, seen map[
 	for i, m := range g.members {
 		ln := g.lines[i]
 		t := strings.Fields(m)
+		if len(s.vals)+len(s.names) > maxValues {
+			return c.errf(ln, "object-group %s expands into more than %d addresses", name, maxValues)
+		}
 		switch {
 		case t[0] == "group-object" && len(t) == 2:
 			if err := c.expandNet(ln, t[1], s, depth+1, seen); err != nil {
@@ -417,6 +420,9 @@ func (c *Config) expandSvc(n int, name string, out *[]*svcEntry, depth int, seen
 	for i, m := range g.members {
 		t := strings.Fields(m)
 		ln := g.lines[i]
+		if len(*out) > maxValues {
+			return c.errf(ln, "object-group %s expands into more than %d services", name, maxValues)
+		}
 		switch {
 		case t[0] == "service-object" && len(t) == 3 && t[1] == "object":
 			e, ok := c.services[t[2]]
@@ -453,6 +459,21 @@ type aceParsed struct {
 // parseACE reads an access list entry; ok is false for entries that are
 // not extended (standard, webtype, ethertype): they are unknown.
 func (c *Config) parseACE(a *ace) (*aceParsed, bool, error) {
+	if a.done {
+		return a.parsed, a.parsed != nil, nil
+	}
+	p, ok, err := c.parseACE1(a)
+	if err != nil {
+		return nil, false, err
+	}
+	a.done = true
+	if ok {
+		a.parsed = p
+	}
+	return p, ok, nil
+}
+
+func (c *Config) parseACE1(a *ace) (*aceParsed, bool, error) {
 	toks := a.toks
 	n := a.line
 	if toks[0] != "extended" {
@@ -473,6 +494,9 @@ func (c *Config) parseACE(a *ace) (*aceParsed, bool, error) {
 	svcs, k, named, err := c.serviceAlts(n, toks[1:])
 	if err != nil {
 		return nil, false, err
+	}
+	if len(svcs) == 0 {
+		return nil, false, c.errf(n, "access-list %s: the service group %s is empty", a.acl, toks[2])
 	}
 	p.svcs = svcs
 	rest := toks[1+k:]
@@ -659,6 +683,14 @@ func (b *rsBuilder) build() error {
 	for _, bd := range c.bindings {
 		if _, ok := c.acls[bd.acl]; !ok {
 			return c.errf(bd.line, "%s: access list %s is not defined", bd.text, bd.acl)
+		}
+	}
+	// Every entry is read, bound or not, as the ASA checks them all.
+	for _, name := range c.aclOrder {
+		for _, a := range c.acls[name] {
+			if _, _, err := c.parseACE(a); err != nil {
+				return err
+			}
 		}
 	}
 	ifs := c.interfaces()
