@@ -28,7 +28,7 @@ func init() {
 const (
 	maxLines   = 2_000_000
 	maxObjects = 200_000
-	maxDepth   = 16      // nesting of object groups
+	maxDepth   = 16        // nesting of object groups
 	maxRules   = 1_000_000 // rules the access lists expand into
 	maxValues  = 1_000_000 // addresses or services a group expands into
 )
