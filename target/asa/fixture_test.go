@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/portolan/portolan/audit"
+	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/asa"
+	"github.com/portolan/portolan/target/targettest"
 )
 
 type fxFlow struct {
@@ -175,5 +178,82 @@ func TestFixture(t *testing.T) {
 		if f.Verdict == audit.Allowed {
 			t.Errorf("%s allowed with sip.provider.example unresolved: %s", f.Flow, f.Summary)
 		}
+	}
+}
+
+// TestALGConstraint: TW Solutions wants the SIP ALG off. The branch
+// fixture's global policy inspects SIP: the audit says so, naming the
+// line and the ASA's command; the configuration portolan writes for it
+// (no inspect sip) passes.
+func TestALGConstraint(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	var in *target.Input
+	var pins string
+	for _, c := range targettest.GatewayCases {
+		if c.Name == "tw-solutions" {
+			in, pins = c.InputOn(t, lab, "inside", "outside")
+		}
+	}
+	alg := func(rs *ruleset.Ruleset) audit.ConstraintResult {
+		a, err := audit.New(rs, in.Site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range a.Audit(in.Rules, in.Skips, audit.Options{Constraints: in.Constraints}).Constraints {
+			if c.Kind == string(model.KindALGOff) {
+				return c
+			}
+		}
+		t.Fatal("no alg-off constraint audited")
+		return audit.ConstraintResult{}
+	}
+	text := write(t, in)
+	if !strings.Contains(text, "  no inspect sip\n") {
+		t.Fatalf("no 'no inspect sip' written:\n%s", text)
+	}
+	if c := alg(load(t, text, pins)); c.Status != audit.ConstraintOK {
+		t.Errorf("portolan's configuration: alg-off %s: %s", c.Status, c.Why)
+	}
+	data, err := os.ReadFile("testdata/branch.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := asa.Parse("branch.cfg", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := alg(rs)
+	if c.Status != audit.ConstraintFail || c.Rule == nil || c.Rule.Line != 79 || !strings.Contains(c.Fix, "no inspect sip") {
+		t.Errorf("branch fixture: alg-off %s: %s (rule %v, fix %s)", c.Status, c.Why, c.Rule, c.Fix)
+	}
+}
+
+// TestLooks: the reader claims ASA configurations, its own output among
+// them, and not the other formats.
+func TestLooks(t *testing.T) {
+	branch, err := os.ReadFile("testdata/branch.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"branch.cfg", string(branch), true},
+		{"no header", "hostname fw\ninterface G0/0\n nameif inside\naccess-list A extended permit ip any any\n", true},
+		{"iptables-save", "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n", false},
+		{"nft json", `{"nftables": [{"metainfo": {}}]}`, false},
+		{"ios", "hostname r1\nip access-list extended OUT\n permit ip any any\naccess-list 101 permit ip any any\n", false},
+		{"fortigate", "#config-version=FGT60F\nconfig firewall policy\n    edit 1\n    next\nend\n", false},
+		{"routeros", "/ip firewall filter\nadd chain=forward action=accept\n", false},
+	} {
+		if got := asa.Looks([]byte(c.data)); got != c.want {
+			t.Errorf("%s: Looks = %v", c.name, got)
+		}
+	}
+	in, _ := targettest.GatewayCases[0].InputOn(t, targettest.LabCatalog(t), "inside", "outside")
+	if !asa.Looks([]byte(write(t, in))) {
+		t.Error("portolan's own output is not claimed")
 	}
 }

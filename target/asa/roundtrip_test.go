@@ -73,28 +73,39 @@ func auditAll(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report
 func TestRoundTrip(t *testing.T) {
 	lab := targettest.LabCatalog(t)
 	for _, c := range targettest.GatewayCases {
-		t.Run(c.Name, func(t *testing.T) {
-			in, pins := c.InputOn(t, lab, "inside", "outside")
-			text := write(t, in)
-			rs := load(t, text, pins)
-			skip := conflicted(in)
-			n := 0
-			for _, f := range auditAll(t, rs, in).Flows {
-				if skip[f.Service+"/"+f.Flow] {
-					continue
+		for _, resolveNames := range []bool{false, true} {
+			name := c.Name
+			if resolveNames {
+				name += "/resolve-names"
+			}
+			t.Run(name, func(t *testing.T) {
+				in, pins := c.InputOn(t, lab, "inside", "outside")
+				target.ResolveNames = resolveNames
+				text := write(t, in)
+				target.ResolveNames = false
+				if resolveNames && strings.Contains(text, "\n fqdn v") {
+					t.Fatal("--resolve-names wrote fqdn objects")
 				}
-				n++
-				if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
-					t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+				rs := load(t, text, pins)
+				skip := conflicted(in)
+				n := 0
+				for _, f := range auditAll(t, rs, in).Flows {
+					if skip[f.Service+"/"+f.Flow] {
+						continue
+					}
+					n++
+					if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+						t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
+					}
 				}
-			}
-			if n == 0 {
-				t.Fatal("no flow audited")
-			}
-			if p := readback.Probes(t, rs, in); p == 0 {
-				t.Error("no probe")
-			}
-		})
+				if n == 0 {
+					t.Fatal("no flow audited")
+				}
+				if p := readback.Probes(t, rs, in); p == 0 {
+					t.Error("no probe")
+				}
+			})
+		}
 	}
 }
 
