@@ -157,7 +157,8 @@ type claim struct {
 	by string
 }
 
-// Write writes the configuration.
+// Write writes the configuration. Its comments are lines that start with
+// a colon, the ASA CLI's comment.
 func (t Target) Write(w io.Writer, in *target.Input) (target.Result, error) {
 	if err := t.CheckSite(in.Site, in.Options); err != nil {
 		return target.Result{}, err
@@ -205,7 +206,7 @@ func (g *gen) wildcards() {
 }
 
 func comment(b *strings.Builder, text string) {
-	for _, l := range target.Wrap("! ", cliText(text, 1<<20), 100) {
+	for _, l := range target.Wrap(": ", cliText(text, 1<<20), 100) {
 		b.WriteString(l + "\n")
 	}
 }
@@ -474,14 +475,14 @@ func (g *gen) write(b *strings.Builder) {
 	in := g.in
 	for _, l := range in.Header("portolan rules for Cisco ASA") {
 		if strings.HasPrefix(l, "command: ") {
-			b.WriteString("! " + cliText(l, 1<<20) + "\n")
+			b.WriteString(": " + cliText(l, 1<<20) + "\n")
 			continue
 		}
 		comment(b, l)
 	}
-	b.WriteString("!\n")
+	b.WriteString(":\n")
 	comment(b, fmt.Sprintf("Paste in configuration mode (configure terminal), then write memory. LAN interface (nameif) %s, WAN interface %s (--lan-if, --wan-if; defaults inside and outside).", g.lanIf, g.wanIf))
-	comment(b, fmt.Sprintf("A rerun replaces: the ASA appends access-list lines to an existing list and adds network-object lines to an existing group, so the access lists are cleared first (clear configure access-list, which also unbinds them until access-group below binds them again: for the seconds of the paste, %s falls back to its security level) and each group is removed before it is defined (no object-group: on the first paste the ASA answers that it does not exist, which is harmless). An object holds one host, fqdn and nat line: entering it again replaces them. Twice NAT lines (port ranges) are refused as duplicates when unchanged; remove changed ones by hand (show running-config nat | include portolan).", g.lanIf))
+	comment(b, fmt.Sprintf("A rerun replaces: the ASA appends access-list lines to an existing list and adds network-object lines to an existing group, so the access lists are cleared first (clear configure access-list, which also unbinds them until access-group below binds them again: for the seconds of the paste, %s falls back to its security level) and each group is removed before it is defined (no object-group: on the first paste the ASA answers that it does not exist, which is harmless). An object holds one host, fqdn and nat line: entering it again replaces them. Twice NAT lines (port ranges) are refused as duplicates when unchanged; remove changed ones by hand (show running-config nat | include portolan), and the objects of port forwards a rerun no longer writes (no object network NAME).", g.lanIf))
 	comment(b, fmt.Sprintf("access-group binds one inbound access list per interface: it replaces any list of yours on %s and %s. To keep yours, copy the access-list lines below into it instead (before its denies) and leave out the access-group lines.", g.lanIf, g.wanIf))
 	comment(b, "Gateway only: the access lists filter traffic through the ASA, which is stateful (replies pass). Source NAT (dynamic PAT of the LAN to the outside interface) stays yours. Port forwards are static interface NAT, and the WAN access list permits the real (untranslated) address, as ASA 8.3 and later require.")
 	if !target.ResolveNames && g.stats.Names > 0 {
@@ -489,14 +490,14 @@ func (g *gen) write(b *strings.Builder) {
 	}
 	g.writeConstraints(b)
 	if len(g.notes) > 0 {
-		b.WriteString("!\n! Not in the configuration, and why:\n")
+		b.WriteString(":\n: Not in the configuration, and why:\n")
 		for _, n := range g.notes {
-			for _, l := range target.Wrap("!   ", cliText(n, 1<<20), 100) {
+			for _, l := range target.Wrap(":   ", cliText(n, 1<<20), 100) {
 				b.WriteString(l + "\n")
 			}
 		}
 	}
-	b.WriteString("!\n")
+	b.WriteString(":\n")
 	for _, acl := range []struct {
 		name string
 		aces []string
@@ -605,9 +606,9 @@ func (g *gen) writeConstraints(b *strings.Builder) {
 	if len(g.in.Constraints) == 0 {
 		return
 	}
-	b.WriteString("!\n! Constraints that are not ports, and what they mean for the ASA:\n")
+	b.WriteString(":\n: Constraints that are not ports, and what they mean for the ASA:\n")
 	for _, c := range g.in.Constraints {
-		for _, l := range target.Wrap("!   ", cliText(target.ConstraintRef(c)+": "+g.action(c), 1<<20), 100) {
+		for _, l := range target.Wrap(":   ", cliText(target.ConstraintRef(c)+": "+g.action(c), 1<<20), 100) {
 			b.WriteString(l + "\n")
 		}
 	}
@@ -656,7 +657,7 @@ func (g *gen) writeConstraintCommands(b *strings.Builder) {
 		comment(b, "ALGs off: the default global policy inspects these protocols and rewrites their payload.")
 		b.WriteString("policy-map global_policy\n class inspection_default\n")
 		for _, i := range algs {
-			for _, l := range target.Wrap("  ! ", cliText(strings.Join(algRefs[i], "; "), 1<<20), 100) {
+			for _, l := range target.Wrap("  : ", cliText(strings.Join(algRefs[i], "; "), 1<<20), 100) {
 				b.WriteString(l + "\n")
 			}
 			fmt.Fprintf(b, "  no inspect %s\n", i)

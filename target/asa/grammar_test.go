@@ -24,6 +24,7 @@ const (
 	urlNATObj  = "https://www.cisco.com/c/en/us/td/docs/security/asa/asa918/configuration/firewall/asa-918-firewall-config/nat-objects.html"
 	urlNATTw   = "https://www.cisco.com/c/en/us/td/docs/security/asa/asa918/configuration/firewall/asa-918-firewall-config/nat-twice.html"
 	urlSIP     = "https://www.cisco.com/c/en/us/support/docs/unified-communications/telepresence-video-communication-server-vcs/214282-troubleshoot-media-failure-for-calls-ove.html"
+	urlCLI     = "http://www.cisco.com/c/en/us/td/docs/security/asa/asa81/config/guide/config/cli.html"
 	urlTimeout = "https://www.cisco.com/c/en/us/td/docs/security/asa/asa918/configuration/firewall/asa-918-firewall-config/conns-connlimits.html"
 )
 
@@ -46,6 +47,7 @@ type form struct {
 }
 
 var grammar = []form{
+	{"", ": text (a comment: a line that starts with a colon)", urlCLI, regexp.MustCompile(`^ *:(?: [ -~]*)?$`)},
 	{"", "clear configure access-list access_list_name", urlACLs, regexp.MustCompile(`^clear configure access-list ` + reName + `$`)},
 	{"", "no object-group {network | service} obj_grp_id", urlObjects, regexp.MustCompile(`^no object-group (?:network|service) ` + reName + `$`)},
 	{"", "object network name", urlObjects, regexp.MustCompile(`^object network ` + reName + `$`)},
@@ -90,10 +92,11 @@ func checkGrammar(t *testing.T, name, text string) map[string]bool {
 	objs := map[string]string{}
 	for i, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		n := i + 1
-		if strings.HasPrefix(strings.TrimSpace(l), "!") {
-			if strings.ContainsAny(l, "?") {
-				t.Errorf("%s:%d: a ? in a comment line (the CLI takes it for help): %q", name, n, l)
+		if strings.HasPrefix(strings.TrimSpace(l), ":") {
+			if !grammar[0].re.MatchString(l) || strings.ContainsAny(l, "?") {
+				t.Errorf("%s:%d: a comment line that is not printable ASCII without ? (the CLI takes ? for help): %q", name, n, l)
 			}
+			used[grammar[0].cmd] = true
 			continue
 		}
 		if l == "" {

@@ -48,7 +48,7 @@ func Looks(data []byte) bool {
 		l = bytes.TrimRight(l, "\r")
 		switch {
 		case bytes.HasPrefix(l, []byte("ASA Version ")), bytes.HasPrefix(l, []byte(": Saved")),
-			bytes.HasPrefix(l, []byte("! portolan rules for Cisco ASA")):
+			bytes.HasPrefix(l, []byte(": portolan rules for Cisco ASA")):
 			return true
 		case bytes.HasPrefix(l, []byte("access-list ")) && bytes.Contains(l, []byte(" extended ")):
 			acl = true
