@@ -979,6 +979,9 @@ type natRule struct {
 	size       uint64
 	realLo     netip.Addr
 	name       string
+	// dstMapped and dstReal are a twice NAT's destination static
+	// objects; "" when it has none.
+	dstMapped, dstReal string
 }
 
 func (b *rsBuilder) natChain() error {
@@ -1089,7 +1092,10 @@ func (b *rsBuilder) twiceRule(t *twiceNAT) (natRule, bool, error) {
 	for i := 0; i < len(rest); i++ {
 		switch rest[i] {
 		case "destination":
-			r.unknown = "twice NAT with a destination translation"
+			if i+3 >= len(rest) || rest[i+1] != "static" {
+				return r, false, c.errf(t.line, "nat destination: want static MAPPED REAL")
+			}
+			r.dstMapped, r.dstReal = rest[i+2], rest[i+3]
 			i += 3
 		case "service":
 			if i+2 >= len(rest) {
@@ -1123,8 +1129,57 @@ func (b *rsBuilder) natRule(ch *ruleset.Chain, r natRule) error {
 	var unknown []string
 	// The real side: one host for a fixed target.
 	var real addrSide
-	if err := c.expandNet(r.line, r.realObj, &real, 0, map[string]bool{}); err != nil {
+	if r.realObj == "any" {
+		real.any = true
+	} else if err := c.expandNet(r.line, r.realObj, &real, 0, map[string]bool{}); err != nil {
 		return err
+	}
+	same := func(a, b string) (bool, error) {
+		if a == b {
+			return true, nil
+		}
+		if a == "any" || b == "any" || strings.HasPrefix(b, "interface") {
+			return false, nil
+		}
+		var x, y addrSide
+		if err := c.expandNet(r.line, a, &x, 0, map[string]bool{}); err != nil {
+			return false, err
+		}
+		if err := c.expandNet(r.line, b, &y, 0, map[string]bool{}); err != nil {
+			return false, err
+		}
+		return slices.Equal(x.vals, y.vals) && len(x.names) == 0 && len(y.names) == 0, nil
+	}
+	// Identity NAT (the same addresses on both sides, as for a VPN's
+	// traffic) changes nothing.
+	idSrc, err := same(r.realObj, r.mapped)
+	if err != nil {
+		return err
+	}
+	idDst := true
+	if r.dstMapped != "" {
+		if idDst, err = same(r.dstMapped, r.dstReal); err != nil {
+			return err
+		}
+	}
+	if idSrc && idDst && r.proto == "" {
+		return nil
+	}
+	if r.dstMapped != "" {
+		// Packets back from the destination side: from its real
+		// addresses, to the source's mapped ones.
+		if r.dstReal != "any" {
+			var d addrSide
+			if err := c.expandNet(r.line, r.dstReal, &d, 0, map[string]bool{}); err != nil {
+				return err
+			}
+			if len(d.vals) > 0 {
+				terms = append(terms, ruleset.Single(ruleset.SrcAddr, false, d.vals...))
+			}
+		}
+		if !idDst {
+			r.unknown = "twice NAT that also translates the destination"
+		}
 	}
 	v := ruleset.Verdict{Kind: ruleset.DNAT}
 	switch {
