@@ -74,3 +74,52 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("deep nesting: %v", err)
 	}
 }
+
+// TestNATSections: twice NAT comes before object NAT, object NAT by
+// fewer real addresses; identity NAT is left out; a twice NAT that
+// translates the destination is unknown for the packets it takes only.
+func TestNATSections(t *testing.T) {
+	cfg := `interface G0/0
+ nameif outside
+ security-level 0
+object network net
+ subnet 192.0.2.0 255.255.255.0
+ nat (inside,outside) static pubnet
+object network pubnet
+ subnet 198.51.100.0 255.255.255.0
+object network pbx
+ host 192.0.2.10
+ nat (inside,outside) static interface service udp 5060 5062
+object network pub
+ host 198.51.100.77
+object network far
+ host 203.0.113.9
+object network far-m
+ host 192.0.2.99
+nat (inside,outside) source static pbx pub destination static far-m far
+nat (inside,outside) source static net net destination static far far
+nat (inside,outside) after-auto source static pbx interface
+`
+	rs, err := Parse("cfg", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nat []string
+	for _, c := range rs.Chains {
+		if c.Hook != "prerouting" {
+			continue
+		}
+		for _, r := range c.Rules {
+			nat = append(nat, r.Verdict.String()+" @"+strings.TrimSpace(strings.SplitN(r.Pos.Text, ":", 2)[0]))
+		}
+	}
+	want := []string{
+		"unknown (twice NAT that also translates the destination) @nat (inside,outside) source static pbx pub destination static far-m far",
+		"dnat to 192.0.2.10:5060 @object network pbx",
+		"dnat (static NAT of several addresses) @object network net",
+		"dnat to 192.0.2.10 @nat (inside,outside) after-auto source static pbx interface",
+	}
+	if strings.Join(nat, "\n") != strings.Join(want, "\n") {
+		t.Errorf("nat chain:\n%s\nwant:\n%s", strings.Join(nat, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -1141,11 +1141,20 @@ func (b *rsBuilder) natRule(ch *ruleset.Chain, r natRule) error {
 		if a == "any" || b == "any" || strings.HasPrefix(b, "interface") {
 			return false, nil
 		}
-		var x, y addrSide
-		if err := c.expandNet(r.line, a, &x, 0, map[string]bool{}); err != nil {
+		side := func(n string) (addrSide, error) {
+			var x addrSide
+			if ip, err := netip.ParseAddr(n); err == nil {
+				x.vals = []ruleset.Value{ruleset.AddrValue(ip, ip)}
+				return x, nil
+			}
+			return x, c.expandNet(r.line, n, &x, 0, map[string]bool{})
+		}
+		x, err := side(a)
+		if err != nil {
 			return false, err
 		}
-		if err := c.expandNet(r.line, b, &y, 0, map[string]bool{}); err != nil {
+		y, err := side(b)
+		if err != nil {
 			return false, err
 		}
 		return slices.Equal(x.vals, y.vals) && len(x.names) == 0 && len(y.names) == 0, nil
