@@ -215,3 +215,81 @@ func TestHostModeRefused(t *testing.T) {
 		t.Fatal("host mode written")
 	}
 }
+
+// groupRE is an object group the writer made for a host set, memberRE
+// one of its members, remarkRE the remark that names an entry's flow.
+var (
+	groupRE  = regexp.MustCompile(`(?m)^object-group network (\S+)\n description .*\n((?: network-object .*\n)+)`)
+	memberRE = regexp.MustCompile(`(?m)^ network-object .*\n`)
+	remarkRE = regexp.MustCompile(`(?m)^access-list \S+ remark (\S+) `)
+)
+
+// TestRemovingAnObjectBreaksItsFlows: taking one member (an address or an
+// fqdn object) out of a host set's object group breaks the flows whose
+// entries use that group, and only those.
+func TestRemovingAnObjectBreaksItsFlows(t *testing.T) {
+	lab := targettest.LabCatalog(t)
+	for _, c := range targettest.GatewayCases {
+		switch c.Name {
+		case "starleaf", "tw-solutions", "starface-scenario1-v6":
+		default:
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			in, pins := c.InputOn(t, lab, "inside", "outside")
+			text := write(t, in)
+			// The flows of the entries that name each group.
+			users := map[string]map[string]bool{}
+			flow := ""
+			for _, l := range strings.Split(text, "\n") {
+				if m := remarkRE.FindStringSubmatch(l); m != nil {
+					flow = m[1]
+					continue
+				}
+				for _, f := range strings.Fields(l) {
+					if strings.HasPrefix(l, "access-list ") && strings.HasPrefix(f, "portolan-") {
+						if users[f] == nil {
+							users[f] = map[string]bool{}
+						}
+						users[f][flow] = true
+					}
+				}
+			}
+			removed, broke := 0, 0
+			for _, g := range groupRE.FindAllStringSubmatchIndex(text, -1) {
+				group := text[g[2]:g[3]]
+				if len(users[group]) == 0 || strings.HasPrefix(group, "portolan-lan-") {
+					continue // unused, or the LAN's group, which every outbound flow uses
+				}
+				body := text[g[4]:g[5]]
+				for _, m := range memberRE.FindAllStringIndex(body, -1) {
+					cut := text[:g[4]+m[0]] + text[g[4]+m[1]:]
+					rep := auditAll(t, load(t, cut, pins), in)
+					removed++
+					anyBroke := false
+					for _, f := range rep.Flows {
+						ref := f.Service + "/" + f.Flow
+						if users[group][ref] {
+							if f.Verdict != audit.Allowed {
+								anyBroke = true
+							}
+							continue
+						}
+						if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped {
+							t.Errorf("without %q in %s, %s is %s: %s", strings.TrimSpace(body[m[0]:m[1]]), group, ref, f.Verdict, f.Summary)
+						}
+					}
+					if anyBroke {
+						broke++
+					} else {
+						t.Errorf("without %q in %s, every flow of it is still allowed", strings.TrimSpace(body[m[0]:m[1]]), group)
+					}
+				}
+			}
+			if removed == 0 {
+				t.Fatal("no group member taken out")
+			}
+			t.Logf("%d group members taken out one at a time, %d broke their group's flows and nothing else", removed, broke)
+		})
+	}
+}
