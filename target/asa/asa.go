@@ -129,6 +129,13 @@ var ascii = strings.NewReplacer("—", "-", "–", "-", "‘", "'", "’", "'", 
 	"á", "a", "à", "a", "â", "a", "ã", "a", "é", "e", "ê", "e", "í", "i", "ó", "o", "ô", "o", "õ", "o", "ú", "u", "ç", "c",
 	"Á", "A", "É", "E", "Í", "I", "Ó", "O", "Ú", "U", "Ç", "C")
 
+// object is an object or group definition: its lines before the
+// description, the description (to which the flows that use the object
+// are added when it is written), and its lines after.
+type object struct {
+	name, head, desc, tail string
+}
+
 type natKey struct {
 	fam   int
 	proto string
@@ -140,7 +147,8 @@ type gen struct {
 	aclLAN       string
 	aclWAN       string
 
-	objects []string // object and group definitions, in order
+	objects []*object           // object and group definitions, in order
+	users   map[string][]string // object name → the flows (service/flow) whose entries use it
 	defined map[string]bool
 	aceLAN  []string
 	aceWAN  []string
@@ -226,11 +234,10 @@ func (g *gen) addrArg(ps []netip.Prefix, fam int, group string, desc string) str
 	if !g.defined[group] {
 		g.defined[group] = true
 		var b strings.Builder
-		fmt.Fprintf(&b, "no object-group network %s\nobject-group network %s\n description %s\n", group, group, cliText(desc, DescMax))
 		for _, p := range ps {
 			fmt.Fprintf(&b, " network-object %s\n", prefixArg(p))
 		}
-		g.objects = append(g.objects, b.String())
+		g.objects = append(g.objects, &object{name: group, head: fmt.Sprintf("no object-group network %s\nobject-group network %s\n", group, group), desc: desc, tail: b.String()})
 		g.stats.Sets++
 		g.stats.Elements += len(ps)
 	}
@@ -281,6 +288,7 @@ func (g *gen) remoteArgs(r *policy.Rule) ([]string, error) {
 	for _, s := range sets {
 		name := ObjName(s.Service, s.HostSet, fmt.Sprintf("v%d", fam))
 		if g.defined[name] {
+			g.use(name, r)
 			out = append(out, "object-group "+name)
 			continue
 		}
@@ -301,8 +309,8 @@ func (g *gen) remoteArgs(r *policy.Rule) ([]string, error) {
 			obj := ObjName("fqdn", fmt.Sprintf("v%d", fam), n.Name)
 			if !g.defined[obj] {
 				g.defined[obj] = true
-				g.objects = append(g.objects, fmt.Sprintf("object network %s\n fqdn v%d %s\n description %s\n", obj, fam, n.Name,
-					cliText(fmt.Sprintf("%s host set %s: the ASA resolves it (dns domain-lookup and a name-server)", s.Service, s.HostSet), DescMax)))
+				g.objects = append(g.objects, &object{name: obj, head: fmt.Sprintf("object network %s\n fqdn v%d %s\n", obj, fam, n.Name),
+					desc: fmt.Sprintf("%s host set %s, resolved by the ASA", s.Service, s.HostSet)})
 				g.stats.Names++
 			}
 			entries = append(entries, "object "+obj)
@@ -314,17 +322,28 @@ func (g *gen) remoteArgs(r *policy.Rule) ([]string, error) {
 		entries = slices.Compact(entries)
 		g.defined[name] = true
 		var b strings.Builder
-		fmt.Fprintf(&b, "no object-group network %s\nobject-group network %s\n description %s\n", name, name,
-			cliText(fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, fam, strings.Join(s.FamilyEntries(), " ")), DescMax))
 		for _, e := range entries {
 			fmt.Fprintf(&b, " network-object %s\n", e)
 		}
-		g.objects = append(g.objects, b.String())
+		g.objects = append(g.objects, &object{name: name, head: fmt.Sprintf("no object-group network %s\nobject-group network %s\n", name, name),
+			desc: fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, fam, strings.Join(s.FamilyEntries(), " ")), tail: b.String()})
+		g.use(name, r)
 		g.stats.Sets++
 		g.stats.Elements += len(entries)
 		out = append(out, "object-group "+name)
 	}
 	return out, nil
+}
+
+// use records that rule r's entries use object name.
+func (g *gen) use(name string, r *policy.Rule) {
+	if g.users == nil {
+		g.users = map[string][]string{}
+	}
+	ref := target.FlowRef(r.Flow)
+	if !slices.Contains(g.users[name], ref) {
+		g.users[name] = append(g.users[name], ref)
+	}
 }
 
 // service returns the protocol argument and the port arguments of an ACE
@@ -347,7 +366,6 @@ func (g *gen) service(r *policy.Rule) (proto, sport, dport string) {
 	if !g.defined[name] {
 		g.defined[name] = true
 		var b strings.Builder
-		fmt.Fprintf(&b, "no object-group service %s\nobject-group service %s\n description %s\n", name, name, cliText(target.RuleComment(r), DescMax))
 		srcs := []string{""}
 		if len(sr) > 0 {
 			srcs = nil
@@ -367,7 +385,8 @@ func (g *gen) service(r *policy.Rule) (proto, sport, dport string) {
 				fmt.Fprintf(&b, " service-object %s%s%s\n", m.Proto, s, d)
 			}
 		}
-		g.objects = append(g.objects, b.String())
+		g.objects = append(g.objects, &object{name: name, head: fmt.Sprintf("no object-group service %s\nobject-group service %s\n", name, name),
+			desc: target.RuleComment(r), tail: b.String()})
 		g.stats.PortSets++
 		g.stats.Ports += len(srcs) * len(dsts)
 	}
@@ -505,7 +524,14 @@ func (g *gen) write(b *strings.Builder) {
 		fmt.Fprintf(b, "clear configure access-list %s\n", acl.name)
 	}
 	for _, o := range g.objects {
-		b.WriteString(o)
+		desc := o.desc
+		if u := g.users[o.name]; len(u) > 0 {
+			desc += "; used by " + strings.Join(u, ", ")
+		}
+		if desc = cliText(desc, 1<<20); len(desc) > DescMax {
+			desc = strings.TrimSpace(desc[:DescMax-3]) + "..."
+		}
+		fmt.Fprintf(b, "%s description %s\n%s", o.head, desc, o.tail)
 	}
 	for _, acl := range []struct {
 		name, ifname, what string
