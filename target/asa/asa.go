@@ -63,7 +63,18 @@ func (Target) CheckSite(site policy.Site, _ target.Options) error {
 	if site.Mode != policy.Gateway {
 		return fmt.Errorf("--target asa writes gateway rules only: an ASA's access lists filter traffic through the box, and there are no host rules for a service on the ASA itself; use --mode gateway, or a host target (nftables, windows) on the machine")
 	}
+	lan, wan := cmpOr(site.LANIf, DefaultLANIf), cmpOr(site.WANIf, DefaultWANIf)
+	if lan == wan {
+		return fmt.Errorf("--lan-if and --wan-if are both %q: an ASA's LAN and internet are two interfaces (nameifs), each with its own access list", lan)
+	}
 	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Limits of the ASA, from the "Objects for Access Control" and access

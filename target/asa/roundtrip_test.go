@@ -210,6 +210,9 @@ func TestHostModeRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gateway rules only") {
 		t.Fatalf("CheckSite(host) = %v", err)
 	}
+	if err := (asa.Target{}).CheckSite(policy.Site{Mode: policy.Gateway, WANIf: "inside"}, target.Options{}); err == nil {
+		t.Error("the LAN and the WAN on one interface accepted")
+	}
 	in, _ := targettest.HostCase(t)
 	if _, err := (asa.Target{}).Write(&bytes.Buffer{}, in); err == nil {
 		t.Fatal("host mode written")
