@@ -157,6 +157,7 @@ type Config struct {
 	twice      []*twiceNAT
 	sameSec    bool
 	inspect    map[string]int // inspection engines on in the global policy → line
+	netCache   map[string]addrSide
 	notes      []string
 	noted      map[string]bool
 	objects64k int

@@ -292,9 +292,17 @@ func (c *Config) addrArg(n int, toks []string) (addrSide, int, error) {
 		if len(toks) < 2 {
 			return s, 0, c.errf(n, "%s: want a name", toks[0])
 		}
+		// A group is expanded once; its entries share its addresses.
+		if cached, ok := c.netCache[toks[1]]; ok {
+			return cached, 2, nil
+		}
 		if err := c.expandNet(n, toks[1], &s, 0, map[string]bool{}); err != nil {
 			return s, 0, err
 		}
+		if c.netCache == nil {
+			c.netCache = map[string]addrSide{}
+		}
+		c.netCache[toks[1]] = s
 		return s, 2, nil
 	case "interface":
 		if len(toks) < 2 {
@@ -615,6 +623,7 @@ type rsBuilder struct {
 	rs    *ruleset.Ruleset
 	in    ruleset.Interner
 	rules int
+	terms map[termKey]ruleset.Term
 }
 
 func (b *rsBuilder) chain(name string, base bool, typ, hook string, prio int, pol ruleset.Kind) *ruleset.Chain {
@@ -887,6 +896,28 @@ func portTerm(f ruleset.Field, ops []portOp) (ruleset.Term, string) {
 	return ruleset.Single(f, false, vs...), ""
 }
 
+type termKey struct {
+	first *ruleset.Value
+	n     int
+	f     ruleset.Field
+}
+
+// addrTerm is the term of field f on vals, made once for each slice of
+// addresses (a group's, shared by the entries that name it): rules share
+// its set, which is never changed in place.
+func (b *rsBuilder) addrTerm(f ruleset.Field, vals []ruleset.Value) ruleset.Term {
+	k := termKey{&vals[0], len(vals), f}
+	if t, ok := b.terms[k]; ok {
+		return t
+	}
+	t := ruleset.Single(f, false, vals...)
+	if b.terms == nil {
+		b.terms = map[termKey]ruleset.Term{}
+	}
+	b.terms[k] = t
+	return t
+}
+
 // expand writes one rule per service, source and destination
 // alternative of an entry (DNS names are alternatives of their own).
 func (b *rsBuilder) expand(ch *ruleset.Chain, line int, text string, v ruleset.Verdict, p *aceParsed) error {
@@ -954,7 +985,7 @@ func (b *rsBuilder) expand(ch *ruleset.Chain, line int, text string, v ruleset.V
 							terms = append(terms, numTerm(ruleset.NfProto, uint32(x.a.name.fam)))
 						}
 					case len(x.a.vals) > 0:
-						terms = append(terms, ruleset.Single(x.f, false, x.a.vals...))
+						terms = append(terms, b.addrTerm(x.f, x.a.vals))
 					}
 				}
 				r.Terms = terms
