@@ -1,8 +1,10 @@
 package asa
 
 import (
+	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -121,5 +123,33 @@ nat (inside,outside) after-auto source static pbx interface
 	}
 	if strings.Join(nat, "\n") != strings.Join(want, "\n") {
 		t.Errorf("nat chain:\n%s\nwant:\n%s", strings.Join(nat, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestSharedGroupMemory: a group of 5,000 addresses named by 2,000
+// entries costs its size once, not once per entry (which would allocate
+// some 800 MB).
+func TestSharedGroupMemory(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("object-group network big\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, " network-object host 2001:db8::%x\n", i)
+	}
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "access-list A extended permit tcp any object-group big eq %d\n", 1000+i)
+	}
+	b.WriteString("access-group A in interface inside\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rs, err := Parse("cfg", []byte(b.String()))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rs.Chains); n == 0 {
+		t.Fatal("no chains")
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 100<<20 {
+		t.Errorf("%d MB allocated", got>>20)
 	}
 }
