@@ -125,7 +125,7 @@ func TestAuditInputErrors(t *testing.T) {
 		{"missing file", auditArgs("/nonexistent/rules", pins), "--ruleset: stat /nonexistent/rules: no such file"},
 		{"bad line", auditArgs(broken, pins), `ruleset.txt:3: --dport: "99999" is not a port number`},
 		{"bad json", auditArgs(badJSON, pins), `ruleset.txt: nftables[0].rule.chain (rule handle 7): chain inet t c is not declared`},
-		{"neither format", auditArgs(neither, pins), "neither nft JSON (nft -j list ruleset) nor iptables-save output; pass --format"},
+		{"neither format", auditArgs(neither, pins), "neither nft JSON (nft -j list ruleset) nor iptables-save output"},
 		{"wrong format", auditArgs(broken, pins, "--format", "nft-json"), "ruleset.txt:1:"},
 		{"loop", auditArgs(loop, pins), "ruleset.txt: line 5: -A a -g a leads back to chain ip filter a"},
 		{"unknown format", auditArgs(broken, pins, "--format", "pf"), `--format "pf": one of auto, nft-json, iptables-save`},
