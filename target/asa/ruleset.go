@@ -842,6 +842,12 @@ func (b *rsBuilder) aclRules(ch *ruleset.Chain, acl string, permit ruleset.Verdi
 			return err
 		}
 		text := a.text
+		if a.remark != "" {
+			// The last remark before the entry says what it is for
+			// (portolan writes the service, flow and document line
+			// there): a remark stands for the entries after it.
+			text += " (remark: " + a.remark + ")"
+		}
 		if !ok {
 			r := b.add(ch, a.line, text, ruleset.Verdict{Kind: ruleset.Unknown, Why: a.toks[0] + " access list entry"})
 			r.Unknown = append(r.Unknown, a.toks[0]+" access list entry: not an extended one")
