@@ -1,20 +1,22 @@
 // Package asa writes the policy as Cisco ASA (9.x) CLI for configuration
 // mode, and reads an ASA's `show running-config` back for the audit.
 //
-// The writer: network objects (host, subnet, range, fqdn v4/v6) and
-// network object groups per host set, service object groups where a rule
-// has several port ranges, one extended access list per direction
-// (portolan-INSIDE-in on the LAN interface, portolan-OUTSIDE-in on the WAN
-// interface) bound with access-group, port forwards as object NAT
-// (`nat (inside,outside) static interface service udp 5060 5060`, one
-// object per port) or, for a port range, twice NAT with a service object
-// of that range, and the constraints as the ASA's own commands (`no
-// inspect sip` in the global policy, `timeout udp`).
+// The writer: a network object group per host set and family (hosts,
+// masks, IPv6 prefixes, and fqdn v4/v6 objects for names, which the ASA
+// resolves itself), service object groups where a rule has several port
+// ranges, one extended access list per direction (portolan-INSIDE-in on
+// the LAN interface, portolan-OUTSIDE-in on the WAN interface) bound with
+// access-group, port forwards as object NAT (`nat (inside,outside) static
+// interface service udp 5060 5060`, one object per port) or, for a port
+// range, twice NAT with a service object of that range, and the
+// constraints as the ASA's own commands (`no inspect sip` in the global
+// policy, `timeout udp`). Comments are lines that start with a colon. A
+// rerun replaces: the lists are cleared and the groups removed first.
 //
 // The reader (read.go, ruleset.go) turns a running configuration into the
 // audit's chains with the ASA's semantics: interface access lists, the
 // global access list, security levels where an interface has none, out
-// access lists, object and twice NAT as DNAT.
+// access lists, object and twice NAT as DNAT (see Config.Ruleset).
 //
 // No ASA runs here and Cisco publishes no validator: the output is checked
 // against the documented grammar of every command it uses (the table in
