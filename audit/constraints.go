@@ -187,8 +187,8 @@ func helperHow(r *ruleset.Rule) string {
 	if r.Chain.Table == "firewalld" {
 		return "firewalld: a service without <helper>, or firewall-cmd --remove-service"
 	}
-	if e, ok := strings.CutPrefix(r.Pos.Text, "policy-map global_policy class inspection_default: inspect "); ok && r.Chain.Table == "asa" {
-		return "Cisco ASA: policy-map global_policy, class inspection_default, no inspect " + e
+	if pm, e, ok := strings.Cut(r.Pos.Text, ": inspect "); ok && r.Chain.Table == "asa" {
+		return "Cisco ASA: " + pm + ", no inspect " + e
 	}
 	return "ct helper set"
 }

@@ -161,6 +161,18 @@ func TestFixture(t *testing.T) {
 	if helpers["sip"] != 79 || helpers["h323"] != 0 {
 		t.Errorf("helpers %v, want sip at line 79 and no h323", helpers)
 	}
+	// Without service-policy … global, the policy map applies nowhere.
+	unapplied, err := asa.Parse("branch.cfg", []byte(strings.Replace(string(data), "service-policy global_policy global\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range unapplied.Chains {
+		for _, r := range c.Rules {
+			if r.X != nil && r.X.Helper != "" {
+				t.Errorf("a helper attached by a policy map no service-policy applies: %s", r)
+			}
+		}
+	}
 	if !strings.Contains(strings.Join(rs.Notes, "\n"), "line 73") {
 		t.Errorf("the dynamic NAT of line 73 is not noted: %q", rs.Notes)
 	}

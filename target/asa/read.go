@@ -156,7 +156,8 @@ type Config struct {
 	bindings   []binding
 	twice      []*twiceNAT
 	sameSec    bool
-	inspect    map[string]int // inspection engines on in the global policy → line
+	inspectBy  map[string]map[string]int // policy-map → inspection engines on in class inspection_default → line
+	globalPol  string                    // the policy-map applied with service-policy … global
 	netCache   map[string]addrSide
 	notes      []string
 	noted      map[string]bool
@@ -189,7 +190,7 @@ func Parse(name string, data []byte) (*ruleset.Ruleset, error) {
 // Read parses a running configuration.
 func Read(name string, data []byte) (*Config, error) {
 	c := &Config{file: name, ifaces: map[string]*iface{}, objects: map[string]*netObj{}, services: map[string]*svcEntry{},
-		groups: map[string]*group{}, names: map[string]netip.Addr{}, acls: map[string][]*ace{}, inspect: map[string]int{}}
+		groups: map[string]*group{}, names: map[string]netip.Addr{}, acls: map[string][]*ace{}, inspectBy: map[string]map[string]int{}}
 	lines := strings.Split(string(data), "\n")
 	if len(lines) > maxLines {
 		return nil, fmt.Errorf("%s: %d lines, more than the %d the reader takes", name, len(lines), maxLines)
@@ -280,12 +281,17 @@ func Read(name string, data []byte) (*Config, error) {
 					class = toks[1]
 					continue
 				}
-				if policyMap == "global_policy" && class == "inspection_default" {
+				if class == "inspection_default" {
+					m := c.inspectBy[policyMap]
+					if m == nil {
+						m = map[string]int{}
+						c.inspectBy[policyMap] = m
+					}
 					switch {
 					case toks[0] == "inspect" && len(toks) >= 2:
-						c.inspect[strings.Join(toks[1:], " ")] = n
+						m[engine(toks[1:])] = n
 					case toks[0] == "no" && len(toks) >= 3 && toks[1] == "inspect":
-						delete(c.inspect, strings.Join(toks[2:], " "))
+						delete(m, engine(toks[2:]))
 					}
 				}
 				continue
@@ -391,6 +397,10 @@ func Read(name string, data []byte) (*Config, error) {
 				return nil, err
 			}
 			c.twice = append(c.twice, tn)
+		case "service-policy":
+			if len(toks) == 3 && toks[2] == "global" {
+				c.globalPol = toks[1]
+			}
 		case "same-security-traffic":
 			if len(toks) >= 3 && toks[1] == "permit" && toks[2] == "inter-interface" {
 				c.sameSec = true
@@ -406,6 +416,15 @@ func Read(name string, data []byte) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// engine names an inspection: "sip", "h323 h225"; an inspection policy
+// map after it ("inspect sip sip-map") is left aside.
+func engine(toks []string) string {
+	if toks[0] == "h323" && len(toks) > 1 {
+		return "h323 " + toks[1]
+	}
+	return toks[0]
 }
 
 func (c *Config) count(n int) error {

@@ -607,7 +607,9 @@ func (c *Config) parseACE1(a *ace) (*aceParsed, bool, error) {
 //     8.3 and later have them; dynamic NAT and PAT change only sources and
 //     are left out (noted);
 //   - fqdn objects are DNS names the audit resolves (ruleset.MatchName);
-//   - inspect sip and inspect h323 in the global policy attach the helper.
+//   - inspect sip and inspect h323 (h225, ras) in class
+//     inspection_default of the policy applied with service-policy …
+//     global attach the helper to their default ports.
 func (c *Config) Ruleset() (*ruleset.Ruleset, error) {
 	rs := &ruleset.Ruleset{Format: Format, Families: []int{4, 6}}
 	b := &rsBuilder{c: c, rs: rs}
@@ -801,7 +803,7 @@ func (b *rsBuilder) build() error {
 }
 
 // inspections attaches the helpers of inspect sip and inspect h323 in the
-// global policy to their default ports.
+// global policy's class inspection_default to their default ports.
 func (b *rsBuilder) inspections(fw *ruleset.Chain) {
 	type insp struct {
 		helper string
@@ -813,8 +815,9 @@ func (b *rsBuilder) inspections(fw *ruleset.Chain) {
 		"h323 h225": {"h323", []uint32{ruleset.ProtoTCP}, 1720, 1720},
 		"h323 ras":  {"h323", []uint32{ruleset.ProtoUDP}, 1718, 1719},
 	}
-	keys := make([]string, 0, len(b.c.inspect))
-	for k := range b.c.inspect {
+	inspect := b.c.inspectBy[b.c.globalPol]
+	keys := make([]string, 0, len(inspect))
+	for k := range inspect {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -823,8 +826,8 @@ func (b *rsBuilder) inspections(fw *ruleset.Chain) {
 		if !ok {
 			continue
 		}
-		line := b.c.inspect[k]
-		r := b.add(fw, line, "policy-map global_policy class inspection_default: inspect "+k, ruleset.Verdict{Kind: ruleset.Continue},
+		line := inspect[k]
+		r := b.add(fw, line, "policy-map "+b.c.globalPol+" class inspection_default: inspect "+k, ruleset.Verdict{Kind: ruleset.Continue},
 			numTerm(ruleset.L4Proto, e.proto...), ruleset.Single(ruleset.DstPort, false, ruleset.PortValue(e.lo, e.hi)))
 		x := r.Ext()
 		x.Helper = e.helper
