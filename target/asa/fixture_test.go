@@ -193,10 +193,11 @@ func TestFixture(t *testing.T) {
 	}
 }
 
-// TestALGConstraint: TW Solutions wants the SIP ALG off. The branch
-// fixture's global policy inspects SIP: the audit says so, naming the
-// line and the ASA's command; the configuration portolan writes for it
-// (no inspect sip) passes.
+// TestALGConstraint: TW Solutions wants the SIP ALG off and UDP bindings
+// kept 90 s. The branch fixture's global policy inspects SIP: the audit
+// says so, naming the line and the ASA's command; the configuration
+// portolan writes for it (no inspect sip, timeout udp 0:02:00) passes
+// both, and fails the second with a timeout of one minute.
 func TestALGConstraint(t *testing.T) {
 	lab := targettest.LabCatalog(t)
 	var in *target.Input
@@ -206,19 +207,20 @@ func TestALGConstraint(t *testing.T) {
 			in, pins = c.InputOn(t, lab, "inside", "outside")
 		}
 	}
-	alg := func(rs *ruleset.Ruleset) audit.ConstraintResult {
+	constraint := func(rs *ruleset.Ruleset, kind model.ConstraintKind) audit.ConstraintResult {
 		a, err := audit.New(rs, in.Site)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range a.Audit(in.Rules, in.Skips, audit.Options{Constraints: in.Constraints}).Constraints {
-			if c.Kind == string(model.KindALGOff) {
+			if c.Kind == string(kind) {
 				return c
 			}
 		}
-		t.Fatal("no alg-off constraint audited")
+		t.Fatalf("no %s constraint audited", kind)
 		return audit.ConstraintResult{}
 	}
+	alg := func(rs *ruleset.Ruleset) audit.ConstraintResult { return constraint(rs, model.KindALGOff) }
 	text := write(t, in)
 	if !strings.Contains(text, "  no inspect sip\n") {
 		t.Fatalf("no 'no inspect sip' written:\n%s", text)
@@ -237,6 +239,18 @@ func TestALGConstraint(t *testing.T) {
 	c := alg(rs)
 	if c.Status != audit.ConstraintFail || c.Rule == nil || c.Rule.Line != 79 || !strings.Contains(c.Fix, "no inspect sip") {
 		t.Errorf("branch fixture: alg-off %s: %s (rule %v, fix %s)", c.Status, c.Why, c.Rule, c.Fix)
+	}
+	// NAT binding lifetime (90 s): the written timeout udp 0:02:00 keeps
+	// it; a timeout udp of one minute does not.
+	if c := constraint(load(t, text, pins), model.KindNATTimeout); c.Status != audit.ConstraintOK {
+		t.Errorf("portolan's configuration: nat-timeout %s: %s", c.Status, c.Why)
+	}
+	short := strings.Replace(text, "timeout udp 0:02:00\n", "timeout udp 0:01:00\n", 1)
+	if short == text {
+		t.Fatal("no timeout udp 0:02:00 written")
+	}
+	if c := constraint(load(t, short, pins), model.KindNATTimeout); c.Status != audit.ConstraintFail || c.Rule == nil || !strings.Contains(c.Rule.Text, "timeout udp 0:01:00") {
+		t.Errorf("timeout udp 0:01:00: nat-timeout %s: %s (rule %v)", c.Status, c.Why, c.Rule)
 	}
 }
 

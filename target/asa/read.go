@@ -134,6 +134,11 @@ type iface struct {
 	line   int
 }
 
+type timeoutLine struct {
+	secs, line int
+	text       string
+}
+
 type binding struct {
 	acl, dir, ifname string
 	line             int
@@ -158,6 +163,7 @@ type Config struct {
 	sameSec    bool
 	inspectBy  map[string]map[string]int // policy-map → inspection engines on in class inspection_default → line
 	globalPol  string                    // the policy-map applied with service-policy … global
+	timeouts   map[string]timeoutLine    // timeout udp, timeout conn
 	netCache   map[string]addrSide
 	notes      []string
 	noted      map[string]bool
@@ -397,6 +403,21 @@ func Read(name string, data []byte) (*Config, error) {
 				return nil, err
 			}
 			c.twice = append(c.twice, tn)
+		case "timeout":
+			// timeout udp 0:02:00 [timeout …]: pairs of a feature and a time.
+			for i := 1; i+1 < len(toks); i += 2 {
+				if toks[i] != "udp" && toks[i] != "conn" {
+					continue
+				}
+				secs, ok := hmsSecs(toks[i+1])
+				if !ok {
+					return nil, c.errf(n, "timeout %s %q: want hh:mm:ss", toks[i], toks[i+1])
+				}
+				if c.timeouts == nil {
+					c.timeouts = map[string]timeoutLine{}
+				}
+				c.timeouts[toks[i]] = timeoutLine{secs: secs, line: n, text: "timeout " + toks[i] + " " + toks[i+1]}
+			}
 		case "service-policy":
 			if len(toks) == 3 && toks[2] == "global" {
 				c.globalPol = toks[1]
@@ -416,6 +437,23 @@ func Read(name string, data []byte) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// hmsSecs reads hh:mm:ss (or mm:ss, ss) as seconds.
+func hmsSecs(s string) (int, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 {
+		return 0, false
+	}
+	secs := 0
+	for _, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 || v > 1193*3600 {
+			return 0, false
+		}
+		secs = secs*60 + v
+	}
+	return secs, secs <= 1193*3600
 }
 
 // engine names an inspection: "sip", "h323 h225"; an inspection policy

@@ -607,6 +607,8 @@ func (c *Config) parseACE1(a *ace) (*aceParsed, bool, error) {
 //     8.3 and later have them; dynamic NAT and PAT change only sources and
 //     are left out (noted);
 //   - fqdn objects are DNS names the audit resolves (ruleset.MatchName);
+//   - timeout udp and timeout conn (or their defaults) are the idle
+//     timeouts of every UDP and TCP connection;
 //   - inspect sip and inspect h323 (h225, ras) in class
 //     inspection_default of the policy applied with service-policy …
 //     global attach the helper to their default ports.
@@ -709,6 +711,7 @@ func (b *rsBuilder) build() error {
 	b.add(fw, 0, "stateful: replies and related packets of permitted connections", ruleset.Verdict{Kind: ruleset.Accept},
 		numTerm(ruleset.CtState, ruleset.CtEstablished, ruleset.CtRelated))
 	b.inspections(fw)
+	b.timeouts(fw)
 	var global *binding
 	var out []binding
 	in := map[string]*binding{}
@@ -801,6 +804,31 @@ func (b *rsBuilder) build() error {
 	}
 	return nil
 }
+
+// timeouts attaches the global idle timeouts of UDP and TCP connections
+// (timeout udp, timeout conn; the ASA's defaults, 0:02:00 and 1:00:00,
+// where the configuration has no line) to every connection of their
+// protocol, for the audit of the services' NAT binding lifetimes.
+func (b *rsBuilder) timeouts(fw *ruleset.Chain) {
+	for _, x := range []struct {
+		kind, proto, state string
+		num                uint32
+		def                int
+	}{{"udp", "udp", "replied", ruleset.ProtoUDP, 120}, {"conn", "tcp", "established", ruleset.ProtoTCP, 3600}} {
+		t, ok := b.c.timeouts[x.kind]
+		if !ok {
+			t = timeoutLine{secs: x.def, text: fmt.Sprintf("timeout %s %s (the ASA's default)", x.kind, hmsString(x.def))}
+		}
+		r := b.add(fw, t.line, t.text, ruleset.Verdict{Kind: ruleset.Continue}, numTerm(ruleset.L4Proto, x.num))
+		pol := map[string]int{x.state: t.secs}
+		if x.proto == "udp" {
+			pol["unreplied"] = t.secs
+		}
+		r.Ext().Timeout = &ruleset.Timeout{Name: "timeout " + x.kind, Proto: x.proto, Policy: pol}
+	}
+}
+
+func hmsString(s int) string { return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60) }
 
 // inspections attaches the helpers of inspect sip and inspect h323 in the
 // global policy's class inspection_default to their default ports.
