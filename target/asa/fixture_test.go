@@ -283,3 +283,86 @@ func TestLooks(t *testing.T) {
 		t.Error("portolan's own output is not claimed")
 	}
 }
+
+// TestAccessSemantics: the global access list after the interface's
+// (and instead of the security levels), an out list on the egress
+// interface, equal security levels with and without
+// same-security-traffic permit inter-interface.
+func TestAccessSemantics(t *testing.T) {
+	ifaces := `interface G0/0
+ nameif outside
+ security-level 0
+interface G0/1
+ nameif inside
+ security-level 100
+interface G0/2
+ nameif dmz
+ security-level 50
+`
+	global := ifaces + `access-list GLOBAL extended permit tcp any any eq https
+access-list OUT_OUT extended deny tcp any host 203.0.113.66 eq https
+access-list OUT_OUT extended permit ip any any
+access-group GLOBAL global
+access-group OUT_OUT out interface outside
+`
+	levels := ifaces + `interface G0/3
+ nameif dmz2
+ security-level 50
+`
+	for _, c := range []struct {
+		name, cfg string
+		flows     []fxFlow
+	}{
+		{"global and out", global, []fxFlow{
+			{id: "https", proto: "tcp", lo: 443, hi: 443, dst: "203.0.113.5/32", want: audit.Allowed, line: 10, text: "GLOBAL extended permit"},
+			{id: "https-denied-out", proto: "tcp", lo: 443, hi: 443, dst: "203.0.113.66/32", want: audit.Blocked, line: 11, text: "OUT_OUT extended deny"},
+			{id: "http", proto: "tcp", lo: 80, hi: 80, want: audit.Blocked, line: 13, text: "implicit deny: access-group GLOBAL global"},
+			{id: "dmz-https", site: "dmz-out", proto: "tcp", lo: 443, hi: 443, dst: "203.0.113.5/32", want: audit.Allowed, line: 10},
+			{id: "dmz-inside-https", site: "dmz-in", proto: "tcp", lo: 443, hi: 443, want: audit.Allowed, line: 10, text: "GLOBAL extended permit"},
+		}},
+		{"security levels", levels, []fxFlow{
+			{id: "http", proto: "tcp", lo: 80, hi: 80, want: audit.Allowed, line: 5, text: "inside (100) to outside (0): allowed"},
+			{id: "dmz-inside", site: "dmz-in", proto: "tcp", lo: 80, hi: 80, want: audit.Blocked, text: "denied (lower to higher)", line: 8},
+			{id: "dmz-dmz2", site: "dmz-dmz2", proto: "tcp", lo: 80, hi: 80, want: audit.Blocked, text: "denied (same level)", line: 8},
+		}},
+		{"same security", levels + "same-security-traffic permit inter-interface\n", []fxFlow{
+			{id: "dmz-dmz2", site: "dmz-dmz2", proto: "tcp", lo: 80, hi: 80, want: audit.Allowed, text: "same-security-traffic", line: 8},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rs, err := asa.Parse("cfg", []byte(c.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range c.flows {
+				site := fxSites[f.site]
+				if f.site == "dmz-dmz2" {
+					site = policy.Site{Mode: policy.Gateway, LANIf: "dmz", WANIf: "dmz2"}
+				}
+				fxSites["dmz-dmz2"] = site
+				a, err := audit.New(rs, site)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range a.Audit(fxRule(f), nil, audit.Options{}).Flows {
+					if g.Verdict != f.want {
+						t.Errorf("%s: %s, want %s: %s", f.id, g.Verdict, f.want, g.Summary)
+						continue
+					}
+					if f.line == 0 {
+						continue
+					}
+					found := false
+					for _, p := range g.Parts {
+						if p.Rule != nil && p.Rule.Line == f.line && strings.Contains(p.Rule.Text, f.text) {
+							found = true
+						}
+					}
+					if !found {
+						t.Errorf("%s: %s, want line %d %q", f.id, g.Summary, f.line, f.text)
+					}
+				}
+			}
+		})
+	}
+}

@@ -596,7 +596,9 @@ func (c *Config) parseACE1(a *ace) (*aceParsed, bool, error) {
 //     higher level to a lower one allowed, lower to higher denied, equal
 //     denied unless same-security-traffic permit inter-interface (an
 //     interface without a security-level line has 100 when named inside,
-//     else 0); then the egress interface's out access list, if any;
+//     else 0); and the egress interface's out access list, if any, must
+//     permit it too (evaluated first here, so that a permitted packet is
+//     reported with the ingress entry that permits it);
 //   - the first entry that matches decides; inactive entries are skipped;
 //     time-range, ICMP types, identity and anything not understood stay
 //     unknown conditions; standard, webtype and ethertype entries unknown;
@@ -726,20 +728,20 @@ func (b *rsBuilder) build() error {
 			in[bd.ifname] = bd
 		}
 	}
+	// Both the ingress check and the egress interface's out list must
+	// permit a packet. The out lists are evaluated first (a permit
+	// returns, a deny drops), so that a packet both permit is accepted by,
+	// and reported with, the ingress entry that permits it; a packet both
+	// deny is reported with the out list's deny.
 	permit := ruleset.Verdict{Kind: ruleset.Accept}
-	if len(out) > 0 {
-		post := b.chain("after-inbound-access", false, "", "", 0, ruleset.Accept)
-		for _, bd := range out {
-			name := "out-" + bd.ifname
-			ch := b.chain(name, false, "", "", 0, ruleset.Accept)
-			if err := b.aclRules(ch, bd.acl, ruleset.Verdict{Kind: ruleset.Accept}); err != nil {
-				return err
-			}
-			b.add(ch, bd.line, "implicit deny: "+bd.text, ruleset.Verdict{Kind: ruleset.Drop})
-			b.add(post, bd.line, bd.text, ruleset.Verdict{Kind: ruleset.Goto, Chain: name}, ifTerm(ruleset.OIfName, bd.ifname))
+	for _, bd := range out {
+		name := "out-" + bd.ifname
+		ch := b.chain(name, false, "", "", 0, ruleset.Accept)
+		if err := b.aclRules(ch, bd.acl, ruleset.Verdict{Kind: ruleset.Return}); err != nil {
+			return err
 		}
-		b.add(post, 0, "no out access list on the egress interface", ruleset.Verdict{Kind: ruleset.Accept})
-		permit = ruleset.Verdict{Kind: ruleset.Goto, Chain: post.Name}
+		b.add(ch, bd.line, "implicit deny: "+bd.text, ruleset.Verdict{Kind: ruleset.Drop})
+		b.add(fw, bd.line, bd.text, ruleset.Verdict{Kind: ruleset.Jump, Chain: name}, ifTerm(ruleset.OIfName, bd.ifname))
 	}
 	if global != nil {
 		ch := b.chain("global", false, "", "", 0, ruleset.Accept)
