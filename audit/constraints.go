@@ -187,6 +187,9 @@ func helperHow(r *ruleset.Rule) string {
 	if r.Chain.Table == "firewalld" {
 		return "firewalld: a service without <helper>, or firewall-cmd --remove-service"
 	}
+	if pm, e, ok := strings.Cut(r.Pos.Text, ": inspect "); ok && r.Chain.Table == "asa" {
+		return "Cisco ASA: " + pm + ", no inspect " + e
+	}
 	return "ct helper set"
 }
 

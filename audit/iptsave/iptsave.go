@@ -60,7 +60,9 @@ func Looks(data []byte) bool {
 			}
 			continue
 		}
-		return strings.HasPrefix(l, "*") || strings.HasPrefix(l, ":") || strings.HasPrefix(l, "-A ")
+		// ":CHAIN POLICY"; a Cisco ASA configuration starts with ": Saved".
+		chain := strings.HasPrefix(l, ":") && len(l) > 1 && l[1] != ' '
+		return strings.HasPrefix(l, "*") || chain || strings.HasPrefix(l, "-A ")
 	}
 	return false
 }
