@@ -24,7 +24,7 @@ type Holes struct {
 	// never grown in place, so the holes in them never move.
 	slab   []Cube
 	tags   []int32
-	dst    blockTable // a block's last filing in links, +1
+	dst    blockTable       // a block's last filing in links, +1
 	levels uint32           // bit i: some hole is filed at level i
 	port   map[uint32]int32 // a port bucket's last filing in links, +1
 	wide   []int32
