@@ -66,7 +66,7 @@ type cchain struct {
 // crule is a rule compiled for one family: its conditions on packet
 // fields as sets, its conditions on fields with one value per kind of
 // packet as tests. What few rules have is in crest, shared (noRest) by
-// the rules that have none of it, so that a rule holds about 190 bytes.
+// the rules that have none of it, so that a rule holds about 150 bytes.
 type crule struct {
 	id    int32
 	never bool // no packet of the family matches
@@ -87,7 +87,7 @@ type crule struct {
 	*crest
 	addr [2]space.Addrs   // saddr, daddr
 	port [2]model.PortSet // sport, dport
-	ifs  [2]space.IfSet   // iifname, oifname
+	ifs  *[2]space.IfSet  // iifname, oifname; nil when the rule tests neither
 }
 
 // crest is what few compiled rules have.
@@ -236,6 +236,7 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 		}
 	}
 	p.byID = slices.Clip(p.byID)
+	p.addrOne, p.portOne, p.ifOne = nil, nil, nil // the sets stay, shared
 	if err := p.checkLoops(); err != nil {
 		return nil, err
 	}
@@ -602,6 +603,9 @@ func (p *program) term(cr *crule, t ruleset.Term) {
 			}
 			if cr.has[d] {
 				s = s.Intersect(cr.ifs[d-4])
+			}
+			if cr.ifs == nil {
+				cr.ifs = new([2]space.IfSet)
 			}
 			cr.ifs[d-4] = s
 		}
