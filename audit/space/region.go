@@ -3,6 +3,7 @@ package space
 import (
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/portolan/portolan/model"
 )
@@ -126,7 +127,7 @@ func (t *blockTable) slot(k dstKey) *int32 {
 
 func (t *blockTable) grow() {
 	old := t.slots
-	t.slots = make([]blockSlot, max(16, 2*len(old)))
+	t.slots = make([]blockSlot, max(32, 2*len(old)))
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s.val == 0 {
@@ -288,6 +289,22 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 	if h == nil || len(h.cubes) == 0 {
 		return
 	}
+	if len(h.cubes) < indexFrom {
+		h.overlapping(c, fn, nil)
+		return
+	}
+	// The candidates' list is scratch, reused: it is the larger part of a
+	// query's garbage otherwise.
+	pc := candPool.Get().(*[]int32)
+	*pc = h.overlapping(c, fn, (*pc)[:0])
+	candPool.Put(pc)
+}
+
+var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
+
+// overlapping is OverlappingRefs gathering candidates in cand, which it
+// returns (grown, perhaps).
+func (h *Holes) overlapping(c Cube, fn func(hole *Cube, tag int32) bool, cand []int32) []int32 {
 	visit := func(i int32) bool {
 		if x := h.cubes[i]; x.Overlaps(c) {
 			return fn(x, h.tags[i])
@@ -295,12 +312,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 		return true
 	}
 	scanAll := len(h.cubes) < indexFrom
-	var buf [256]int32
-	cand := buf[:0]
 	if !scanAll {
 		lo, hi, ok := span(c.Dst)
 		if !ok {
-			return
+			return cand
 		}
 		// Every level holes are filed at: the blocks c touches there.
 		for l := range levelShift[:len(levelShift)-1] {
@@ -336,10 +351,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 	if scanAll {
 		for i, x := range h.cubes {
 			if x.Overlaps(c) && !fn(x, h.tags[i]) {
-				return
+				return cand
 			}
 		}
-		return
+		return cand
 	}
 	slices.Sort(cand)
 	prev := int32(-1)
@@ -349,9 +364,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 		}
 		prev = i
 		if !visit(i) {
-			return
+			return cand
 		}
 	}
+	return cand
 }
 
 // Region is a cube without its holes: the packets of Base that no hole
