@@ -77,10 +77,14 @@ type blockTable struct {
 	n     int
 }
 
+// blockSlot is a block's key, flattened (24 bytes, not 32), and value.
 type blockSlot struct {
-	key dstKey
-	val int32 // 0: the slot is free
+	hi, lo uint64
+	val    int32 // 0: the slot is free
+	level  uint8
 }
+
+func (s *blockSlot) is(k dstKey) bool { return s.lo == k.lo && s.hi == k.hi && s.level == k.level }
 
 func (k dstKey) hash() uint64 {
 	x := k.lo*0x9e3779b97f4a7c15 ^ k.hi*0xc2b2ae3d27d4eb4f ^ uint64(k.level)*0x165667b19e3779f9
@@ -98,7 +102,7 @@ func (t *blockTable) get(k dstKey) int32 {
 		if s.val == 0 {
 			return 0
 		}
-		if s.key == k {
+		if s.is(k) {
 			return s.val
 		}
 	}
@@ -115,11 +119,11 @@ func (t *blockTable) slot(k dstKey) *int32 {
 	for i := k.hash() & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.val == 0 {
-			s.key = k
+			s.hi, s.lo, s.level = k.hi, k.lo, k.level
 			t.n++
 			return &s.val
 		}
-		if s.key == k {
+		if s.is(k) {
 			return &s.val
 		}
 	}
@@ -133,7 +137,7 @@ func (t *blockTable) grow() {
 		if s.val == 0 {
 			continue
 		}
-		i := s.key.hash() & mask
+		i := dstKey{s.level, s.hi, s.lo}.hash() & mask
 		for t.slots[i].val != 0 {
 			i = (i + 1) & mask
 		}
