@@ -55,6 +55,38 @@ type decoder struct {
 	// slab is where objects' members are copied out: one allocation for
 	// hundreds of objects (an object's slice has no room to grow)
 	slab []member
+	// objs are small objects read before, by their text
+	objs map[string]any
+}
+
+// Small objects are shared by their text: nft's JSON repeats the same
+// ones in every rule ({"payload": {"protocol": "ip", "field": "saddr"}},
+// {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}); the same
+// text decodes to the same value, which the parser only reads.
+const (
+	maxSharedObjLen = 96
+	maxSharedObjs   = 4096
+)
+
+// shareObj returns the object of text raw, members ms: one read before
+// from the same text, or a new one.
+func (d *decoder) shareObj(raw []byte, ms []member) any {
+	if len(raw) > maxSharedObjLen {
+		return d.newObj(ms)
+	}
+	if v, ok := d.objs[string(raw)]; ok {
+		return v
+	}
+	if len(d.objs) >= maxSharedObjs {
+		return d.newObj(ms)
+	}
+	if d.objs == nil {
+		d.objs = make(map[string]any, 256)
+	}
+	// of its own size, not in a slab, which it would keep alive
+	var v any = append(make(obj, 0, len(ms)), ms...)
+	d.objs[string(raw)] = v
+	return v
 }
 
 // slabLen is the members of one slab.
@@ -211,6 +243,7 @@ func (d *decoder) object() (any, error) {
 
 // objectBody reads an object's members after base in d.members.
 func (d *decoder) objectBody(base int) (any, error) {
+	start := d.pos
 	d.pos++ // {
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
@@ -246,7 +279,7 @@ func (d *decoder) objectBody(base int) (any, error) {
 			d.pos++
 		case '}':
 			d.pos++
-			return d.newObj(d.members[base:]), nil
+			return d.shareObj(d.data[start:d.pos], d.members[base:]), nil
 		default:
 			return nil, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
