@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/internal/netlab"
@@ -23,7 +24,9 @@ import (
 // nft -c -j -f (parse and check the JSON) and iptables-restore --test /
 // ip6tables-restore --test. BenchmarkCLI runs the portolan binary, to
 // compare whole processes (start, parse, audit, report) and their peak
-// memory with the tools'.
+// memory with the tools'; BenchmarkSideBySide runs the binary and the
+// tool in turn, round after round, so that both meet the same load on a
+// shared machine.
 //
 //	go test ./audit -run '^$' -bench . -benchmem -benchtime 3x -timeout 60m
 //
@@ -235,10 +238,9 @@ func BenchmarkKernelTools(b *testing.B) {
 	}
 }
 
-// BenchmarkCLI runs the portolan binary on the same files: the whole
-// process, as a user runs it.
-func BenchmarkCLI(b *testing.B) {
-	benchSetup(b)
+// cliBinary builds the portolan binary once, into the benchmarks'
+// directory.
+func cliBinary(b *testing.B) string {
 	bin := filepath.Join(benchDir, "portolan")
 	if _, err := os.Stat(bin); err != nil {
 		build := exec.Command("go", "build", "-o", bin, "./cmd/portolan")
@@ -247,11 +249,78 @@ func BenchmarkCLI(b *testing.B) {
 			b.Fatalf("go build: %v: %s", err, out)
 		}
 	}
+	return bin
+}
+
+// cliArgs are the arguments of the audit BenchmarkCLI runs, but the
+// ruleset.
+func cliArgs() []string {
 	args := []string{"audit", "all", "--all-features", "--hosts", filepath.Join(benchDir, "pins"), "--no-resolve",
 		"--lan-if", "lan0", "--wan-if", "wan0", "--lan", "192.0.2.0/24,2001:db8:1::/64", "--output", "json"}
 	for _, p := range benchParams {
 		args = append(args, "--param", p)
 	}
+	return args
+}
+
+// BenchmarkSideBySide runs, in turn in each round, the kernel's tool and
+// the portolan binary on the same file (nft -c -j -f against the audit of
+// the nft JSON; iptables-restore --test and ip6tables-restore --test
+// against the audit of the iptables-save dump), so that both see the same
+// load on a shared machine: it reports the mean time and the largest peak
+// memory of each, and their ratios (ns/op is the two together).
+func BenchmarkSideBySide(b *testing.B) {
+	if os.Geteuid() != 0 {
+		testenv.SkipOrFail(b, "the kernel's tools need root")
+	}
+	benchSetup(b)
+	bin := cliBinary(b)
+	args := cliArgs()
+	ns := netlab.New(b).Router
+	for _, format := range []string{"nft-json", "iptables-save"} {
+		for _, n := range benchSizes {
+			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
+				var kernel []*exec.Cmd
+				name := fmt.Sprintf("%d.json", n)
+				if format == "iptables-save" {
+					name = fmt.Sprintf("%d.rules", n)
+				}
+				var tK, tP time.Duration
+				var rssK, rssP float64
+				for b.Loop() {
+					if format == "nft-json" {
+						kernel = []*exec.Cmd{ns.Command("nft", "-c", "-j", "-f", filepath.Join(benchDir, name))}
+					} else {
+						kernel = []*exec.Cmd{ns.Command("iptables-restore", "--test", filepath.Join(benchDir, fmt.Sprintf("%d.v4", n))),
+							ns.Command("ip6tables-restore", "--test", filepath.Join(benchDir, fmt.Sprintf("%d.v6", n)))}
+					}
+					start := time.Now()
+					rssK = max(rssK, runTimed(b, kernel...))
+					tK += time.Since(start)
+					start = time.Now()
+					rssP = max(rssP, runTimed(b, exec.Command(bin, append(args, "--ruleset", filepath.Join(benchDir, name))...)))
+					tP += time.Since(start)
+				}
+				k, p := tK.Seconds()/float64(b.N), tP.Seconds()/float64(b.N)
+				b.ReportMetric(p, "portolan-s")
+				b.ReportMetric(k, "kernel-tool-s")
+				b.ReportMetric(rssP, "portolan-maxRSS-MB")
+				b.ReportMetric(rssK, "kernel-tool-maxRSS-MB")
+				b.ReportMetric(k/p, "times-faster")
+				if rssK > 0 {
+					b.ReportMetric(rssP/rssK, "memory-ratio")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCLI runs the portolan binary on the same files: the whole
+// process, as a user runs it.
+func BenchmarkCLI(b *testing.B) {
+	benchSetup(b)
+	bin := cliBinary(b)
+	args := cliArgs()
 	for _, format := range []string{"nft-json", "iptables-save"} {
 		for _, n := range benchSizes {
 			b.Run(format+"/"+sizeName(n), func(b *testing.B) {

@@ -27,6 +27,16 @@ type program struct {
 	natHooks bool
 	// rest is the scratch a rule's crest is gathered in
 	rest crest
+	// the sets of one value, shared among the rules that test the same
+	// address, port or interface (values are never changed in place)
+	addrOne map[space.Range]space.Addrs
+	portOne map[model.PortRange]model.PortSet
+	ifOne   map[ifKey]space.IfSet
+}
+
+type ifKey struct {
+	name   string
+	prefix bool
 }
 
 // entry is one step of a hook: a base chain, or the NAT chains of the
@@ -56,7 +66,7 @@ type cchain struct {
 // crule is a rule compiled for one family: its conditions on packet
 // fields as sets, its conditions on fields with one value per kind of
 // packet as tests. What few rules have is in crest, shared (noRest) by
-// the rules that have none of it, so that a rule holds about 190 bytes.
+// the rules that have none of it, so that a rule holds about 150 bytes.
 type crule struct {
 	id    int32
 	never bool // no packet of the family matches
@@ -77,7 +87,7 @@ type crule struct {
 	*crest
 	addr [2]space.Addrs   // saddr, daddr
 	port [2]model.PortSet // sport, dport
-	ifs  [2]space.IfSet   // iifname, oifname
+	ifs  *[2]space.IfSet  // iifname, oifname; nil when the rule tests neither
 }
 
 // crest is what few compiled rules have.
@@ -129,6 +139,9 @@ type constTest struct {
 	neg   bool
 }
 
+// slabLen is the most compiled rules of one array.
+const slabLen = 4096
+
 // hookOrder lists the hooks portolan follows packets through.
 var hookOrder = []string{"prerouting", "input", "forward", "output", "postrouting"}
 
@@ -175,7 +188,8 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 // compile builds the program of one family. extra are interface names of
 // the site, which get classes of their own.
 func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, error) {
-	p := &program{fam: fam, rs: rs, ifaces: ifaces, chains: map[*ruleset.Chain]*cchain{}, hooks: map[string][]entry{}}
+	p := &program{fam: fam, rs: rs, ifaces: ifaces, chains: map[*ruleset.Chain]*cchain{}, hooks: map[string][]entry{},
+		addrOne: map[space.Range]space.Addrs{}, portOne: map[model.PortRange]model.PortSet{}, ifOne: map[ifKey]space.IfSet{}}
 	for _, c := range rs.Chains {
 		if c.Family == "netdev" || (c.Base && !slices.Contains(hookOrder, c.Hook)) {
 			if c.Base && mayDrop(c) {
@@ -197,21 +211,32 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 	for c := range p.chains {
 		n += len(c.Rules)
 	}
-	// The compiled rules of all chains, in one array.
-	slab := make([]crule, n)
+	// The compiled rules of all chains, in arrays of up to slabLen.
+	var slab []crule
+	var cr crule
 	p.byID = make([]*crule, 0, n)
 	for c, cc := range p.chains {
 		cc.rules = make([]*crule, 0, len(c.Rules))
 		for _, r := range c.Rules {
-			cr := &slab[len(p.byID)]
-			if err := p.rule(cr, r); err != nil {
+			if err := p.rule(&cr, r); err != nil {
 				return nil, err
 			}
+			if cr.never && !cr.mutates && cr.target == nil && len(cr.vmap) == 0 {
+				// matches no packet of the family and changes nothing:
+				// evaluation would pass over it
+				continue
+			}
+			if len(slab) == cap(slab) {
+				slab = make([]crule, 0, min(n-len(p.byID), slabLen))
+			}
 			cr.id = int32(len(p.byID))
-			p.byID = append(p.byID, cr)
-			cc.rules = append(cc.rules, cr)
+			slab = append(slab, cr)
+			p.byID = append(p.byID, &slab[len(slab)-1])
+			cc.rules = append(cc.rules, &slab[len(slab)-1])
 		}
 	}
+	p.byID = slices.Clip(p.byID)
+	p.addrOne, p.portOne, p.ifOne = nil, nil, nil // the sets stay, shared
 	if err := p.checkLoops(); err != nil {
 		return nil, err
 	}
@@ -330,8 +355,23 @@ func mayDrop(c *ruleset.Chain) bool {
 func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 	p.rest = crest{unknown: r.Unknown}
 	*cr = crule{src: r, crest: &p.rest}
+	// A rule of the other family (ip saddr … in an inet chain) matches no
+	// packet of this one: its other terms are not compiled.
 	for _, t := range r.Terms {
-		p.term(cr, t)
+		if len(t.Fields) == 1 && t.Fields[0] == ruleset.NfProto {
+			ct := constTest{field: ruleset.NfProto, mask: t.Mask, neg: t.Neg}
+			for _, tu := range t.Set {
+				ct.vals = append(ct.vals, tu[0])
+			}
+			if !ct.test(uint32(p.fam)) {
+				cr.never = true
+			}
+		}
+	}
+	if !cr.never {
+		for _, t := range r.Terms {
+			p.term(cr, t)
+		}
 	}
 	switch r.Verdict.Kind {
 	case ruleset.Jump, ruleset.Goto:
@@ -463,6 +503,46 @@ func (p *program) fieldSet(f ruleset.Field, vals []ruleset.Value) (fieldSet, boo
 	return fs, true
 }
 
+// oneValue is fieldSet of one value of a packet field (a dimension), its
+// set shared with the rules before that test the same value.
+func (p *program) oneValue(f ruleset.Field, v ruleset.Value) fieldSet {
+	fs := fieldSet{field: f}
+	switch f {
+	case ruleset.SrcAddr, ruleset.DstAddr:
+		if !v.Lo.IsValid() || (v.Lo.Is4() != (p.fam == 4)) {
+			return fs // of the other family: no address
+		}
+		r := space.AddrRange(v.Lo, v.Hi)
+		a, ok := p.addrOne[r]
+		if !ok {
+			a = space.AddrsOf(r)
+			p.addrOne[r] = a
+		}
+		fs.addr = a
+	case ruleset.SrcPort, ruleset.DstPort:
+		if v.PLo <= v.PHi {
+			r := model.PortRange{Lo: v.PLo, Hi: v.PHi}
+			s, ok := p.portOne[r]
+			if !ok {
+				s = fs.port.Add(r)
+				p.portOne[r] = s
+			}
+			fs.port = s
+		}
+	case ruleset.IIfName, ruleset.OIfName:
+		k := ifKey{v.Name, v.Prefix}
+		s, ok := p.ifOne[k]
+		if !ok {
+			s = p.ifaces.Empty().Union(p.ifaces.Match(v.Name, v.Prefix))
+			p.ifOne[k] = s
+		}
+		fs.ifs = s
+	default:
+		fs.num = []ruleset.Value{v}
+	}
+	return fs
+}
+
 func dimOf(f ruleset.Field) int {
 	return int(f) // SrcAddr..OIfName are 0..5, in space.Dim order
 }
@@ -486,11 +566,16 @@ func (p *program) term(cr *crule, t ruleset.Term) {
 			cr.consts = append(cr.consts, ct)
 			return
 		}
-		vals := make([]ruleset.Value, 0, len(t.Set))
-		for _, tu := range t.Set {
-			vals = append(vals, tu[0])
+		var fs fieldSet
+		if len(t.Set) == 1 {
+			fs = p.oneValue(f, t.Set[0][0])
+		} else {
+			vals := make([]ruleset.Value, 0, len(t.Set))
+			for _, tu := range t.Set {
+				vals = append(vals, tu[0])
+			}
+			fs, _ = p.fieldSet(f, vals)
 		}
-		fs, _ := p.fieldSet(f, vals)
 		d := dimOf(f)
 		switch f {
 		case ruleset.SrcAddr, ruleset.DstAddr:
@@ -518,6 +603,9 @@ func (p *program) term(cr *crule, t ruleset.Term) {
 			}
 			if cr.has[d] {
 				s = s.Intersect(cr.ifs[d-4])
+			}
+			if cr.ifs == nil {
+				cr.ifs = new([2]space.IfSet)
 			}
 			cr.ifs[d-4] = s
 		}

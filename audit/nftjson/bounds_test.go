@@ -86,7 +86,10 @@ func TestMemoryPerRule(t *testing.T) {
 }
 
 // Issue 9: reading a rule allocates for what the rule keeps, not for the
-// JSON paths errors would name (spelled out only for an error).
+// JSON paths errors would name (spelled out only for an error), nor for
+// each object of the document (copied into slabs, small ones shared by
+// their text) or the operands and dependencies every payload match
+// shares: 62 allocations a rule before those, about 22 after.
 func TestAllocsPerRule(t *testing.T) {
 	const n = 2000
 	var b bytes.Buffer
@@ -106,7 +109,7 @@ func TestAllocsPerRule(t *testing.T) {
 		}
 	}) / n
 	t.Logf("%.1f allocations per rule", per)
-	if per > 70 {
-		t.Errorf("%.1f allocations per rule, want at most 70", per)
+	if per > 30 {
+		t.Errorf("%.1f allocations per rule, want at most 30", per)
 	}
 }

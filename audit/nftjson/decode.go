@@ -52,6 +52,59 @@ type decoder struct {
 	// short strings and numbers read before, boxed: nft's JSON says
 	// "family", "inet", "match", 0 … millions of times
 	short map[string]any
+	// slab is where objects' members are copied out: one allocation for
+	// hundreds of objects (an object's slice has no room to grow)
+	slab []member
+	// objs are small objects read before, by their text
+	objs map[string]any
+}
+
+// Small objects are shared by their text: nft's JSON repeats the same
+// ones in every rule ({"payload": {"protocol": "ip", "field": "saddr"}},
+// {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}); the same
+// text decodes to the same value, which the parser only reads.
+const (
+	maxSharedObjLen = 96
+	maxSharedObjs   = 4096
+)
+
+// shareObj returns the object of text raw, members ms: one read before
+// from the same text, or a new one.
+func (d *decoder) shareObj(raw []byte, ms []member) any {
+	if len(raw) > maxSharedObjLen {
+		return d.newObj(ms)
+	}
+	if v, ok := d.objs[string(raw)]; ok {
+		return v
+	}
+	if len(d.objs) >= maxSharedObjs {
+		return d.newObj(ms)
+	}
+	if d.objs == nil {
+		d.objs = make(map[string]any, 256)
+	}
+	// of its own size, not in a slab, which it would keep alive
+	var v any = append(make(obj, 0, len(ms)), ms...)
+	d.objs[string(raw)] = v
+	return v
+}
+
+// slabLen is the members of one slab.
+const slabLen = 1024
+
+// newObj copies ms out into an object of its size.
+func (d *decoder) newObj(ms []member) obj {
+	n := len(ms)
+	if n > len(d.slab) {
+		if n > slabLen/8 {
+			return append(make(obj, 0, n), ms...)
+		}
+		d.slab = make([]member, slabLen)
+	}
+	o := obj(d.slab[:n:n])
+	d.slab = d.slab[n:]
+	copy(o, ms)
+	return o
 }
 
 // maxShort bounds what is shared, and how many.
@@ -181,15 +234,22 @@ func (d *decoder) object() (any, error) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, d.fail("nested too deeply")
 	}
-	defer func() { d.depth-- }()
+	base := len(d.members)
+	v, err := d.objectBody(base)
+	d.depth--
+	d.members = d.members[:base]
+	return v, err
+}
+
+// objectBody reads an object's members after base in d.members.
+func (d *decoder) objectBody(base int) (any, error) {
+	start := d.pos
 	d.pos++ // {
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		return obj{}, nil
 	}
-	base := len(d.members)
-	defer func() { d.members = d.members[:base] }()
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
@@ -219,7 +279,7 @@ func (d *decoder) object() (any, error) {
 			d.pos++
 		case '}':
 			d.pos++
-			return append(make(obj, 0, len(d.members)-base), d.members[base:]...), nil
+			return d.shareObj(d.data[start:d.pos], d.members[base:]), nil
 		default:
 			return nil, d.fail("invalid character %q after an object member", d.data[d.pos])
 		}
@@ -230,15 +290,21 @@ func (d *decoder) array() (any, error) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, d.fail("nested too deeply")
 	}
-	defer func() { d.depth-- }()
+	base := len(d.elems)
+	v, err := d.arrayBody(base)
+	d.depth--
+	d.elems = d.elems[:base]
+	return v, err
+}
+
+// arrayBody reads an array's elements after base in d.elems.
+func (d *decoder) arrayBody(base int) (any, error) {
 	d.pos++ // [
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
 		return []any{}, nil
 	}
-	base := len(d.elems)
-	defer func() { d.elems = d.elems[:base] }()
 	for {
 		v, err := d.value()
 		if err != nil {
@@ -274,13 +340,14 @@ func (d *decoder) str() (string, error) {
 func (d *decoder) strValue() (any, error) {
 	d.pos++ // "
 	start := d.pos
+	ascii := true
 	// the common case: no escapes
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
 			s := d.data[start:d.pos]
 			d.pos++
-			if !utf8.Valid(s) {
+			if !ascii && !utf8.Valid(s) {
 				return string([]rune(string(s))), nil // invalid bytes become U+FFFD, as encoding/json does
 			}
 			return d.intern(s, false), nil
@@ -290,6 +357,9 @@ func (d *decoder) strValue() (any, error) {
 		}
 		if c < 0x20 {
 			return "", d.fail("a control character in a string")
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
 		}
 		if d.pos-start >= MaxString {
 			return "", d.failAt(start-1, "a string longer than %s; nft writes none so long", safeio.Size(MaxString))

@@ -70,7 +70,43 @@ func one(f ruleset.Field, vals ...uint32) ruleset.Term {
 var (
 	depIPv4 = one(ruleset.NfProto, 4)
 	depIPv6 = one(ruleset.NfProto, 6)
+	// The dependencies and operands payload gives, shared: they are
+	// read, never written (a slice without room to grow: appends copy).
+	depsIPv4 = []ruleset.Term{depIPv4}
+	depsIPv6 = []ruleset.Term{depIPv6}
+	// depsProto[n] is the dependency on protocol number n
+	depsProto = func() map[uint32][]ruleset.Term {
+		m := map[uint32][]ruleset.Term{}
+		for _, n := range ruleset.ProtoNumbers {
+			m[n] = []ruleset.Term{one(ruleset.L4Proto, n)}
+		}
+		return m
+	}()
+	opsOf = func() (m [ruleset.TCPFlags + 1][kTCPFlags + 1][]operand) {
+		for f := range m {
+			for k := range m[f] {
+				m[f][k] = []operand{{ruleset.Field(f), kind(k)}}
+			}
+		}
+		return
+	}()
 )
+
+// ops returns the operands of one field, shared.
+func ops(f ruleset.Field, k kind) []operand {
+	if int(f) < len(opsOf) && int(k) < len(opsOf[f]) {
+		return opsOf[f][k]
+	}
+	return []operand{{f, k}}
+}
+
+// protoDep returns the dependency on protocol number n.
+func protoDep(n uint32) []ruleset.Term {
+	if d, ok := depsProto[n]; ok {
+		return d
+	}
+	return []ruleset.Term{one(ruleset.L4Proto, n)}
+}
 
 // transport protocols whose header nft can load, by name.
 var transport = map[string]uint32{"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
@@ -168,29 +204,29 @@ func (p *parser) payload(path *jpath, v any) (left, error) {
 	var l left
 	switch proto {
 	case "ip", "ip6":
-		dep, ak := depIPv4, kAddr4
+		deps, ak := depsIPv4, kAddr4
 		if proto == "ip6" {
-			dep, ak = depIPv6, kAddr6
+			deps, ak = depsIPv6, kAddr6
 		}
-		l.deps = []ruleset.Term{dep}
+		l.deps = deps
 		switch field {
 		case "saddr":
-			l.ops = []operand{{ruleset.SrcAddr, ak}}
+			l.ops = ops(ruleset.SrcAddr, ak)
 		case "daddr":
-			l.ops = []operand{{ruleset.DstAddr, ak}}
+			l.ops = ops(ruleset.DstAddr, ak)
 		case "protocol", "nexthdr":
 			// ip6 nexthdr is the first header after IPv6; the packets
 			// audited carry no extension headers, so it is the transport.
-			l.ops = []operand{{ruleset.L4Proto, kProto}}
+			l.ops = ops(ruleset.L4Proto, kProto)
 		default:
 			l.unknown = proto + " " + field
 		}
 	case "th":
 		switch field {
 		case "sport":
-			l.ops = []operand{{ruleset.SrcPort, kPort}}
+			l.ops = ops(ruleset.SrcPort, kPort)
 		case "dport":
-			l.ops = []operand{{ruleset.DstPort, kPort}}
+			l.ops = ops(ruleset.DstPort, kPort)
 		default:
 			l.unknown = "th " + field
 		}
@@ -199,9 +235,9 @@ func (p *parser) payload(path *jpath, v any) (left, error) {
 		pn, known := ruleset.ProtoNumbers[proto]
 		switch {
 		case isTransport:
-			l.deps = []ruleset.Term{one(ruleset.L4Proto, n)}
+			l.deps = protoDep(n)
 		case known:
-			l.deps = []ruleset.Term{one(ruleset.L4Proto, pn)}
+			l.deps = protoDep(pn)
 			if proto == "icmp" {
 				l.deps = append(l.deps, depIPv4)
 			}
@@ -211,9 +247,9 @@ func (p *parser) payload(path *jpath, v any) (left, error) {
 		}
 		switch {
 		case isTransport && field == "sport":
-			l.ops = []operand{{ruleset.SrcPort, kPort}}
+			l.ops = ops(ruleset.SrcPort, kPort)
 		case isTransport && field == "dport":
-			l.ops = []operand{{ruleset.DstPort, kPort}}
+			l.ops = ops(ruleset.DstPort, kPort)
 		case proto == "tcp" && field == "flags":
 			l.ops = []operand{{ruleset.TCPFlags, kTCPFlags}}
 		default:
@@ -550,9 +586,14 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 		r.Unknown = append(r.Unknown, "an empty expression")
 		return nil
 	}
-	fields := make([]ruleset.Field, len(l.ops))
-	for i, o := range l.ops {
-		fields[i] = o.field
+	var fields []ruleset.Field
+	if len(l.ops) == 1 {
+		fields = ruleset.One(l.ops[0].field)
+	} else {
+		fields = make([]ruleset.Field, len(l.ops))
+		for i, o := range l.ops {
+			fields[i] = o.field
+		}
 	}
 	term := ruleset.Term{Fields: fields, Mask: l.mask}
 	flags := len(l.ops) == 1 && isFlags(l.ops[0].kind)

@@ -189,8 +189,15 @@ func (a Addrs) SubsetOf(b Addrs) bool {
 	return true
 }
 
-// Intersect returns a ∩ b.
+// Intersect returns a ∩ b: one of them, shared, when it lies in the other
+// (a rule's host within a flow's networks), else a new set.
 func (a Addrs) Intersect(b Addrs) Addrs {
+	if len(b.rs) == 1 && a.covers(b.rs[0]) {
+		return b
+	}
+	if len(a.rs) == 1 && b.covers(a.rs[0]) {
+		return a
+	}
 	var out []Range
 	i, j := 0, 0
 	for i < len(a.rs) && j < len(b.rs) {
@@ -212,6 +219,19 @@ func (a Addrs) Intersect(b Addrs) Addrs {
 		}
 	}
 	return Addrs{out}
+}
+
+// covers reports whether one range of a holds all of r.
+func (a Addrs) covers(r Range) bool {
+	for _, x := range a.rs {
+		if r.Lo.Less(x.Lo) {
+			return false // sorted: no later range starts at or below r.Lo
+		}
+		if !x.Hi.Less(r.Hi) {
+			return true
+		}
+	}
+	return false
 }
 
 // Subtract returns a \ b.

@@ -40,13 +40,25 @@ func (c Cube) Equal(d Cube) bool {
 		c.IIf.Equal(d.IIf) && c.OIf.Equal(d.OIf)
 }
 
-// Intersect returns c ∩ d.
+// Intersect returns c ∩ d. A dimension of one that lies in the other's
+// is shared, not copied (sets are never changed in place).
 func (c Cube) Intersect(d Cube) Cube {
 	return Cube{
 		Src: c.Src.Intersect(d.Src), Dst: c.Dst.Intersect(d.Dst),
-		SPort: c.SPort.Intersect(d.SPort), DPort: c.DPort.Intersect(d.DPort),
+		SPort: intersectPorts(c.SPort, d.SPort), DPort: intersectPorts(c.DPort, d.DPort),
 		IIf: c.IIf.Intersect(d.IIf), OIf: c.OIf.Intersect(d.OIf),
 	}
+}
+
+// intersectPorts returns a ∩ b: one of them when it lies in the other.
+func intersectPorts(a, b model.PortSet) model.PortSet {
+	if PortsSubset(a, b) {
+		return a
+	}
+	if PortsSubset(b, a) {
+		return b
+	}
+	return a.Intersect(b)
 }
 
 // Overlaps reports whether c ∩ d is not empty.

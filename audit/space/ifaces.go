@@ -176,8 +176,14 @@ func (s IfSet) SubsetOf(t IfSet) bool {
 // Equal reports whether s and t hold the same classes.
 func (s IfSet) Equal(t IfSet) bool { return slices.Equal(s.w, t.w) }
 
-// Intersect returns s ∩ t.
+// Intersect returns s ∩ t: one of them, shared, when it lies in the other.
 func (s IfSet) Intersect(t IfSet) IfSet {
+	if s.SubsetOf(t) {
+		return s
+	}
+	if t.SubsetOf(s) {
+		return t
+	}
 	out := make([]uint64, len(s.w))
 	for i := range s.w {
 		out[i] = s.w[i] & t.w[i]

@@ -3,6 +3,7 @@ package space
 import (
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/portolan/portolan/model"
 )
@@ -24,7 +25,7 @@ type Holes struct {
 	// never grown in place, so the holes in them never move.
 	slab   []Cube
 	tags   []int32
-	dst    map[dstKey]int32 // a block's last filing in links, +1
+	dst    blockTable       // a block's last filing in links, +1
 	levels uint32           // bit i: some hole is filed at level i
 	port   map[uint32]int32 // a port bucket's last filing in links, +1
 	wide   []int32
@@ -67,6 +68,84 @@ type dstKey struct {
 	level  uint8
 	hi, lo uint64
 }
+
+// blockTable maps blocks to an int32 (0 for a block never set): open
+// addressing with linear probing, for the lookups of the index, which a
+// map of 24-byte keys made the larger part of its cost.
+type blockTable struct {
+	slots []blockSlot // a power of two of them, or none
+	n     int
+}
+
+// blockSlot is a block's key, flattened (24 bytes, not 32), and value.
+type blockSlot struct {
+	hi, lo uint64
+	val    int32 // 0: the slot is free
+	level  uint8
+}
+
+func (s *blockSlot) is(k dstKey) bool { return s.lo == k.lo && s.hi == k.hi && s.level == k.level }
+
+func (k dstKey) hash() uint64 {
+	x := k.lo*0x9e3779b97f4a7c15 ^ k.hi*0xc2b2ae3d27d4eb4f ^ uint64(k.level)*0x165667b19e3779f9
+	return x ^ x>>29
+}
+
+// get returns the value of block k, 0 when it has none.
+func (t *blockTable) get(k dstKey) int32 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := k.hash() & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.val == 0 {
+			return 0
+		}
+		if s.is(k) {
+			return s.val
+		}
+	}
+}
+
+// slot returns where the value of block k is kept, made when absent (0
+// then); it stays valid until the next call to slot. The value set there
+// must not be 0.
+func (t *blockTable) slot(k dstKey) *int32 {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := k.hash() & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.val == 0 {
+			s.hi, s.lo, s.level = k.hi, k.lo, k.level
+			t.n++
+			return &s.val
+		}
+		if s.is(k) {
+			return &s.val
+		}
+	}
+}
+
+func (t *blockTable) grow() {
+	old := t.slots
+	t.slots = make([]blockSlot, max(32, 2*len(old)))
+	mask := uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.val == 0 {
+			continue
+		}
+		i := dstKey{s.level, s.hi, s.lo}.hash() & mask
+		for t.slots[i].val != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+func (t blockTable) clone() blockTable { return blockTable{slots: slices.Clone(t.slots), n: t.n} }
 
 func shr(x U128, n uint) U128 {
 	switch {
@@ -170,11 +249,9 @@ func (h *Holes) index(i int32) {
 				break // (nearly) any address: by port
 			}
 			if b, n, ok := blocks(lo, hi, l, maxBuckets); ok {
-				if h.dst == nil {
-					h.dst = map[dstKey]int32{}
-				}
 				for range n {
-					h.dst[b] = h.file(h.dst[b], i)
+					head := h.dst.slot(b)
+					*head = h.file(*head, i)
 					b.lo++
 				}
 				h.levels |= 1 << l
@@ -201,7 +278,7 @@ func (h *Holes) Clone() *Holes {
 	}
 	// The holes are shared; the copy's slab is its own.
 	return &Holes{cubes: slices.Clone(h.cubes), tags: slices.Clone(h.tags), wide: slices.Clone(h.wide),
-		levels: h.levels, dst: maps.Clone(h.dst), port: maps.Clone(h.port), links: slices.Clone(h.links)}
+		levels: h.levels, dst: h.dst.clone(), port: maps.Clone(h.port), links: slices.Clone(h.links)}
 }
 
 // Overlapping calls fn with each hole that overlaps c, in the order they
@@ -216,6 +293,22 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 	if h == nil || len(h.cubes) == 0 {
 		return
 	}
+	if len(h.cubes) < indexFrom {
+		h.overlapping(c, fn, nil)
+		return
+	}
+	// The candidates' list is scratch, reused: it is the larger part of a
+	// query's garbage otherwise.
+	pc := candPool.Get().(*[]int32)
+	*pc = h.overlapping(c, fn, (*pc)[:0])
+	candPool.Put(pc)
+}
+
+var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
+
+// overlapping is OverlappingRefs gathering candidates in cand, which it
+// returns (grown, perhaps).
+func (h *Holes) overlapping(c Cube, fn func(hole *Cube, tag int32) bool, cand []int32) []int32 {
 	visit := func(i int32) bool {
 		if x := h.cubes[i]; x.Overlaps(c) {
 			return fn(x, h.tags[i])
@@ -223,12 +316,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 		return true
 	}
 	scanAll := len(h.cubes) < indexFrom
-	var buf [256]int32
-	cand := buf[:0]
 	if !scanAll {
 		lo, hi, ok := span(c.Dst)
 		if !ok {
-			return
+			return cand
 		}
 		// Every level holes are filed at: the blocks c touches there.
 		for l := range levelShift[:len(levelShift)-1] {
@@ -241,7 +332,7 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 				break
 			}
 			for range n {
-				cand = h.appendBucket(cand, h.dst[b])
+				cand = h.appendBucket(cand, h.dst.get(b))
 				b.lo++
 			}
 		}
@@ -264,10 +355,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 	if scanAll {
 		for i, x := range h.cubes {
 			if x.Overlaps(c) && !fn(x, h.tags[i]) {
-				return
+				return cand
 			}
 		}
-		return
+		return cand
 	}
 	slices.Sort(cand)
 	prev := int32(-1)
@@ -277,9 +368,10 @@ func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
 		}
 		prev = i
 		if !visit(i) {
-			return
+			return cand
 		}
 	}
+	return cand
 }
 
 // Region is a cube without its holes: the packets of Base that no hole
