@@ -31,11 +31,16 @@ proxy authentication).
 Start with:
   portolan list                         the services in the catalog
   portolan show starleaf                what StarLeaf needs, with its sources
-  portolan rules tw-solutions           nftables rules for TW Solutions (--target iptables, squid…)
+  portolan rules tw-solutions           nftables rules for TW Solutions (--target iptables, fortigate,
+                                        pfsense, opnsense, routeros, asa, firewalld, squid…)
   nft -j list ruleset | portolan audit starleaf --param company=acme --ruleset -
-                                        does the ruleset you run allow it?
+                                        does the ruleset you run allow it? (also a FortiGate backup,
+                                        a config.xml, a RouterOS export, an ASA running-config)
   portolan probe starleaf --param company=acme
                                         does it really work from here?
+  portolan serve                        the same in a browser, on 127.0.0.1:8478
+  portolan exporter --config FILE       probes for Prometheus, like blackbox_exporter
+  portolan extract vendor-page.html     a draft profile from a vendor's document
 
 Exit codes: 0 success; 1 the check failed; 2 usage error or unreadable input.`,
 		Version:       version,

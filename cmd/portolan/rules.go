@@ -323,7 +323,7 @@ func newRulesCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "rules SERVICE... | all",
-		Short: "Write firewall configuration that loads as it is (nftables, iptables, firewalld, ufw, Windows, AWS, Kubernetes, squid…)",
+		Short: "Write firewall configuration that loads as it is (nftables, iptables, FortiGate, pfSense, OPNsense, RouterOS, ASA, firewalld, ufw, Windows, AWS, Kubernetes, squid…)",
 		Long: `Write the firewall configuration the services need, for one platform:
 
 ` + targetList() + `
