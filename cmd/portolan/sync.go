@@ -68,6 +68,7 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 			}
 			ctx := cmd.Context()
 			pf.keepUnresolved = true
+			pf.warnw = cmd.ErrOrStderr()
 			in, err := pf.prepare(ctx, g, args, t, commandLine(cmd, "sync", args), "")
 			if err != nil {
 				return err
