@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,7 +69,7 @@ func feedCatalog(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "feeddemo.yaml"), []byte(strings.ReplaceAll(string(src), "FEED_URL", url)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "feeddemo.yaml"), []byte(strings.ReplaceAll(string(src), "http://feeds.example.com", url)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -116,6 +117,11 @@ func TestRulesFeeds(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Fatalf("output:\n%s", out)
+	}
+	// Other targets say the lists' sources in their header.
+	ipt, errs, code := portolan(append(slices.Clone(args), "--target", "iptables")...)
+	if code != 0 || !strings.Contains(strings.ReplaceAll(ipt, "\n#   ", " "), "# feed of feeddemo host set media: source "+srv.URL+"/ipranges/media.txt version sha256:") || !strings.Contains(ipt, "203.0.113.64/27") {
+		t.Errorf("iptables: exit %d: %s\n%.2000s", code, errs, ipt)
 	}
 	if msg, err := l.Router.RunInput([]byte(out), "nft", "-c", "-f", "-"); err != nil {
 		t.Fatalf("nft -c: %v\n%s", err, msg)
@@ -185,4 +191,21 @@ func TestRulesFeeds(t *testing.T) {
 		t.Errorf("sync, no list: exit %d, want 1\n%s", code, errs)
 	}
 	send(moved, true)
+}
+
+// TestShowFeed: show names a fed host set and its list, fetching nothing.
+func TestShowFeed(t *testing.T) {
+	out, errs, code := portolan("--catalog", "testdata/feeds", "show", "feeddemo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"client  <media>  required",
+		"feed: cidr list http://feeds.example.com/ipranges/media.txt; rules and sync fetch it",
+		"203.0.113.200, feed: m365 list http://feeds.example.com/endpoints/worldwide (service area Skype, required only true, categories Optimize, Allow)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
 }
