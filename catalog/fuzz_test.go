@@ -18,6 +18,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte(minimal))
 	f.Add([]byte(strings.Replace(minimal, "ports: [443]", "ports: [0-70000]", 1)))
+	f.Add([]byte(feedProfile(`{format: m365, url: "https://e.example.com/endpoints/worldwide", service_area: Skype, category: [Optimize]}`)))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("flows: [{proto: *x}]\n"))
 	f.Add([]byte("service: {slug: 1}\nroles: 1\nhosts: [[]]\nflows: {}\n"))

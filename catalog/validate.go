@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -277,13 +278,57 @@ func (v *validator) hosts() {
 		path := fmt.Sprintf("hosts[%d]", i)
 		v.name(path, "host set", h.Name, slugRE.MatchString, "lower-case letters, digits and hyphens", seen)
 		v.required(path+".description", h.Description)
-		if len(h.Entries) == 0 {
-			v.errf(path+".entries", "a host set needs at least one entry")
+		if len(h.Entries) == 0 && h.Feed == nil {
+			v.errf(path+".entries", "a host set needs at least one entry, or a feed")
 		}
 		for j, s := range h.Entries {
 			v.entry(fmt.Sprintf("%s.entries[%d]", path, j), s)
 		}
 		v.source(path+".source", h.Source)
+		if h.Feed != nil {
+			v.feed(path+".feed", h.Feed)
+		}
+	}
+}
+
+// feed checks a host set's feed: a known format, a URL or a file (not
+// both), and m365's filters only with m365.
+func (v *validator) feed(path string, f *model.Feed) {
+	switch {
+	case f.Format == "":
+		v.errf(path+".format", "required field is missing; one of %s", strings.Join(model.FeedFormats, ", "))
+	case !slices.Contains(model.FeedFormats, f.Format):
+		v.errf(path+".format", "unknown feed format %q; one of %s", f.Format, strings.Join(model.FeedFormats, ", "))
+	}
+	switch {
+	case f.URL == "" && f.File == "":
+		v.errf(path, "a feed needs a url or a file")
+	case f.URL != "" && f.File != "":
+		v.errf(path+".file", "a feed takes a url or a file, not both")
+	}
+	for _, u := range []struct{ field, val string }{{"url", f.URL}, {"version_url", f.VersionURL}} {
+		if u.val == "" {
+			continue
+		}
+		pu, err := url.Parse(u.val)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			v.errf(path+"."+u.field, "%q is not an http or https URL", u.val)
+		}
+	}
+	if f.Format != model.FeedM365 {
+		for _, x := range []struct {
+			field string
+			set   bool
+		}{{"service_area", f.ServiceArea != ""}, {"required_only", f.RequiredOnly}, {"category", len(f.Category) > 0}, {"version_url", f.VersionURL != ""}} {
+			if x.set {
+				v.errf(path+"."+x.field, "only an m365 feed takes %s", x.field)
+			}
+		}
+	}
+	for j, c := range f.Category {
+		if !slices.Contains([]string{"Optimize", "Allow", "Default"}, c) {
+			v.errf(fmt.Sprintf("%s.category[%d]", path, j), "unknown category %q; Optimize, Allow or Default", c)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -9,27 +8,13 @@ import (
 	"strings"
 
 	"github.com/portolan/portolan/catalog"
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/model"
 )
 
-// M365Set is one endpoint set of the Microsoft 365 IP address and URL web
-// service, as documented at
-// https://learn.microsoft.com/en-us/microsoft-365/enterprise/microsoft-365-ip-web-service
-// ("endpoints web method": id, serviceArea, serviceAreaDisplayName, urls,
-// ips, tcpPorts, udpPorts, expressRoute, category, required, notes).
-type M365Set struct {
-	ID              int      `json:"id"`
-	ServiceArea     string   `json:"serviceArea"`
-	ServiceAreaName string   `json:"serviceAreaDisplayName"`
-	URLs            []string `json:"urls"`
-	IPs             []string `json:"ips"`
-	TCPPorts        string   `json:"tcpPorts"`
-	UDPPorts        string   `json:"udpPorts"`
-	ExpressRoute    bool     `json:"expressRoute"`
-	Category        string   `json:"category"`
-	Required        bool     `json:"required"`
-	Notes           string   `json:"notes"`
-}
+// M365Set is one endpoint set of the Microsoft 365 endpoints web service
+// (hostsrc reads the format; host sets fed by the list use it too).
+type M365Set = hostsrc.M365Set
 
 // M365Options steer an import.
 type M365Options struct {
@@ -45,9 +30,9 @@ type M365Options struct {
 // for the Optimize and Allow sets, as Microsoft's network connectivity
 // principles ask. Sources quote the set's "id" in the JSON, on its line.
 func ImportM365(data []byte, opt M365Options) (*model.Service, []byte, []string, error) {
-	var sets []M365Set
-	if err := json.Unmarshal(data, &sets); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: not the endpoints web service's JSON (an array of endpoint sets): %v", opt.Document, err)
+	sets, err := hostsrc.ParseM365(opt.Document, data)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	lines := strings.Split(string(data), "\n")
 	var warnings []string
@@ -226,18 +211,4 @@ func m365Areas(sets []M365Set) []string {
 
 // M365Version reads the version web method's answer: {"instance":
 // "Worldwide", "latest": "2024053100"}, or a list of such objects.
-func M365Version(data []byte) (string, error) {
-	var one struct {
-		Latest string `json:"latest"`
-	}
-	if err := json.Unmarshal(data, &one); err == nil && one.Latest != "" {
-		return one.Latest, nil
-	}
-	var many []struct {
-		Latest string `json:"latest"`
-	}
-	if err := json.Unmarshal(data, &many); err == nil && len(many) > 0 && many[0].Latest != "" {
-		return many[0].Latest, nil
-	}
-	return "", fmt.Errorf("not the version web method's JSON")
-}
+func M365Version(data []byte) (string, error) { return hostsrc.M365Version(data) }

@@ -146,9 +146,44 @@ type Role struct {
 // networks).
 type HostSet struct {
 	Name        string   `yaml:"name" json:"name"`
-	Entries     []string `yaml:"entries" json:"entries"`
+	Entries     []string `yaml:"entries,omitempty" json:"entries"`
 	Description string   `yaml:"description" json:"description"`
 	Source      *Source  `yaml:"source,omitempty" json:"source,omitempty"`
+	// Feed fills the set, besides its entries, from a list the vendor
+	// publishes, fetched when rules are made or synced (hostsrc).
+	Feed *Feed `yaml:"feed,omitempty" json:"feed,omitempty"`
+}
+
+// Feed formats.
+const (
+	FeedCIDR = "cidr" // one address or CIDR block a line, # comments (Zoom's lists)
+	FeedM365 = "m365" // the Microsoft 365 endpoints web service's JSON
+)
+
+// FeedFormats lists the formats a feed may name.
+var FeedFormats = []string{FeedCIDR, FeedM365}
+
+// Feed is a published, machine-readable address list that feeds a host
+// set: by URL (fetched, cached) or by local file. For m365 the endpoint
+// sets are chosen by service area, required flag and category, and
+// VersionURL names the web service's version method, whose "latest" is
+// recorded as the list's version.
+type Feed struct {
+	Format       string   `yaml:"format" json:"format"`
+	URL          string   `yaml:"url,omitempty" json:"url,omitempty"`
+	File         string   `yaml:"file,omitempty" json:"file,omitempty"`
+	VersionURL   string   `yaml:"version_url,omitempty" json:"version_url,omitempty"`
+	ServiceArea  string   `yaml:"service_area,omitempty" json:"service_area,omitempty"`
+	RequiredOnly bool     `yaml:"required_only,omitempty" json:"required_only,omitempty"`
+	Category     []string `yaml:"category,omitempty" json:"category,omitempty"`
+}
+
+// Origin is the feed's URL or file, as comments and errors name it.
+func (f *Feed) Origin() string {
+	if f.URL != "" {
+		return f.URL
+	}
+	return f.File
 }
 
 // Flow is one thing a firewall must allow.

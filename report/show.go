@@ -74,7 +74,7 @@ func showOne(w io.Writer, v ServiceView) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "    ID\tDIR\tPROTO\tPORTS\tLOCAL\tREMOTE\tNEED\tAPP\tSRC\tPURPOSE")
 		for _, f := range g.flows {
-			writeFlow(tw, f)
+			writeFlow(tw, f, fedSets(svc, f))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -198,9 +198,20 @@ func need(f resolve.Flow) string {
 // host sets instead, listed whole under "Host sets".
 const maxInline = 3
 
-func writeFlow(tw io.Writer, f resolve.Flow) {
+// fedSets reports whether a flow reaches a host set fed by a published
+// list, whose addresses only rules and sync fetch: show names the set.
+func fedSets(svc *model.Service, f resolve.Flow) bool {
+	for _, name := range f.RemoteSets {
+		if h := svc.HostSet(name); h != nil && h.Feed != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func writeFlow(tw io.Writer, f resolve.Flow, fed bool) {
 	dest := f.Dest
-	if len(dest) > maxInline {
+	if len(dest) > maxInline || fed {
 		dest = nil
 		for _, s := range f.RemoteSets {
 			dest = append(dest, "<"+s+">")
@@ -353,7 +364,7 @@ func writeHostSets(w io.Writer, v ServiceView) {
 	var names []string
 	seen := map[string]bool{}
 	for _, f := range v.Flows {
-		if len(f.Dest) <= maxInline {
+		if len(f.Dest) <= maxInline && !fedSets(v.Choice.Service, f) {
 			continue
 		}
 		for _, s := range f.RemoteSets {
@@ -382,6 +393,20 @@ func writeHostSets(w io.Writer, v ServiceView) {
 			}
 			entries = append(entries, e)
 		}
+		if f := h.Feed; f != nil {
+			feed := "feed: " + f.Format + " list " + f.Origin()
+			if f.Format == model.FeedM365 {
+				feed += fmt.Sprintf(" (service area %s, required only %v, categories %s)", or(f.ServiceArea, "all"), f.RequiredOnly, or(strings.Join(f.Category, ", "), "all"))
+			}
+			entries = append(entries, feed+"; rules and sync fetch it")
+		}
 		fmt.Fprintf(w, "    <%s> %s\n      %s\n", name, strings.TrimSuffix(h.Description, "."), strings.Join(entries, ", "))
 	}
+}
+
+func or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
 }

@@ -5,6 +5,7 @@ package resolve
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -38,7 +39,23 @@ type Choice struct {
 	Set      map[string]bool   // params the user set (not defaults)
 	// Platforms chosen; none means all.
 	Platforms []string
+	// Feeds holds what the feeds of host sets gave (hostsrc.Fill), by
+	// host set name; the addresses join the set's entries in flows.
+	Feeds map[string]*Feed
 }
+
+// Feed is what a host set's feed gave: its addresses, and where they come
+// from for comments ("source URL version V fetched DATE"). Err says why
+// it gave none (the fetch failed and no copy was cached).
+type Feed struct {
+	Prefixes []netip.Prefix
+	About    string
+	Err      string
+}
+
+// Feed returns what the feed of host set name gave, or nil when it has
+// no feed or none was fetched.
+func (c *Choice) Feed(name string) *Feed { return c.Feeds[name] }
 
 // Choose applies sel to the services. A feature or param that none of the
 // services has, or that a service qualifier names wrongly, is an error, as
@@ -391,7 +408,7 @@ func (c *Choice) Flows(strict bool) ([]Flow, error) {
 			m2 = append(m2, m...)
 			lsp = &model.LocalSrcPorts{Ports: ps, Source: model.Source{Document: svc.SourceDocument(f.LocalSrcPorts.Source), Quote: f.LocalSrcPorts.Source.Quote, Line: f.LocalSrcPorts.Source.Line}}
 		}
-		dest, m3 := c.subHosts(f.Remote)
+		dest, m3 := c.subHosts(f.Remote, true)
 		if len(f.RemoteRoles) > 0 {
 			dest = c.roleDests(f.RemoteRoles)
 		}
@@ -507,14 +524,16 @@ func (c *Choice) subPorts(ports []string) ([]string, []string) {
 
 // HostEntries returns the entries of the service's host set called name,
 // with params filled in as flows and constraints list them (a hosts param
-// may stand for several entries); nil for an unknown set.
+// may stand for several entries); nil for an unknown set. The addresses
+// of its feed are not among them (Feed has them).
 func (c *Choice) HostEntries(name string) []string {
-	out, _ := c.subHosts([]string{name})
+	out, _ := c.subHosts([]string{name}, false)
 	return out
 }
 
-// subHosts lists the entries of the named host sets with params filled in.
-func (c *Choice) subHosts(sets []string) ([]string, []string) {
+// subHosts lists the entries of the named host sets with params filled
+// in, and with feeds the addresses their feeds gave.
+func (c *Choice) subHosts(sets []string, feeds bool) ([]string, []string) {
 	var out, missing []string
 	for _, name := range sets {
 		h := c.Service.HostSet(name)
@@ -531,6 +550,15 @@ func (c *Choice) subHosts(sets []string) ([]string, []string) {
 			s, miss := model.Substitute(e, c.lookup)
 			out = append(out, s)
 			missing = append(missing, miss...)
+		}
+		if fd := c.Feeds[name]; feeds && fd != nil {
+			for _, p := range fd.Prefixes {
+				if p.IsSingleIP() {
+					out = append(out, p.Addr().String())
+				} else {
+					out = append(out, p.String())
+				}
+			}
 		}
 	}
 	return dedupe(out), missing
@@ -613,7 +641,7 @@ func (c *Choice) Constraints() []Constraint {
 		if !c.On(k.Feature) {
 			continue
 		}
-		hosts, _ := c.subHosts(k.Hosts)
+		hosts, _ := c.subHosts(k.Hosts, false)
 		ports, _ := c.subPorts(k.Ports)
 		out = append(out, Constraint{
 			Service: svc.Slug(), ID: k.ID, Kind: k.Kind, Feature: k.Feature,

@@ -32,6 +32,9 @@ type AddrSet struct {
 	// Names are the set's DNS names, each with its addresses of this
 	// family (none when it did not resolve, or not yet).
 	Names []resolve.NameAddrs
+	// Feed is what the host set's published list gave (its addresses of
+	// this family are in Literal); nil when it has no feed.
+	Feed *resolve.Feed
 }
 
 // Key names the set: service_hostset_v4. Slugs and host set names are
@@ -55,8 +58,9 @@ func (s *AddrSet) FamilyEntries() []string {
 	return out
 }
 
-// Dynamic reports whether the set holds DNS names, whose addresses change.
-func (s *AddrSet) Dynamic() bool { return len(s.Names) > 0 }
+// Dynamic reports whether the set holds DNS names or a feed's addresses,
+// which change.
+func (s *AddrSet) Dynamic() bool { return len(s.Names) > 0 || s.Feed != nil }
 
 // IPSet returns every address of the set, merged.
 func (s *AddrSet) IPSet() *netipx.IPSet {
@@ -86,6 +90,21 @@ func (s *AddrSet) NameList() []string {
 // them: "resolved 2026-01-02T03:04:05Z, TTL 300s", "pinned by hosts file
 // pins.txt", "not resolved". Empty for a set without names.
 func (s *AddrSet) Resolved() string {
+	names := s.resolvedNames()
+	if s.Feed == nil {
+		return names
+	}
+	feed := s.Feed.About
+	if s.Feed.Err != "" {
+		feed = "feed: no address (" + s.Feed.Err + ")"
+	}
+	if names == "" {
+		return feed
+	}
+	return names + "; " + feed
+}
+
+func (s *AddrSet) resolvedNames() string {
 	if len(s.Names) == 0 {
 		return ""
 	}
@@ -326,7 +345,14 @@ func (in *Input) addrSet(service, hostSet string, fam int, name func(string) (re
 	if c == nil {
 		return nil, fmt.Errorf("no service %s", service)
 	}
-	s := &AddrSet{Service: service, HostSet: hostSet, Family: fam, Entries: c.HostEntries(hostSet)}
+	s := &AddrSet{Service: service, HostSet: hostSet, Family: fam, Entries: c.HostEntries(hostSet), Feed: c.Feed(hostSet)}
+	if s.Feed != nil {
+		for _, p := range s.Feed.Prefixes {
+			if familyOf(p.Addr()) == fam {
+				s.Literal = append(s.Literal, p)
+			}
+		}
+	}
 	for _, e := range s.Entries {
 		pe, err := model.ParseEntry(e)
 		if err != nil {

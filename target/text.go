@@ -213,6 +213,20 @@ func (in *Input) Header(title string) []string {
 	if in.Resolver != "" {
 		out = append(out, "names: "+OneLine(in.Resolver))
 	}
+	for _, c := range in.Choices {
+		for _, h := range c.Service.Hosts {
+			if h.Feed == nil {
+				continue
+			}
+			about := "source " + h.Feed.Origin() + " not fetched"
+			if f := c.Feed(h.Name); f != nil && f.Err != "" {
+				about = "no address: " + f.Err
+			} else if f != nil {
+				about = f.About
+			}
+			out = append(out, fmt.Sprintf("feed of %s host set %s: %s", c.Service.Slug(), h.Name, OneLine(about)))
+		}
+	}
 	return out
 }
 

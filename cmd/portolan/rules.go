@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/internal/atomicfile"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
@@ -48,6 +49,10 @@ type planFlags struct {
 	keepUnresolved bool
 	chainOnly      bool
 	table          string
+	// sourceCache is where host set feeds are cached; warnw takes the
+	// feeds' warnings (stderr when nil).
+	sourceCache string
+	warnw       io.Writer
 }
 
 func (f *planFlags) register(fs *pflag.FlagSet) {
@@ -63,6 +68,7 @@ func (f *planFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
 	fs.BoolVar(&f.chainOnly, "chain-only", false, "write chains to jump to from your own ruleset: no policy, no hooks")
 	fs.StringVar(&f.table, "table", "inet filter", "nftables --chain-only: the table (FAMILY NAME) that holds your chains; nftables jumps only within a table")
+	fs.StringVar(&f.sourceCache, "source-cache", "", "where host sets' published lists (feed:) are cached, the last good copy used when a fetch fails (default $XDG_CACHE_HOME/portolan/sources)")
 }
 
 func (f *planFlags) site() (policy.Site, error) {
@@ -160,8 +166,20 @@ func (f *planFlags) prepare(ctx context.Context, g *globals, args []string, t ta
 	if err != nil {
 		return nil, err
 	}
+	allow := f.noResolve || f.keepUnresolved || !t.Resolves()
+	warns, err := hostsrc.Fill(ctx, choices, hostsrc.Options{CacheDir: f.sourceCache}, allow)
+	w := f.warnw
+	if w == nil {
+		w = os.Stderr
+	}
+	for _, m := range warns {
+		warn(w, "warning: %s", m)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return target.Prepare(ctx, target.Config{
-		Choices: choices, Resolver: r, AllowUnresolved: f.noResolve || f.keepUnresolved || !t.Resolves(),
+		Choices: choices, Resolver: r, AllowUnresolved: allow,
 		Site: site, Options: opt,
 		Generated: time.Now().UTC(), Version: version, Command: command, Sync: syncCmd, ResolverInfo: info,
 	})
@@ -170,7 +188,7 @@ func (f *planFlags) prepare(ctx context.Context, g *globals, args []string, t ta
 // pathFlags are the flags whose values are files or directories: a
 // command line in a comment gives them absolute, so that it runs as
 // written from cron, whatever the working directory.
-var pathFlags = map[string]bool{"catalog": true, "hosts": true, "output-file": true, "output": true}
+var pathFlags = map[string]bool{"catalog": true, "hosts": true, "output-file": true, "output": true, "source-cache": true}
 
 // flagValue is v as a command line in a comment gives it: absolute for a
 // path flag (but "-", stdin or stdout), shell-quoted.
@@ -399,6 +417,7 @@ counts on stderr.`,
 			if tname == "nftables" {
 				syncCmd = commandLine(cmd, "sync", args, "target", "output-file", "output", "stats", "no-resolve")
 			}
+			pf.warnw = cmd.ErrOrStderr()
 			in, err := pf.prepare(cmd.Context(), g, args, t, command, syncCmd)
 			if err != nil {
 				return err

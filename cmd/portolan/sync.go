@@ -36,6 +36,9 @@ least as often as the shortest TTL the ruleset's comments show.
 Give it the same services and flags as the rules command (the ruleset's
 header prints the exact sync command line): they decide which sets exist and
 what they are called. --hosts pins names as it does for rules, then DNS.
+Host sets fed by published lists (feed: in the profile) are fetched again
+and refreshed the same way; when a list cannot be had, its last good cached
+copy (--source-cache) stands in, and without one the set is kept as it is.
 
 Safe by design: a set whose names do not resolve now keeps its addresses (a
 DNS outage must not empty it), and a name that gained an address family the
@@ -68,6 +71,7 @@ refreshed; 2 usage error, no such table, or nft failed.`,
 			}
 			ctx := cmd.Context()
 			pf.keepUnresolved = true
+			pf.warnw = cmd.ErrOrStderr()
 			in, err := pf.prepare(ctx, g, args, t, commandLine(cmd, "sync", args), "")
 			if err != nil {
 				return err

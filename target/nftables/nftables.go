@@ -667,7 +667,11 @@ func (g *gen) writeObjects(b *strings.Builder) {
 }
 
 func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
-	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, strings.Join(s.FamilyEntries(), ", "))
+	entries := strings.Join(s.FamilyEntries(), ", ")
+	if entries == "" && s.Feed != nil {
+		entries = "its feed's addresses"
+	}
+	desc := fmt.Sprintf("%s host set %s, IPv%d: %s", s.Service, s.HostSet, s.Family, entries)
 	if s.Dynamic() {
 		desc += " — " + s.Resolved()
 		var ns []string
@@ -686,7 +690,10 @@ func (g *gen) writeSet(b *strings.Builder, s *target.AddrSet) {
 	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", g.lay.SetName(s), setType(s.Family))
 	comment := strings.Join(s.FamilyEntries(), ", ")
 	if s.Dynamic() {
-		comment += "; " + s.Resolved()
+		if comment != "" {
+			comment += "; "
+		}
+		comment += s.Resolved()
 	}
 	fmt.Fprintf(b, "\t\tcomment %q\n", target.Quotable(comment, CommentMax))
 	if els := ElementList(s); len(els) > 0 {

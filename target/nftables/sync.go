@@ -263,8 +263,19 @@ func Sync(in *target.Input, loaded map[string]*netipx.IPSet) (*Plan, error) {
 				// A family the ruleset does not serve (--lan of the other
 				// family only) never has a set: nothing to refresh or report.
 				if len(ch.New.Prefixes()) > 0 && in.Serves(h.svc, h.name, fam) {
-					p.Problems = append(p.Problems, fmt.Sprintf("%s is not loaded, but %s now resolve to IPv%d addresses (%s): run portolan rules again and load it", name, strings.Join(ch.Names, ", "), fam, strings.Join(target.Elements(ch.New), ", ")))
+					what := strings.Join(ch.Names, ", ") + " now resolve to"
+					if len(ch.Names) == 0 {
+						what = "its feed now gives"
+					}
+					p.Problems = append(p.Problems, fmt.Sprintf("%s is not loaded, but %s IPv%d addresses (%s): run portolan rules again and load it", name, what, fam, strings.Join(target.Elements(ch.New), ", ")))
 				}
+				continue
+			}
+			if want.Feed != nil && want.Feed.Err != "" {
+				// A list that cannot be had now must not empty the set.
+				ch.Kept = "its feed gave no address now (" + want.Feed.Err + "); the set keeps what it has"
+				p.Problems = append(p.Problems, name+": "+ch.Kept)
+				p.Changes = append(p.Changes, ch)
 				continue
 			}
 			if un := in.Unresolved(want); len(un) > 0 {
