@@ -12,6 +12,7 @@ import (
 
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/internal/atomicfile"
 	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/report"
@@ -117,6 +118,7 @@ usage error or an unreadable ruleset.`,
 	fs.StringVar(&p.hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
 	fs.StringArrayVar(&p.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
 	fs.BoolVar(&p.noResolve, "no-resolve", false, "ask no DNS: names not pinned by --hosts stay without addresses and are not checked")
+	fs.StringVar(&p.sourceCache, "source-cache", "", "where host sets' published lists (feed:) are cached; the last good copy stands in when a fetch fails (default $XDG_CACHE_HOME/portolan/sources)")
 	fs.StringVar(&f.output, "output", report.Table, "table or json")
 	fs.StringVarP(&f.outFile, "output-file", "o", "", "write the report to FILE (atomically) instead of stdout")
 	return cmd
@@ -224,6 +226,15 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	aud.DropTerms()
+	// Host sets fed by published lists (feed:) are fetched as rules
+	// fetches them; one that cannot be had is checked without its list.
+	warns, err := hostsrc.Fill(context.Background(), choices, hostsrc.Options{CacheDir: f.plan.sourceCache}, true)
+	for _, m := range warns {
+		warn(cmd.ErrOrStderr(), "warning: %s", m)
+	}
+	if err != nil {
+		return err
+	}
 	in, err := target.Prepare(context.Background(), target.Config{
 		Choices: choices, Resolver: r, AllowUnresolved: true, Site: site, Options: opt,
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -141,6 +142,37 @@ func TestRulesFeeds(t *testing.T) {
 	}
 	send(in, true)
 	send(moved, false)
+
+	// The audit fetches the feeds as rules does: the ruleset just loaded
+	// allows every flow, the fed ones included (without the lists they
+	// would be skipped, not allowed).
+	js, err := l.Router.Run("nft", "-j", "list", "ruleset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsFile := writeFile(t, "ruleset.json", js)
+	aud, errs, code := portolan("--catalog", cat, "audit", "feeddemo", "--ruleset", rsFile, "--no-resolve", "--source-cache", cache,
+		"--lan-if", "lan0", "--wan-if", "wan0", "--lan", "192.0.2.0/24,2001:db8:1::/64", "--output", "json")
+	if code != 0 {
+		t.Fatalf("audit: exit %d: %s\n%s", code, errs, aud)
+	}
+	var rep struct {
+		Flows []struct{ Flow, Verdict string } `json:"flows"`
+	}
+	if err := json.Unmarshal([]byte(aud), &rep); err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for _, f := range rep.Flows {
+		if f.Verdict == "allowed" {
+			allowed++
+		} else {
+			t.Errorf("audit: %s %s", f.Flow, f.Verdict)
+		}
+	}
+	if allowed == 0 {
+		t.Errorf("audit: no flow allowed: %s", aud)
+	}
 
 	// The vendor moves its relays: sync refreshes the set in place.
 	saved := runNft
