@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/portolan/portolan/audit"
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/probe"
 	"github.com/portolan/portolan/report"
@@ -336,12 +337,11 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, f *postForm) 
 func (s *Server) runAudit(r *http.Request, sv *serviceView, f *postForm) (*auditView, error) {
 	v := f.values
 	format := v.Get(fFormat)
-	switch format {
-	case "", "auto":
+	if format == "" {
 		format = "auto"
-	case "nft-json", "iptables-save":
-	default:
-		return nil, bad(fFormat, "%q: nft-json, iptables-save or auto", format)
+	}
+	if err := audit.CheckFormat(format); err != nil {
+		return nil, bad(fFormat, "%q: one of %s", format, strings.Join(audit.Formats(), ", "))
 	}
 	p, err := parsePlan(v)
 	if err != nil {
@@ -372,11 +372,17 @@ func (s *Server) runAudit(r *http.Request, sv *serviceView, f *postForm) (*audit
 	if err != nil {
 		return nil, err
 	}
+	// Names in an appliance's address objects, resolved like the
+	// catalog's (the server's --hosts first), as portolan audit does.
+	audit.ResolveNames(r.Context(), rs, s.opt.Resolver)
 	aud, err := audit.New(rs, p.Site)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", strings.Join(names, ", "), err)
 	}
 	aud.DropTerms()
+	if _, err := hostsrc.Fill(r.Context(), sv.Choices, hostsrc.Options{CacheDir: s.opt.SourceCache}, true); err != nil {
+		return nil, err
+	}
 	in, err := target.Prepare(r.Context(), target.Config{
 		Choices: sv.Choices, Resolver: s.opt.Resolver, AllowUnresolved: true, Site: p.Site, Options: p.Options,
 	})

@@ -70,6 +70,9 @@ type Options struct {
 	Resolver     resolve.Resolver
 	ResolverInfo string
 	NoResolve    bool
+	// SourceCache is where host sets' published lists (feed:) are cached
+	// ("" for the default), as the CLI's --source-cache.
+	SourceCache string
 	// SyncResolverInfo is ResolverInfo for nftables, whose names' sets
 	// portolan sync fills ("" for ResolverInfo).
 	SyncResolverInfo string

@@ -611,3 +611,33 @@ func TestProbeRun(t *testing.T) {
 		t.Errorf("%d runs kept, want 2", n)
 	}
 }
+
+// TestAuditAppliance: an appliance's configuration pasted alone is detected
+// by its reader (registered with the targets) and audited.
+func TestAuditAppliance(t *testing.T) {
+	s := newServer(t, Options{})
+	for _, tc := range []struct{ file, format string }{
+		{"../target/routeros/testdata/office.rsc", "routeros"},
+		{"../target/asa/testdata/branch.cfg", "asa"},
+		{"../target/fortigate/testdata/branch-office.conf", "fortigate"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			data, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &client{t: t, h: s.Handler()}
+			c.get("/services/tw-solutions")
+			w := c.postMultipart("/services/tw-solutions/audit", url.Values{
+				fCSRF: {c.token}, fSel: {"1"}, fRuleset: {string(data)}, fLAN: {"192.0.2.0/24"},
+			}, nil)
+			body := w.Body.String()
+			if w.Code != 200 {
+				t.Fatalf("%d: %s", w.Code, excerpt(body))
+			}
+			if !strings.Contains(body, tc.format+" from pasted") {
+				t.Errorf("the page does not say %q: %s", tc.format+" from pasted", excerpt(body))
+			}
+		})
+	}
+}

@@ -10,17 +10,23 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 
-	// Every platform registers itself, as in the CLI.
+	// Every platform registers itself (and its reader), as in the CLI.
+	_ "github.com/portolan/portolan/target/asa"
 	_ "github.com/portolan/portolan/target/aws"
 	_ "github.com/portolan/portolan/target/cilium"
 	_ "github.com/portolan/portolan/target/domains"
 	_ "github.com/portolan/portolan/target/firewalld"
+	_ "github.com/portolan/portolan/target/fortigate"
 	_ "github.com/portolan/portolan/target/iptables"
 	_ "github.com/portolan/portolan/target/kubernetes"
 	_ "github.com/portolan/portolan/target/nftables"
+	_ "github.com/portolan/portolan/target/opnsense"
+	_ "github.com/portolan/portolan/target/pfsense"
+	_ "github.com/portolan/portolan/target/routeros"
 	_ "github.com/portolan/portolan/target/squid"
 	_ "github.com/portolan/portolan/target/ufw"
 	_ "github.com/portolan/portolan/target/windows"
@@ -134,6 +140,11 @@ func (s *Server) writeRules(ctx context.Context, choices []*resolve.Choice, p pl
 		if t.Name() == "nftables" && s.opt.SyncResolverInfo != "" {
 			info = s.opt.SyncResolverInfo
 		}
+	}
+	// Host sets fed by published lists, fetched as portolan rules does;
+	// what cannot be had stays out, with the warning in the output's notes.
+	if _, err := hostsrc.Fill(ctx, choices, hostsrc.Options{CacheDir: s.opt.SourceCache}, s.opt.NoResolve || !t.Resolves()); err != nil {
+		return nil, err
 	}
 	in, err := target.Prepare(ctx, target.Config{
 		Choices: choices, Resolver: r, AllowUnresolved: s.opt.NoResolve || !t.Resolves(),

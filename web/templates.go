@@ -25,6 +25,9 @@ var funcs = template.FuncMap{
 	"failing":     func(v audit.Verdict) bool { return v != audit.Allowed && v != audit.Skipped },
 	"notAccepted": func(p audit.Part) bool { return p.Result != "accepted" },
 	"eq2":         func(a, b string) bool { return a == b },
+	// auditFormats are what --format takes but auto: the Linux dumps,
+	// ipset save and the appliance readers.
+	"auditFormats": func() []string { return audit.Formats()[1:] },
 }
 
 // loadTemplates parses each page with the layout.

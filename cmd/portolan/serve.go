@@ -170,6 +170,7 @@ uploaded is stored), at most --max-runs probe runs go at once and the last
 	f.StringVar(&pf.hosts, "hosts", "", "pin names to addresses from a hosts(5) file, asked before DNS")
 	f.StringArrayVar(&pf.dns, "dns", nil, "DNS server HOST:PORT to ask (repeatable; default: /etc/resolv.conf's)")
 	f.BoolVar(&pf.noResolve, "no-resolve", false, "ask no DNS: only names pinned with --hosts have addresses")
+	f.StringVar(&opt.SourceCache, "source-cache", "", "where host sets' published lists (feed:) are cached, the last good copy used when a fetch fails (default $XDG_CACHE_HOME/portolan/sources)")
 	f.Int64Var(&opt.MaxUpload, "max-upload", web.DefaultMaxUpload, "the largest request body (an uploaded ruleset) in bytes")
 	f.IntVar(&opt.MaxRuns, "max-runs", web.DefaultMaxRuns, "probe runs at once")
 	f.IntVar(&opt.KeepRuns, "keep-runs", web.DefaultKeepRuns, "finished probe runs kept with their reports")
