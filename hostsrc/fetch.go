@@ -191,6 +191,13 @@ func parse(f *model.Feed, name string, data []byte, version string, warns *[]str
 // fetchFeed gets the list and, for m365, its version: from version_url,
 // or from the version method beside the endpoints method. A version that
 // cannot be had is no failure: the content's digest stands for it.
+// FetchM365 gets a Microsoft 365 endpoints list from its web service
+// (with the clientrequestid it asks for), and its version from the version
+// method beside it ("" when that does not answer); bounded in time and size.
+func FetchM365(ctx context.Context, rawURL string, opt Options) ([]byte, string, error) {
+	return fetchFeed(ctx, &model.Feed{Format: model.FeedM365, URL: rawURL}, opt)
+}
+
 func fetchFeed(ctx context.Context, f *model.Feed, opt Options) ([]byte, string, error) {
 	u, err := url.Parse(f.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {

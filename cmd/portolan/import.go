@@ -1,26 +1,20 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portolan/portolan/extract"
+	"github.com/portolan/portolan/hostsrc"
 	"github.com/portolan/portolan/internal/safeio"
+	"github.com/portolan/portolan/internal/textsafe"
 )
 
 func init() { extraCommands = append(extraCommands, newImportCmd) }
-
-// maxList bounds a published list: the Microsoft 365 list is about 100 KB.
-const maxList = 8 << 20
 
 func newImportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -69,20 +63,19 @@ unreadable input or usage.`,
 			var data []byte
 			doc := filepath.Base(src)
 			if u, err := url.Parse(src); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-				u = withRequestID(u)
-				if data, err = fetchList(cmd.Context(), u.String()); err != nil {
+				var v string
+				if data, v, err = hostsrc.FetchM365(cmd.Context(), src, hostsrc.Options{}); err != nil {
 					return err
 				}
 				doc = u.Scheme + "://" + u.Host + u.Path
 				if version == "" {
-					if v, err := fetchVersion(cmd.Context(), u); err != nil {
-						warnf(cmd.ErrOrStderr(), "the list's version: %v", err)
-					} else {
-						version = v
+					if v == "" {
+						warnf(cmd.ErrOrStderr(), "the list's version: the version method beside %s did not answer; give --list-version", textsafe.Terminal(doc))
 					}
+					version = v
 				}
 			} else {
-				if data, err = safeio.ReadFile(src, maxList, cmd.InOrStdin()); err != nil {
+				if data, err = safeio.ReadFile(src, hostsrc.MaxSize, cmd.InOrStdin()); err != nil {
 					return err
 				}
 				if src == safeio.Stdin {
@@ -111,66 +104,4 @@ unreadable input or usage.`,
 	fs.StringVar(&version, "list-version", "", "the list's version, recorded as the profile's revision")
 	addOutputFile(fs, &outFile, "the profile")
 	return cmd
-}
-
-// withRequestID adds the clientrequestid the web service asks for.
-func withRequestID(u *url.URL) *url.URL {
-	q := u.Query()
-	for k := range q {
-		if strings.EqualFold(k, "clientrequestid") {
-			return u
-		}
-	}
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	q.Set("clientrequestid", fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:]))
-	v := *u
-	v.RawQuery = q.Encode()
-	return &v
-}
-
-// fetchVersion asks the version method beside the endpoints method:
-// …/endpoints/worldwide → …/version/worldwide.
-func fetchVersion(ctx context.Context, u *url.URL) (string, error) {
-	if !strings.Contains(u.Path, "/endpoints/") {
-		return "", fmt.Errorf("%s is not an …/endpoints/INSTANCE address; give --list-version", u.Redacted())
-	}
-	v := *u
-	v.Path = strings.Replace(u.Path, "/endpoints/", "/version/", 1)
-	data, err := fetchList(ctx, v.String())
-	if err != nil {
-		return "", err
-	}
-	return extract.M365Version(data)
-}
-
-// fetchList gets a published list over HTTP(S), bounded in time and size.
-func fetchList(ctx context.Context, addr string) ([]byte, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", redact(addr), resp.Status)
-	}
-	return safeio.ReadAll(resp.Body, redact(addr), maxList)
-}
-
-func redact(addr string) string {
-	if u, err := url.Parse(addr); err == nil {
-		return u.Scheme + "://" + u.Host + u.Path
-	}
-	return addr
 }
