@@ -178,6 +178,9 @@ func (a *Auditor) algOff(r *ConstraintResult, c resolve.Constraint, flows []flow
 
 // helperHow says how the rule attaches its helper.
 func helperHow(r *ruleset.Rule) string {
+	if r.X != nil && r.X.HelperOff != "" {
+		return r.X.HelperOff
+	}
 	if strings.Contains(r.Pos.Text, "-j CT") {
 		return "-j CT --helper " + r.X.Helper
 	}
@@ -186,9 +189,6 @@ func helperHow(r *ruleset.Rule) string {
 	}
 	if r.Chain.Table == "firewalld" {
 		return "firewalld: a service without <helper>, or firewall-cmd --remove-service"
-	}
-	if pm, e, ok := strings.Cut(r.Pos.Text, ": inspect "); ok && r.Chain.Table == "asa" {
-		return "Cisco ASA: " + pm + ", no inspect " + e
 	}
 	return "ct helper set"
 }

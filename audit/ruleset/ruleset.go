@@ -430,6 +430,10 @@ type Extras struct {
 	Mutates bool
 	// Helper is the conntrack helper the rule attaches ("sip"), or "".
 	Helper string
+	// HelperOff says how to stop the rule attaching it, in the platform's
+	// own terms ("/ip firewall service-port set sip disabled=yes"), for
+	// readers of platforms other than nftables and iptables; "" for those.
+	HelperOff string
 	// Template: the helper or timeout is attached through a conntrack
 	// template (iptables -j CT), which works only before connection
 	// tracking (the raw table); nft's ct helper set and ct timeout set

@@ -861,6 +861,7 @@ func (b *rsBuilder) inspections(fw *ruleset.Chain) {
 			numTerm(ruleset.L4Proto, e.proto...), ruleset.Single(ruleset.DstPort, false, ruleset.PortValue(e.lo, e.hi)))
 		x := r.Ext()
 		x.Helper = e.helper
+		x.HelperOff = "Cisco ASA: policy-map " + b.c.globalPol + ", class inspection_default, no inspect " + k
 		x.Mutates = true
 	}
 }

@@ -139,8 +139,8 @@ func TestFixture(t *testing.T) {
 	for _, c := range rep.Constraints {
 		switch c.Kind {
 		case string(model.KindALGOff):
-			if c.Status != audit.ConstraintFail || c.Rule == nil || c.Rule.Line != 14 {
-				t.Errorf("alg-off: %s (%v): %s", c.Status, c.Rule, c.Why)
+			if c.Status != audit.ConstraintFail || c.Rule == nil || c.Rule.Line != 14 || !strings.Contains(c.Fix, "default-voip-alg-mode kernel-helper-based") {
+				t.Errorf("alg-off: %s (%v): %s; fix: %s", c.Status, c.Rule, c.Why, c.Fix)
 			}
 		case string(model.KindNATTimeout):
 			if c.Status != audit.ConstraintFail || c.Rule == nil || c.Rule.Line != 31 {

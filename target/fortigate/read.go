@@ -953,10 +953,11 @@ func (r *reader) helpers(fwd *ruleset.Chain) {
 		}
 		return []string{def}
 	}
-	attach := func(pos ruleset.Pos, proto uint32, port ruleset.Value, helper string, to *ruleset.Timeout) {
+	// off says how to take the helper away, for the audit's fix.
+	attach := func(pos ruleset.Pos, proto uint32, port ruleset.Value, helper, off string, to *ruleset.Timeout) {
 		x := &ruleset.Rule{Verdict: ruleset.Verdict{Kind: ruleset.Continue}, Pos: pos}
 		x.Terms = []ruleset.Term{ruleset.Single(ruleset.L4Proto, false, ruleset.NumValue(proto)), ruleset.Single(ruleset.DstPort, false, port)}
-		x.Ext().Helper, x.Ext().Timeout, x.Ext().Mutates = helper, to, true
+		x.Ext().Helper, x.Ext().HelperOff, x.Ext().Timeout, x.Ext().Mutates = helper, off, to, true
 		add(fwd, x)
 	}
 	switch {
@@ -970,7 +971,8 @@ func (r *reader) helpers(fwd *ruleset.Chain) {
 		}{{"sip-udp-port", ruleset.ProtoUDP}, {"sip-tcp-port", ruleset.ProtoTCP}} {
 			for _, v := range sipPorts(p.key, "5060") {
 				if pv, err := portRange(v); err == nil {
-					attach(ruleset.Pos{Line: line, Text: why}, p.proto, pv, "sip", nil)
+					attach(ruleset.Pos{Line: line, Text: why}, p.proto, pv, "sip",
+						"FortiGate: config system settings, set default-voip-alg-mode kernel-helper-based, then delete the sip entry of config system session-helper", nil)
 				}
 			}
 		}
@@ -985,7 +987,8 @@ func (r *reader) helpers(fwd *ruleset.Chain) {
 				r.note(fmt.Sprintf("fortigate: %s: line %d: session-helper %s: protocol or port not read", r.name, e.Line, e.Name))
 				continue
 			}
-			attach(ruleset.Pos{Line: e.Line, Text: fmt.Sprintf("session-helper %s (sip, default-voip-alg-mode kernel-helper-based)", e.Name)}, uint32(n), pv, "sip", nil)
+			attach(ruleset.Pos{Line: e.Line, Text: fmt.Sprintf("session-helper %s (sip, default-voip-alg-mode kernel-helper-based)", e.Name)}, uint32(n), pv, "sip",
+				"FortiGate: config system session-helper, delete "+e.Name, nil)
 		}
 	}
 	for _, n := range r.find("system session-ttl") {
@@ -1008,7 +1011,7 @@ func (r *reader) helpers(fwd *ruleset.Chain) {
 				pn := map[uint64]string{6: model.TCP, 17: model.UDP}[proto]
 				to := &ruleset.Timeout{Name: "session-ttl port " + e.Name, Proto: pn,
 					Policy: map[string]int{"replied": secs, "unreplied": secs, "established": secs}}
-				attach(ruleset.Pos{Line: e.Line, Text: fmt.Sprintf("session-ttl port %s (%s %d-%d, %ds)", e.Name, pn, lo, hi, secs)}, uint32(proto), ruleset.PortValue(uint16(lo), uint16(hi)), "", to)
+				attach(ruleset.Pos{Line: e.Line, Text: fmt.Sprintf("session-ttl port %s (%s %d-%d, %ds)", e.Name, pn, lo, hi, secs)}, uint32(proto), ruleset.PortValue(uint16(lo), uint16(hi)), "", "", to)
 			}
 		}
 	}

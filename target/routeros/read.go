@@ -361,6 +361,7 @@ func (p *reader) helperChains(rs *ruleset.Ruleset) error {
 			Terms: []ruleset.Term{ruleset.Single(ruleset.L4Proto, false, ruleset.NumValue(ruleset.ProtoTCP), ruleset.NumValue(ruleset.ProtoUDP)),
 				ruleset.Single(ruleset.DstPort, false, vals...)}}
 		r.Ext().Helper = h.name
+		r.Ext().HelperOff = "RouterOS: /ip firewall service-port set " + h.name + " disabled=yes"
 		c.Rules = append(c.Rules, r)
 		p.notes = append(p.notes, text+": the helper rewrites "+strings.ToUpper(h.name)+" of the connections to these ports")
 	}
