@@ -2,7 +2,6 @@ package asa_test
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/policy"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/asa"
 	"github.com/portolan/portolan/target/targettest"
@@ -26,23 +24,13 @@ func write(t testing.TB, in *target.Input) string {
 	return b.String()
 }
 
-// load reads text back as the audit does: detected, parsed, its fqdn
-// objects resolved with the case's pins.
+// load reads text back as portolan audit --hosts does; every fqdn object
+// is resolved by the case's pins.
 func load(t testing.TB, text, pins string) *ruleset.Ruleset {
 	t.Helper()
-	if f, ok := audit.Detect([]byte(text)); !ok || f != asa.Format {
-		t.Fatalf("Detect = %q, %v", f, ok)
-	}
-	rs, err := audit.Load("asa.txt", []byte(text), "auto")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, text)
-	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if notes := audit.ResolveNames(context.Background(), rs, h); len(notes) > 0 {
-		t.Fatalf("names left: %q", notes)
+	rs, left := readback.Load(t, "asa.txt", text, asa.Format, pins)
+	if len(left) > 0 {
+		t.Fatalf("names left: %q", left)
 	}
 	return rs
 }
@@ -55,15 +43,6 @@ func conflicted(in *target.Input) map[string]bool {
 		out[c.Second.Flow.Service+"/"+c.Second.Flow.ID] = true
 	}
 	return out
-}
-
-func auditAll(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report {
-	t.Helper()
-	a, err := audit.New(rs, in.Site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Audit(in.Rules, in.Skips, audit.Options{})
 }
 
 // TestRoundTrip: the configuration written for every gateway case, read
@@ -89,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 				rs := load(t, text, pins)
 				skip := conflicted(in)
 				n := 0
-				for _, f := range auditAll(t, rs, in).Flows {
+				for _, f := range readback.Audit(t, rs, in).Flows {
 					if skip[f.Service+"/"+f.Flow] {
 						continue
 					}
@@ -143,7 +122,7 @@ func TestRemovingBreaksItsFlow(t *testing.T) {
 						shares = sharedForward(in, svc, flow)
 					}
 					cut := text[:m[0]] + text[m[1]:]
-					rep := auditAll(t, load(t, cut, pins), in)
+					rep := readback.Audit(t, load(t, cut, pins), in)
 					removed++
 					var proto, ports string
 					var still, named bool
@@ -267,7 +246,7 @@ func TestRemovingAnObjectBreaksItsFlows(t *testing.T) {
 				body := text[g[4]:g[5]]
 				for _, m := range memberRE.FindAllStringIndex(body, -1) {
 					cut := text[:g[4]+m[0]] + text[g[4]+m[1]:]
-					rep := auditAll(t, load(t, cut, pins), in)
+					rep := readback.Audit(t, load(t, cut, pins), in)
 					removed++
 					anyBroke := false
 					for _, f := range rep.Flows {

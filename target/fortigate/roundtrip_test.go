@@ -2,7 +2,6 @@ package fortigate_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/model"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/fortigate"
 	"github.com/portolan/portolan/target/targettest"
@@ -56,32 +54,11 @@ func withoutV6Forwards(in *target.Input) (*target.Input, map[string]bool) {
 	return &out, gone
 }
 
-// load reads the script back as the audit does (detected, not forced),
-// names bound from the case's pins.
+// load reads text back as portolan audit --hosts does.
 func load(t testing.TB, text, pins string) *ruleset.Ruleset {
 	t.Helper()
-	rs, err := audit.Load("script.conf", []byte(text), audit.FormatAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rs.Format != fortigate.Format {
-		t.Fatalf("detected as %s", rs.Format)
-	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit.ResolveNames(context.Background(), rs, h)
+	rs, _ := readback.Load(t, "script.conf", text, fortigate.Format, pins)
 	return rs
-}
-
-func auditRS(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report {
-	t.Helper()
-	a, err := audit.New(rs, in.Site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Audit(in.Rules, in.Skips, audit.Options{})
 }
 
 // TestRoundTrip: the script of every gateway case, read back by the
@@ -115,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 				if c.Name != "forward-order" {
 					// Overlapping forwards to two hosts: the first wins, the
 					// later one is partial or blocked by design (the plan warns).
-					for _, f := range auditRS(t, rs, in).Flows {
+					for _, f := range readback.Audit(t, rs, in).Flows {
 						if f.Verdict != audit.Allowed && f.Verdict != audit.Skipped && !gone[f.Service+"/"+f.Flow] {
 							t.Errorf("%s/%s %s %s: %s: %s", f.Service, f.Flow, f.Proto, f.Ports, f.Verdict, f.Summary)
 						}
@@ -203,7 +180,7 @@ func TestRemovingBreaksItsFlow(t *testing.T) {
 			}
 			broke := 0
 			for _, k := range cuts {
-				rep := auditRS(t, load(t, k.text, pins), in)
+				rep := readback.Audit(t, load(t, k.text, pins), in)
 				var proto, ports string
 				named, still := false, false
 				for _, f := range rep.Flows {

@@ -1,7 +1,6 @@
 package pfxml_test
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/audit/ruleset"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/pfxml"
 	"github.com/portolan/portolan/target/targettest"
@@ -19,21 +17,14 @@ import (
 
 var products = []pfxml.Product{pfxml.PfSense, pfxml.OPNsense}
 
-// readBack reads the written document as the audit does: the product's
-// reader, then the host names of its aliases bound by the pins (the
-// audit's --hosts).
 func readBack(t testing.TB, p pfxml.Product, doc, pins string) *ruleset.Ruleset {
 	t.Helper()
 	rs, err := p.Read("config.xml", []byte(doc))
 	if err != nil {
 		t.Fatalf("reading back: %v", err)
 	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if notes := audit.ResolveNames(context.Background(), rs, h); len(notes) > 0 {
-		t.Fatalf("names the pins do not hold: %v", notes)
+	if left := readback.Bind(t, rs, pins); len(left) > 0 {
+		t.Fatalf("names the pins do not hold: %v", left)
 	}
 	return rs
 }
@@ -49,11 +40,7 @@ func render(t testing.TB, p pfxml.Product, in *target.Input) string {
 
 func auditDoc(t testing.TB, p pfxml.Product, doc, pins string, in *target.Input) *audit.Report {
 	t.Helper()
-	a, err := audit.New(readBack(t, p, doc, pins), in.Site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Audit(in.Rules, in.Skips, audit.Options{})
+	return readback.Audit(t, readBack(t, p, doc, pins), in)
 }
 
 // TestRoundTrip: for every gateway case, the document each product's

@@ -2,7 +2,6 @@ package routeros_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/portolan/portolan/audit"
 	"github.com/portolan/portolan/audit/ruleset"
-	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/routeros"
 	"github.com/portolan/portolan/target/targettest"
@@ -30,32 +28,16 @@ func write(t testing.TB, in *target.Input) string {
 	return b.String()
 }
 
-// parse reads text back as the audit does with --hosts: the format
-// detected, then the names of address lists bound from the pins.
+// parse reads text back as portolan audit --hosts does.
 func parse(t testing.TB, text, pins string) *ruleset.Ruleset {
 	t.Helper()
-	rs, err := audit.Load("portolan.rsc", []byte(text), "auto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rs.Format != routeros.Format {
-		t.Fatalf("detected as %s, not routeros", rs.Format)
-	}
-	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit.ResolveNames(context.Background(), rs, h)
+	rs, _ := readback.Load(t, "portolan.rsc", text, routeros.Format, pins)
 	return rs
 }
 
 func auditText(t testing.TB, text, pins string, in *target.Input) *audit.Report {
 	t.Helper()
-	a, err := audit.New(parse(t, text, pins), in.Site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Audit(in.Rules, in.Skips, audit.Options{})
+	return readback.Audit(t, parse(t, text, pins), in)
 }
 
 // TestRoundTrip: for every gateway case, the script written, read back

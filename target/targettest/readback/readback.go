@@ -6,8 +6,10 @@
 package readback
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/portolan/portolan/audit"
@@ -118,4 +120,41 @@ func probeRules(in *target.Input, p targettest.Probe, i int) ([]policy.Rule, err
 			Family: fam, Proto: p.Proto, IIf: in.Site.WANIf, OIf: in.Site.LANIf,
 			Src: host(p.Src), Dst: host(to), DstPorts: ports}},
 	}, nil
+}
+
+// Load reads a platform's configuration back as portolan audit does: the
+// format detected (it must be want), then the DNS names of its address
+// objects bound from pins (a hosts file's text, as --hosts gives). It
+// returns the names the pins left unresolved.
+func Load(t testing.TB, name, text string, want ruleset.Format, pins string) (*ruleset.Ruleset, []string) {
+	t.Helper()
+	rs, err := audit.Load(name, []byte(text), audit.FormatAuto)
+	if err != nil {
+		t.Fatalf("reading back: %v", err)
+	}
+	if rs.Format != want {
+		t.Fatalf("%s: detected as %s, not %s", name, rs.Format, want)
+	}
+	return rs, Bind(t, rs, pins)
+}
+
+// Bind binds the DNS names of rs's address objects from pins, as
+// portolan audit --hosts does, and returns the names left unresolved.
+func Bind(t testing.TB, rs *ruleset.Ruleset, pins string) []string {
+	t.Helper()
+	h, err := resolve.ParseHosts("pins", strings.NewReader(pins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit.ResolveNames(context.Background(), rs, h)
+}
+
+// Audit audits the plan of in against rs, as portolan audit does.
+func Audit(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report {
+	t.Helper()
+	a, err := audit.New(rs, in.Site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Audit(in.Rules, in.Skips, audit.Options{})
 }
