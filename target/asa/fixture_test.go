@@ -15,6 +15,7 @@ import (
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/asa"
 	"github.com/portolan/portolan/target/targettest"
+	"github.com/portolan/portolan/target/targettest/readback"
 )
 
 type fxFlow struct {
@@ -37,31 +38,12 @@ var fxSites = map[string]policy.Site{
 }
 
 func fxRule(f fxFlow) []policy.Rule {
-	site := fxSites[f.site]
-	pfx := func(s string) []netip.Prefix {
-		if s == "" {
-			return nil
-		}
-		return []netip.Prefix{netip.MustParsePrefix(s)}
-	}
-	dir := model.Outbound
+	x := readback.Flow{ID: f.id, Inbound: f.inbound, Proto: f.proto, Lo: f.lo, Hi: f.hi, Src: f.src, Dst: f.dst, DNAT: f.dnat}
 	if f.inbound {
-		dir = model.Inbound
+		// To the outside interface's address, which the static interface NAT maps.
+		x.WAN = "198.51.100.1"
 	}
-	c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.id, Direction: dir, Proto: f.proto, Necessity: model.Required}}
-	m := policy.Match{Family: 4, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.lo, Hi: f.hi}), Src: pfx(f.src), Dst: pfx(f.dst)}
-	if !f.inbound {
-		m.IIf, m.OIf = site.LANIf, site.WANIf
-		return []policy.Rule{{Flow: c, Hook: policy.Forward, Match: m}}
-	}
-	to := netip.MustParseAddr(f.dnat)
-	pre := m
-	pre.IIf = site.WANIf
-	// To the outside interface's address, which the static interface NAT maps.
-	pre.Dst = []netip.Prefix{netip.MustParsePrefix("198.51.100.1/32")}
-	fw := m
-	fw.IIf, fw.OIf, fw.Dst = site.WANIf, site.LANIf, []netip.Prefix{netip.PrefixFrom(to, 32)}
-	return []policy.Rule{{Flow: c, Hook: policy.Prerouting, Match: pre, DNAT: to}, {Flow: c, Hook: policy.Forward, Match: fw}}
+	return readback.FixtureRules(fxSites[f.site], x)
 }
 
 // TestFixture: a hand-written branch configuration (testdata/branch.cfg)

@@ -11,6 +11,7 @@ import (
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target/targettest/readback"
 )
 
 type fxFlow struct {
@@ -29,32 +30,12 @@ var gw = policy.Site{Mode: policy.Gateway, LANIf: "port1", WANIf: "wan1", LAN: [
 
 func fxRules(fs []fxFlow) []policy.Rule {
 	var out []policy.Rule
-	pfx := func(s string) []netip.Prefix {
-		if s == "" {
-			return nil
-		}
-		return []netip.Prefix{netip.MustParsePrefix(s)}
-	}
 	for _, f := range fs {
-		dir := model.Outbound
+		x := readback.Flow{ID: f.id, Inbound: f.inbound, Proto: f.proto, Lo: f.port, Src: f.src, Dst: f.dst, App: f.app}
 		if f.inbound {
-			dir = model.Inbound
+			x.DNAT = "192.0.2.10"
 		}
-		c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.id, Direction: dir, Proto: f.proto, Necessity: model.Required, App: f.app}}
-		c.Ports = model.NewPortSet(model.PortRange{Lo: f.port, Hi: f.port})
-		m := policy.Match{Family: 4, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.port, Hi: f.port}), Src: pfx(f.src), Dst: pfx(f.dst)}
-		if f.inbound {
-			to := netip.MustParseAddr("192.0.2.10")
-			pre := m
-			pre.IIf = gw.WANIf
-			out = append(out, policy.Rule{Flow: c, Hook: policy.Prerouting, Match: pre, DNAT: to})
-			fw := m
-			fw.IIf, fw.OIf, fw.Dst = gw.WANIf, gw.LANIf, []netip.Prefix{netip.PrefixFrom(to, 32)}
-			out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: fw})
-			continue
-		}
-		m.IIf, m.OIf = gw.LANIf, gw.WANIf
-		out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: m})
+		out = append(out, readback.FixtureRules(gw, x)...)
 	}
 	return out
 }

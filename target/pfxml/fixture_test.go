@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/portolan/portolan/audit"
-	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target/pfxml"
+	"github.com/portolan/portolan/target/targettest/readback"
 )
 
 // fxFlow is one flow of a fixture's audit and the verdict a reader of
@@ -32,41 +32,8 @@ type fxFlow struct {
 
 func fxRules(site policy.Site, fs []fxFlow) []policy.Rule {
 	var out []policy.Rule
-	pfx := func(s string) []netip.Prefix {
-		if s == "" {
-			return nil
-		}
-		return []netip.Prefix{netip.MustParsePrefix(s)}
-	}
 	for _, f := range fs {
-		dir := model.Outbound
-		if f.inbound {
-			dir = model.Inbound
-		}
-		hi := f.hi
-		if hi == 0 {
-			hi = f.lo
-		}
-		c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.id, Direction: dir, Proto: f.proto, Necessity: model.Required}}
-		fam := 4
-		for _, p := range []string{f.src, f.dst} {
-			if strings.Contains(p, ":") {
-				fam = 6
-			}
-		}
-		m := policy.Match{Family: fam, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.lo, Hi: hi}), Src: pfx(f.src), Dst: pfx(f.dst)}
-		if !f.inbound {
-			m.IIf, m.OIf = site.LANIf, site.WANIf
-			out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: m})
-			continue
-		}
-		to := netip.MustParseAddr(f.dnat)
-		pre := m
-		pre.IIf = site.WANIf
-		out = append(out, policy.Rule{Flow: c, Hook: policy.Prerouting, Match: pre, DNAT: to})
-		fw := m
-		fw.IIf, fw.OIf, fw.Dst = site.WANIf, site.LANIf, []netip.Prefix{netip.PrefixFrom(to, 32)}
-		out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: fw})
+		out = append(out, readback.FixtureRules(site, readback.Flow{ID: f.id, Inbound: f.inbound, Proto: f.proto, Lo: f.lo, Hi: f.hi, Src: f.src, Dst: f.dst, DNAT: f.dnat})...)
 	}
 	return out
 }

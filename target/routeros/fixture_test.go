@@ -8,9 +8,8 @@ import (
 	"testing"
 
 	"github.com/portolan/portolan/audit"
-	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
-	"github.com/portolan/portolan/resolve"
+	"github.com/portolan/portolan/target/targettest/readback"
 )
 
 type fxFlow struct {
@@ -31,35 +30,8 @@ var fxSite = policy.Site{Mode: policy.Gateway, LANIf: lanIf, WANIf: wanIf,
 
 func fxRules(fs []fxFlow) []policy.Rule {
 	var out []policy.Rule
-	pfx := func(s string) []netip.Prefix {
-		if s == "" {
-			return nil
-		}
-		return []netip.Prefix{netip.MustParsePrefix(s)}
-	}
 	for _, f := range fs {
-		dir := model.Outbound
-		if f.inbound {
-			dir = model.Inbound
-		}
-		c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.id, Direction: dir, Proto: f.proto, Necessity: model.Required}}
-		fam := 4
-		if strings.Contains(f.src+f.dst+f.dnat, ":") {
-			fam = 6
-		}
-		m := policy.Match{Family: fam, Proto: f.proto, DstPorts: model.NewPortSet(model.PortRange{Lo: f.lo, Hi: f.hi}), Src: pfx(f.src), Dst: pfx(f.dst)}
-		if !f.inbound {
-			m.IIf, m.OIf = fxSite.LANIf, fxSite.WANIf
-			out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: m})
-			continue
-		}
-		to := netip.MustParseAddr(f.dnat)
-		pre := m
-		pre.IIf = fxSite.WANIf
-		out = append(out, policy.Rule{Flow: c, Hook: policy.Prerouting, Match: pre, DNAT: to})
-		fw := m
-		fw.IIf, fw.OIf, fw.Dst = fxSite.WANIf, fxSite.LANIf, []netip.Prefix{netip.PrefixFrom(to, to.BitLen())}
-		out = append(out, policy.Rule{Flow: c, Hook: policy.Forward, Match: fw})
+		out = append(out, readback.FixtureRules(fxSite, readback.Flow{ID: f.id, Inbound: f.inbound, Proto: f.proto, Lo: f.lo, Hi: f.hi, Src: f.src, Dst: f.dst, DNAT: f.dnat})...)
 	}
 	return out
 }

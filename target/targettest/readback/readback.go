@@ -158,3 +158,63 @@ func Audit(t testing.TB, rs *ruleset.Ruleset, in *target.Input) *audit.Report {
 	}
 	return a.Audit(in.Rules, in.Skips, audit.Options{})
 }
+
+// Flow is one flow of a hand-written fixture's test: a port range (Hi 0:
+// the port Lo alone) of one protocol between prefixes ("" for any),
+// outbound from the LAN or, Inbound, forwarded to DNAT; WAN, when set, is
+// the address inbound packets arrive at. Its family is 6 when an address
+// is IPv6.
+type Flow struct {
+	ID       string
+	Inbound  bool
+	Proto    string
+	Lo, Hi   uint16
+	Src, Dst string
+	DNAT     string
+	WAN      string
+	App      string
+}
+
+// FixtureRules is the plan of f at site, as policy.Plan shapes it: a
+// forward rule from the LAN interface to the WAN one, or a port forward on
+// the WAN interface and the forward rule after it.
+func FixtureRules(site policy.Site, f Flow) []policy.Rule {
+	pfx := func(s string) []netip.Prefix {
+		if s == "" {
+			return nil
+		}
+		if a, err := netip.ParseAddr(s); err == nil {
+			return []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}
+		}
+		return []netip.Prefix{netip.MustParsePrefix(s)}
+	}
+	dir := model.Outbound
+	if f.Inbound {
+		dir = model.Inbound
+	}
+	hi := f.Hi
+	if hi == 0 {
+		hi = f.Lo
+	}
+	ports := model.NewPortSet(model.PortRange{Lo: f.Lo, Hi: hi})
+	c := &resolve.Concrete{Flow: resolve.Flow{Service: "fx", ID: f.ID, Direction: dir, Proto: f.Proto, Necessity: model.Required, App: f.App}}
+	c.Ports = ports
+	fam := 4
+	if strings.Contains(f.Src+f.Dst+f.DNAT, ":") {
+		fam = 6
+	}
+	m := policy.Match{Family: fam, Proto: f.Proto, DstPorts: ports, Src: pfx(f.Src), Dst: pfx(f.Dst)}
+	if !f.Inbound {
+		m.IIf, m.OIf = site.LANIf, site.WANIf
+		return []policy.Rule{{Flow: c, Hook: policy.Forward, Match: m}}
+	}
+	to := netip.MustParseAddr(f.DNAT)
+	pre := m
+	pre.IIf = site.WANIf
+	if f.WAN != "" {
+		pre.Dst = pfx(f.WAN)
+	}
+	fw := m
+	fw.IIf, fw.OIf, fw.Dst = site.WANIf, site.LANIf, []netip.Prefix{netip.PrefixFrom(to, to.BitLen())}
+	return []policy.Rule{{Flow: c, Hook: policy.Prerouting, Match: pre, DNAT: to}, {Flow: c, Hook: policy.Forward, Match: fw}}
+}
