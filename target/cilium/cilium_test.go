@@ -2,7 +2,6 @@ package cilium_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -20,60 +19,16 @@ import (
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
 	"github.com/portolan/portolan/target/cilium"
-	"github.com/portolan/portolan/target/k8ssel"
+	"github.com/portolan/portolan/target/k8ssel/k8stest"
 	"github.com/portolan/portolan/target/targettest"
 )
-
-var lan = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:1::/64")}
-
-var seeds = []string{"starleaf", "pexip", "starface", "tw-solutions", "onsight"}
-
-// seedInput is one seed service with every feature, its example params,
-// optional flows in, names pinned to documentation addresses, host mode.
-func seedInput(t *testing.T, slug string) *target.Input {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select([]string{slug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel := resolve.Selection{AllFeatures: true, Params: targettest.ExampleParams(svcs...)}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return targettest.Prepare(t, []string{slug}, sel, targettest.Pins(t, cs), policy.Site{Mode: policy.Host, LAN: lan},
-		target.Options{Options: policy.Options{Optional: true}})
-}
-
-func setFlags(t *testing.T, selector, namespace string) {
-	t.Helper()
-	old := k8ssel.Shared
-	k8ssel.Shared = k8ssel.Values{Selector: selector, Namespace: namespace}
-	t.Cleanup(func() { k8ssel.Shared = old })
-}
-
-func write(t *testing.T, in *target.Input) (string, target.Result) {
-	t.Helper()
-	var b bytes.Buffer
-	res, err := (cilium.Target{}).Write(&b, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String(), res
-}
-
-func docs(out string) []string { return strings.Split(out, "\n---\n") }
 
 // decode decodes every document strictly into the types written from the
 // CRD's schema: an unknown field is an error.
 func decode(t *testing.T, out string) []cilium.Policy {
 	t.Helper()
 	var ps []cilium.Policy
-	for i, d := range docs(out) {
+	for i, d := range k8stest.Docs(out) {
 		var p cilium.Policy
 		if err := yaml.UnmarshalStrict([]byte(d), &p); err != nil {
 			t.Fatalf("document %d: %v\n%s", i, err, d)
@@ -96,10 +51,10 @@ var (
 // protocols, FQDN selectors, CIDRs; the DNS proxy rule first; each flow's
 // rule described by service, flow and document line.
 func TestStrictDecode(t *testing.T) {
-	setFlags(t, "app=pbx,tier in (sip,media)", "voip")
-	for _, slug := range seeds {
+	k8stest.SetFlags(t, "app=pbx,tier in (sip,media)", "voip")
+	for _, slug := range k8stest.Seeds {
 		t.Run(slug, func(t *testing.T) {
-			out, _ := write(t, seedInput(t, slug))
+			out, _ := k8stest.Write(t, cilium.Target{}, k8stest.SeedInput(t, slug))
 			ps := decode(t, out)
 			if len(ps) != 1 {
 				t.Fatalf("%d documents, want 1", len(ps))
@@ -257,63 +212,6 @@ var fields = map[string]string{
 	"specs[].ingress[].toPorts[].ports[].protocol":         docsLang + "#layer-4-examples",
 }
 
-func paths(prefix string, v any, out map[string]bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		if strings.HasSuffix(prefix, "labels") || strings.HasSuffix(prefix, "annotations") || strings.HasSuffix(prefix, "matchLabels") {
-			out[prefix] = true
-			return
-		}
-		for k, e := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			paths(p, e, out)
-		}
-	case []any:
-		for _, e := range x {
-			paths(prefix+"[]", e, out)
-		}
-	default:
-		out[prefix] = true
-	}
-}
-
-// TestFieldsDocumented checks every field the generator writes, for every
-// seed service, against the table of Cilium's documentation.
-func TestFieldsDocumented(t *testing.T) {
-	setFlags(t, "app=pbx,tier in (sip,media)", "voip")
-	used := map[string]bool{}
-	for _, slug := range seeds {
-		out, _ := write(t, seedInput(t, slug))
-		for _, d := range docs(out) {
-			j, err := yaml.YAMLToJSON([]byte(d))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v any
-			if err := json.Unmarshal(j, &v); err != nil {
-				t.Fatal(err)
-			}
-			paths("", v, used)
-		}
-	}
-	for p := range used {
-		if fields[p] == "" {
-			t.Errorf("field %s is written but not in the table of documented fields", p)
-		}
-	}
-	for p, url := range fields {
-		if !used[p] {
-			t.Errorf("field %s (%s) is in the table but no seed service writes it", p, url)
-		}
-		if !strings.HasPrefix(url, "https://docs.cilium.io/") && !strings.HasPrefix(url, "https://kubernetes.io/docs/") {
-			t.Errorf("field %s: %s is not the vendor's documentation", p, url)
-		}
-	}
-}
-
 func allPorts(rs []cilium.PortRule) []cilium.PortProtocol {
 	var out []cilium.PortProtocol
 	for _, r := range rs {
@@ -449,7 +347,7 @@ func planned(in *target.Input) []string {
 // TestOpensThePlan states, for each seed service, which ports, names and
 // prefixes its CiliumNetworkPolicy opens, and that they are the plan's.
 func TestOpensThePlan(t *testing.T) {
-	setFlags(t, "app=pbx", "")
+	k8stest.SetFlags(t, "app=pbx", "")
 	want := map[string][]string{
 		"starleaf":     wantStarleaf,
 		"pexip":        wantPexip,
@@ -457,10 +355,10 @@ func TestOpensThePlan(t *testing.T) {
 		"tw-solutions": wantTW,
 		"onsight":      wantOnsight,
 	}
-	for _, slug := range seeds {
+	for _, slug := range k8stest.Seeds {
 		t.Run(slug, func(t *testing.T) {
-			in := seedInput(t, slug)
-			out, _ := write(t, in)
+			in := k8stest.SeedInput(t, slug)
+			out, _ := k8stest.Write(t, cilium.Target{}, in)
 			got := opened(decode(t, out))
 			if plan := planned(in); !slices.Equal(got, plan) {
 				t.Errorf("the policy opens\n  %s\nthe plan\n  %s", strings.Join(got, "\n  "), strings.Join(plan, "\n  "))
@@ -477,11 +375,11 @@ func TestOpensThePlan(t *testing.T) {
 // it is, not widened, and the plan's note that packet filters skip it is
 // not repeated, since this target writes it.
 func TestPatterns(t *testing.T) {
-	setFlags(t, "app=room", "")
+	k8stest.SetFlags(t, "app=room", "")
 	in := targettest.PrepareFrom(t, "../../catalog/testdata/model", []string{"8x8"},
 		resolve.Selection{AllFeatures: true, Params: []string{"sbc_address=192.0.2.10", "calls=50"}},
-		"198.51.100.80 media.vendor.example\n", policy.Site{Mode: policy.Host, LAN: lan}, target.Options{})
-	out, res := write(t, in)
+		"198.51.100.80 media.vendor.example\n", policy.Site{Mode: policy.Host, LAN: k8stest.LAN}, target.Options{})
+	out, res := k8stest.Write(t, cilium.Target{}, in)
 	ps := decode(t, out)
 	var pats []string
 	for _, r := range ps[0].Specs {
@@ -515,9 +413,9 @@ func TestRefusals(t *testing.T) {
 		want     string
 	}{
 		{"app=pbx", gw, "give --mode host"},
-		{"", seedInput(t, "starleaf"), "--selector is required"},
+		{"", k8stest.SeedInput(t, "starleaf"), "--selector is required"},
 	} {
-		setFlags(t, tt.selector, "")
+		k8stest.SetFlags(t, tt.selector, "")
 		var b bytes.Buffer
 		if _, err := (cilium.Target{}).Write(&b, tt.in); err == nil || !strings.Contains(err.Error(), tt.want) || b.Len() > 0 {
 			t.Errorf("error %v (wrote %d bytes), want %q", err, b.Len(), tt.want)
@@ -529,10 +427,10 @@ func TestRefusals(t *testing.T) {
 // resolving (toFQDNs), while an inbound flow from a name without an
 // address is left out with a note saying what to do.
 func TestNoResolve(t *testing.T) {
-	setFlags(t, "app=pbx", "")
+	k8stest.SetFlags(t, "app=pbx", "")
 	in := targettest.Prepare(t, []string{"starface"}, resolve.Selection{AllFeatures: true, Params: targettest.ExampleParams(mustService(t, "starface"))}, "",
-		policy.Site{Mode: policy.Host, LAN: lan}, target.Options{})
-	out, res := write(t, in)
+		policy.Site{Mode: policy.Host, LAN: k8stest.LAN}, target.Options{})
+	out, res := k8stest.Write(t, cilium.Target{}, in)
 	ps := decode(t, out)
 	names := 0
 	for _, r := range ps[0].Specs {
@@ -568,9 +466,9 @@ func mustService(t *testing.T, slug string) *model.Service {
 // constraints, warnings): the output stays one strictly decoding
 // document per service, with no control or format character.
 func TestHostileText(t *testing.T) {
-	setFlags(t, "app=pbx", "")
+	k8stest.SetFlags(t, "app=pbx", "")
 	const evil = "x\n---\nkind: Evil\n\u202e\x1b[31m'\"#"
-	in := seedInput(t, "tw-solutions")
+	in := k8stest.SeedInput(t, "tw-solutions")
 	for i := range in.Flows {
 		in.Flows[i].Purpose = evil
 	}
@@ -578,7 +476,7 @@ func TestHostileText(t *testing.T) {
 		in.Constraints[i].Purpose = evil
 	}
 	in.Warnings = append(in.Warnings, resolve.Warning{Service: "tw-solutions", Flow: "x", Msg: evil})
-	out, res := write(t, in)
+	out, res := k8stest.Write(t, cilium.Target{}, in)
 	if ps := decode(t, out); len(ps) != 1 {
 		t.Errorf("%d documents", len(ps))
 	}
@@ -590,4 +488,10 @@ func TestHostileText(t *testing.T) {
 			t.Errorf("note %q", n)
 		}
 	}
+}
+
+// TestFieldsDocumented checks every field the generator writes, for every
+// seed service, against the table of the vendor's documentation.
+func TestFieldsDocumented(t *testing.T) {
+	k8stest.CheckFieldsDocumented(t, cilium.Target{}, fields, "https://docs.cilium.io/", "https://kubernetes.io/docs/")
 }

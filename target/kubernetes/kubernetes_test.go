@@ -2,7 +2,6 @@ package kubernetes_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -14,73 +13,20 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
-	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
 	"github.com/portolan/portolan/target"
-	"github.com/portolan/portolan/target/k8ssel"
+	"github.com/portolan/portolan/target/k8ssel/k8stest"
 	"github.com/portolan/portolan/target/kubernetes"
 	"github.com/portolan/portolan/target/targettest"
 )
-
-// lan is the site's networks in the tests.
-var lan = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:1::/64")}
-
-// seedInput is one seed service with every feature, its example params,
-// optional flows in, names pinned to documentation addresses, host mode.
-func seedInput(t *testing.T, slug string) *target.Input {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcs, err := cat.Select([]string{slug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel := resolve.Selection{AllFeatures: true, Params: targettest.ExampleParams(svcs...)}
-	cs, err := resolve.Choose(svcs, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return targettest.Prepare(t, []string{slug}, sel, targettest.Pins(t, cs), policy.Site{Mode: policy.Host, LAN: lan},
-		target.Options{Options: policy.Options{Optional: true}})
-}
-
-var seeds = []string{"starleaf", "pexip", "starface", "tw-solutions", "onsight"}
-
-func setFlags(t *testing.T, selector, namespace string) {
-	t.Helper()
-	old := k8ssel.Shared
-	k8ssel.Shared = k8ssel.Values{Selector: selector, Namespace: namespace}
-	t.Cleanup(func() { k8ssel.Shared = old })
-}
-
-func write(t *testing.T, in *target.Input) (string, target.Result) {
-	t.Helper()
-	var b bytes.Buffer
-	res, err := (kubernetes.Target{}).Write(&b, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String(), res
-}
-
-// docs splits a YAML stream into its documents.
-func docs(out string) []string {
-	var ds []string
-	for _, d := range strings.Split(out, "\n---\n") {
-		ds = append(ds, d)
-	}
-	return ds
-}
 
 // decode decodes every document strictly: a field NetworkPolicy does not
 // have is an error.
 func decode(t *testing.T, out string) []networkingv1.NetworkPolicy {
 	t.Helper()
 	var nps []networkingv1.NetworkPolicy
-	for i, d := range docs(out) {
+	for i, d := range k8stest.Docs(out) {
 		var np networkingv1.NetworkPolicy
 		if err := yaml.UnmarshalStrict([]byte(d), &np); err != nil {
 			t.Fatalf("document %d: %v\n%s", i, err, d)
@@ -94,10 +40,10 @@ func decode(t *testing.T, out string) []networkingv1.NetworkPolicy {
 // k8s.io/api's NetworkPolicy, and checks what the API server validates:
 // names, labels, annotations, ports, ranges, CIDRs, policy types.
 func TestStrictDecode(t *testing.T) {
-	setFlags(t, "app=pbx,tier in (sip,media)", "voip")
-	for _, slug := range seeds {
+	k8stest.SetFlags(t, "app=pbx,tier in (sip,media)", "voip")
+	for _, slug := range k8stest.Seeds {
 		t.Run(slug, func(t *testing.T) {
-			out, _ := write(t, seedInput(t, slug))
+			out, _ := k8stest.Write(t, kubernetes.Target{}, k8stest.SeedInput(t, slug))
 			nps := decode(t, out)
 			if len(nps) != 1 {
 				t.Fatalf("%d documents, want 1", len(nps))
@@ -223,66 +169,6 @@ var fields = map[string]string{
 	"spec.ingress[].ports[].protocol":                  docsK8s + "#NetworkPolicySpec",
 }
 
-// paths collects the field paths of a decoded JSON value; a map's keys
-// below metadata.labels, metadata.annotations and matchLabels are data,
-// not fields.
-func paths(prefix string, v any, out map[string]bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		if strings.HasSuffix(prefix, "labels") || strings.HasSuffix(prefix, "annotations") || strings.HasSuffix(prefix, "matchLabels") {
-			out[prefix] = true
-			return
-		}
-		for k, e := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			paths(p, e, out)
-		}
-	case []any:
-		for _, e := range x {
-			paths(prefix+"[]", e, out)
-		}
-	default:
-		out[prefix] = true
-	}
-}
-
-// TestFieldsDocumented checks every field the generator writes, for
-// every seed service, against the table of the vendor's documentation.
-func TestFieldsDocumented(t *testing.T) {
-	setFlags(t, "app=pbx,tier in (sip,media)", "voip")
-	used := map[string]bool{}
-	for _, slug := range seeds {
-		out, _ := write(t, seedInput(t, slug))
-		for _, d := range docs(out) {
-			j, err := yaml.YAMLToJSON([]byte(d))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v any
-			if err := json.Unmarshal(j, &v); err != nil {
-				t.Fatal(err)
-			}
-			paths("", v, used)
-		}
-	}
-	for p := range used {
-		if fields[p] == "" {
-			t.Errorf("field %s is written but not in the table of documented fields", p)
-		}
-	}
-	for p, url := range fields {
-		if !used[p] {
-			t.Errorf("field %s (%s) is in the table but no seed service writes it", p, url)
-		}
-		if !strings.HasPrefix(url, "https://kubernetes.io/docs/") {
-			t.Errorf("field %s: %s is not the vendor's documentation", p, url)
-		}
-	}
-}
-
 // opened writes what a policy opens as plain lines: "egress udp
 // 3478,24704 203.0.113.200/32".
 func opened(nps []networkingv1.NetworkPolicy) []string {
@@ -355,7 +241,7 @@ func planned(in *target.Input) []string {
 // TestOpensThePlan states, for each seed service, which ports and
 // prefixes its NetworkPolicy opens, and that they are the plan's.
 func TestOpensThePlan(t *testing.T) {
-	setFlags(t, "app=pbx", "")
+	k8stest.SetFlags(t, "app=pbx", "")
 	want := map[string][]string{
 		"starleaf":     wantStarleaf,
 		"pexip":        wantPexip,
@@ -363,10 +249,10 @@ func TestOpensThePlan(t *testing.T) {
 		"tw-solutions": wantTW,
 		"onsight":      wantOnsight,
 	}
-	for _, slug := range seeds {
+	for _, slug := range k8stest.Seeds {
 		t.Run(slug, func(t *testing.T) {
-			in := seedInput(t, slug)
-			out, _ := write(t, in)
+			in := k8stest.SeedInput(t, slug)
+			out, _ := k8stest.Write(t, kubernetes.Target{}, in)
 			got := opened(decode(t, out))
 			if plan := planned(in); !slices.Equal(got, plan) {
 				t.Errorf("the policy opens\n  %s\nthe plan\n  %s", strings.Join(got, "\n  "), strings.Join(plan, "\n  "))
@@ -381,9 +267,9 @@ func TestOpensThePlan(t *testing.T) {
 // TestRefusals checks the usage errors: gateway mode, --chain-only, a
 // missing or bad --selector, a bad --namespace.
 func TestRefusals(t *testing.T) {
-	host := seedInput(t, "starleaf")
+	host := k8stest.SeedInput(t, "starleaf")
 	gw := targettest.Prepare(t, []string{"starleaf"}, resolve.Selection{Params: []string{"company=acme"}}, "203.0.113.9 acme.call.sl\n203.0.113.8 config.starleaf.com\n", targettest.Site, target.Options{})
-	chain := seedInput(t, "starleaf")
+	chain := k8stest.SeedInput(t, "starleaf")
 	chain.Options.ChainOnly = true
 	tests := []struct {
 		name, selector, namespace string
@@ -399,7 +285,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setFlags(t, tt.selector, tt.namespace)
+			k8stest.SetFlags(t, tt.selector, tt.namespace)
 			var b bytes.Buffer
 			_, err := (kubernetes.Target{}).Write(&b, tt.in)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -416,10 +302,10 @@ func TestRefusals(t *testing.T) {
 // stderr and in the header: names without an address (--no-resolve) and
 // wildcard domains, each with what to do instead.
 func TestNotes(t *testing.T) {
-	setFlags(t, "app=onsight", "")
+	k8stest.SetFlags(t, "app=onsight", "")
 	in := targettest.Prepare(t, []string{"onsight"}, resolve.Selection{AllFeatures: true, Params: []string{"custom_domains=onsight.example.com"}}, "",
-		policy.Site{Mode: policy.Host, LAN: lan}, target.Options{})
-	out, res := write(t, in)
+		policy.Site{Mode: policy.Host, LAN: k8stest.LAN}, target.Options{})
+	out, res := k8stest.Write(t, kubernetes.Target{}, in)
 	for _, want := range []string{
 		"left out: onsight/proxy-https-custom (IPv4, IPv6): onsight.example.com: no IPv4 or IPv6 address, and NetworkPolicy holds addresses only",
 		"left out: onsight/proxy-https: wildcard domains *.librestream.com: NetworkPolicy holds addresses only; --target cilium allows them",
@@ -442,9 +328,9 @@ func TestNotes(t *testing.T) {
 // override and an escape into the texts that reach the output: it stays
 // one strictly decoding document, with no control or format character.
 func TestHostileText(t *testing.T) {
-	setFlags(t, "app=pbx", "")
+	k8stest.SetFlags(t, "app=pbx", "")
 	const evil = "x\n---\nkind: Evil\n\u202e\x1b[31m'\"#"
-	in := seedInput(t, "tw-solutions")
+	in := k8stest.SeedInput(t, "tw-solutions")
 	for i := range in.Flows {
 		in.Flows[i].Purpose = evil
 	}
@@ -452,7 +338,7 @@ func TestHostileText(t *testing.T) {
 		in.Constraints[i].Purpose = evil
 	}
 	in.Warnings = append(in.Warnings, resolve.Warning{Service: "tw-solutions", Flow: "x", Msg: evil})
-	out, res := write(t, in)
+	out, res := k8stest.Write(t, kubernetes.Target{}, in)
 	if nps := decode(t, out); len(nps) != 1 {
 		t.Errorf("%d documents", len(nps))
 	}
@@ -464,4 +350,10 @@ func TestHostileText(t *testing.T) {
 			t.Errorf("note %q", n)
 		}
 	}
+}
+
+// TestFieldsDocumented checks every field the generator writes, for every
+// seed service, against the table of the vendor's documentation.
+func TestFieldsDocumented(t *testing.T) {
+	k8stest.CheckFieldsDocumented(t, kubernetes.Target{}, fields, "https://kubernetes.io/docs/")
 }
