@@ -6,21 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocs returns the bytes allocated by f, and the bytes still held after
-// it by what it returned (kept alive by keep).
-func allocs(f func() any) (total, held uint64) {
-	var m0, m1, m2 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
-	v := f()
-	runtime.ReadMemStats(&m1)
-	runtime.GC()
-	runtime.ReadMemStats(&m2)
-	runtime.KeepAlive(v)
-	return m1.TotalAlloc - m0.TotalAlloc, m2.HeapAlloc - min(m2.HeapAlloc, m0.HeapAlloc)
-}
+	"github.com/portolan/portolan/internal/testenv"
+)
 
 // Issue 8, item 4: an overlong line is refused with its number before it
 // is copied or split (a 100 MB comment took 2.3 GB).
@@ -37,7 +25,7 @@ func TestLongLineRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte(head + tt.line + "\nCOMMIT\n")
 			var err error
-			total, _ := allocs(func() any { _, err = Parse("x.rules", data); return nil })
+			total, _ := testenv.Allocs(func() any { _, err = Parse("x.rules", data); return nil })
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
@@ -66,7 +54,7 @@ func TestMemoryPerRule(t *testing.T) {
 	}
 	b.WriteString("COMMIT\n")
 	data := b.Bytes()
-	total, held := allocs(func() any {
+	total, held := testenv.Allocs(func() any {
 		rs, err := Parse("x.rules", data)
 		if err != nil {
 			t.Fatal(err)

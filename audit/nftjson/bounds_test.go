@@ -6,21 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-)
 
-// allocs returns the bytes allocated by f, and the bytes still held after
-// it by what it returned.
-func allocs(f func() any) (total, held uint64) {
-	var m0, m1, m2 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
-	v := f()
-	runtime.ReadMemStats(&m1)
-	runtime.GC()
-	runtime.ReadMemStats(&m2)
-	runtime.KeepAlive(v)
-	return m1.TotalAlloc - m0.TotalAlloc, m2.HeapAlloc - min(m2.HeapAlloc, m0.HeapAlloc)
-}
+	"github.com/portolan/portolan/internal/testenv"
+)
 
 // Issue 8, item 4: an overlong string (a 100 MB comment, on the one line
 // nft -j prints) is refused where it begins, before it is copied.
@@ -36,7 +24,7 @@ func TestLongStringRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte(tt.in)
 			var err error
-			total, _ := allocs(func() any { _, err = Parse("x.json", data); return nil })
+			total, _ := testenv.Allocs(func() any { _, err = Parse("x.json", data); return nil })
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
@@ -64,7 +52,7 @@ func TestMemoryPerRule(t *testing.T) {
 	}
 	b.WriteString("]}\n")
 	data := b.Bytes()
-	total, held := allocs(func() any {
+	total, held := testenv.Allocs(func() any {
 		rs, err := Parse("x.json", data)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -62,4 +63,18 @@ func SeedsDir(t testing.TB) string {
 	}
 	SkipOrFail(t, "the seed documents are not in ../shared/seeds; set PORTOLAN_SEEDS")
 	return ""
+}
+
+// Allocs returns the bytes allocated while f runs, and the bytes of heap
+// still held after it by what it returned (kept alive until measured).
+func Allocs(f func() any) (total, held uint64) {
+	var m0, m1, m2 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	v := f()
+	runtime.ReadMemStats(&m1)
+	runtime.GC()
+	runtime.ReadMemStats(&m2)
+	runtime.KeepAlive(v)
+	return m1.TotalAlloc - m0.TotalAlloc, m2.HeapAlloc - min(m2.HeapAlloc, m0.HeapAlloc)
 }
