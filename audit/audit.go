@@ -73,6 +73,24 @@ type Auditor struct {
 
 // New compiles a ruleset for a site.
 func New(rs *ruleset.Ruleset, site policy.Site) (*Auditor, error) {
+	return newAuditor(rs, site, false)
+}
+
+// NewDropping is New followed by DropTerms, for a ruleset read only to be
+// audited, as the CLI reads one: a rule's terms are freed as soon as
+// every family that sees its chain has compiled it, so that a large
+// ruleset is not held twice, as terms and compiled, while it compiles.
+// rs cannot be given to New again.
+func NewDropping(rs *ruleset.Ruleset, site policy.Site) (*Auditor, error) {
+	a, err := newAuditor(rs, site, true)
+	if err != nil {
+		return nil, err
+	}
+	a.DropTerms() // the rules of chains both families see
+	return a, nil
+}
+
+func newAuditor(rs *ruleset.Ruleset, site policy.Site, drop bool) (*Auditor, error) {
 	if err := site.Validate(); err != nil {
 		return nil, err
 	}
@@ -92,7 +110,7 @@ func New(rs *ruleset.Ruleset, site policy.Site) (*Auditor, error) {
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i, fam := range fams {
-		wg.Go(func() { progs[i], errs[i] = compile(rs, fam, a.ifaces) })
+		wg.Go(func() { progs[i], errs[i] = compile(rs, fam, a.ifaces, drop) })
 	}
 	wg.Wait()
 	for i, fam := range fams {

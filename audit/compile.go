@@ -185,9 +185,10 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 	return exact, prefixes
 }
 
-// compile builds the program of one family. extra are interface names of
-// the site, which get classes of their own.
-func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, error) {
+// compile builds the program of one family. With drop, the terms of a
+// rule of a chain only this family sees are freed once it is compiled
+// (the other family's program never reads them).
+func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces, drop bool) (*program, error) {
 	p := &program{fam: fam, rs: rs, ifaces: ifaces, chains: map[*ruleset.Chain]*cchain{}, hooks: map[string][]entry{},
 		addrOne: map[space.Range]space.Addrs{}, portOne: map[model.PortRange]model.PortSet{}, ifOne: map[ifKey]space.IfSet{}}
 	for _, c := range rs.Chains {
@@ -217,9 +218,13 @@ func compile(rs *ruleset.Ruleset, fam int, ifaces *space.Ifaces) (*program, erro
 	p.byID = make([]*crule, 0, n)
 	for c, cc := range p.chains {
 		cc.rules = make([]*crule, 0, len(c.Rules))
+		own := drop && len(c.Families()) == 1
 		for _, r := range c.Rules {
 			if err := p.rule(&cr, r); err != nil {
 				return nil, err
+			}
+			if own {
+				r.Terms = nil
 			}
 			if cr.never && !cr.mutates && cr.target == nil && len(cr.vmap) == 0 {
 				// matches no packet of the family and changes nothing:
@@ -358,16 +363,12 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 	// A rule of the other family (ip saddr … in an inet chain) matches no
 	// packet of this one: its other terms are not compiled.
 	for _, t := range r.Terms {
-		if len(t.Fields) == 1 && t.Fields[0] == ruleset.NfProto {
-			ct := constTest{field: ruleset.NfProto, mask: t.Mask, neg: t.Neg}
-			for _, tu := range t.Set {
-				ct.vals = append(ct.vals, tu[0])
-			}
-			if !ct.test(uint32(p.fam)) {
-				cr.never = true
-			}
+		if len(t.Fields) == 1 && t.Fields[0] == ruleset.NfProto && !termTest(t, uint32(p.fam)) {
+			cr.never = true
 		}
 	}
+	// Tests on the protocol and the state become bitmasks.
+	cr.protoOK, cr.stateOK = 0xff, 0xff
 	if !cr.never {
 		for _, t := range r.Terms {
 			p.term(cr, t)
@@ -416,28 +417,6 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 			cr.conds = x.Conds
 		}
 	}
-	// Tests on the protocol and the state become bitmasks.
-	cr.protoOK, cr.stateOK = 0xff, 0xff
-	var others []constTest
-	for _, c := range cr.consts {
-		switch c.field {
-		case ruleset.L4Proto:
-			for i, v := range protoValues {
-				if !c.test(v) {
-					cr.protoOK &^= 1 << i
-				}
-			}
-		case ruleset.CtState:
-			for i, v := range stateValues {
-				if !c.test(v) {
-					cr.stateOK &^= 1 << i
-				}
-			}
-		default:
-			others = append(others, c)
-		}
-	}
-	cr.consts = others
 	if p.rest.empty() {
 		cr.crest = &noRest
 	} else {
@@ -551,19 +530,29 @@ func (p *program) term(cr *crule, t ruleset.Term) {
 	if len(t.Fields) == 1 {
 		f := t.Fields[0]
 		if !f.Dimensional() {
-			vals := make([]ruleset.Value, 0, len(t.Set))
-			for _, tu := range t.Set {
-				vals = append(vals, tu[0])
-			}
-			ct := constTest{field: f, mask: t.Mask, vals: vals, neg: t.Neg}
-			if f == ruleset.NfProto {
-				// decided by the family alone
-				if !ct.test(uint32(p.fam)) {
-					cr.never = true
+			switch f {
+			case ruleset.NfProto:
+				// decided by the family alone (in rule)
+			case ruleset.L4Proto:
+				// a bitmask of the protocols the audit's packets have
+				for i, v := range protoValues {
+					if !termTest(t, v) {
+						cr.protoOK &^= 1 << i
+					}
 				}
-				return
+			case ruleset.CtState:
+				for i, v := range stateValues {
+					if !termTest(t, v) {
+						cr.stateOK &^= 1 << i
+					}
+				}
+			default:
+				vals := make([]ruleset.Value, 0, len(t.Set))
+				for _, tu := range t.Set {
+					vals = append(vals, tu[0])
+				}
+				cr.consts = append(cr.consts, constTest{field: f, mask: t.Mask, vals: vals, neg: t.Neg})
 			}
-			cr.consts = append(cr.consts, ct)
 			return
 		}
 		var fs fieldSet
@@ -638,17 +627,35 @@ func (c constTest) test(x uint32) bool {
 	}
 	in := false
 	for _, v := range c.vals {
-		if v.NumIsRange {
-			if v.Num <= x && x <= v.NumHi {
-				in = true
-				break
-			}
-		} else if v.Num == x {
+		if numIn(v, x) {
 			in = true
 			break
 		}
 	}
 	return in != c.neg
+}
+
+// termTest is constTest.test of a term on one field with one value per
+// packet, read from the term's set as it is.
+func termTest(t ruleset.Term, x uint32) bool {
+	if t.Mask != 0 {
+		x &= t.Mask
+	}
+	in := false
+	for _, tu := range t.Set {
+		if numIn(tu[0], x) {
+			in = true
+			break
+		}
+	}
+	return in != t.Neg
+}
+
+func numIn(v ruleset.Value, x uint32) bool {
+	if v.NumIsRange {
+		return v.Num <= x && x <= v.NumHi
+	}
+	return v.Num == x
 }
 
 // ctx is what a kind of packet has at one step: the values of the fields

@@ -375,11 +375,10 @@ func (s *Server) runAudit(r *http.Request, sv *serviceView, f *postForm) (*audit
 	// Names in an appliance's address objects, resolved like the
 	// catalog's (the server's --hosts first), as portolan audit does.
 	audit.ResolveNames(r.Context(), rs, s.opt.Resolver)
-	aud, err := audit.New(rs, p.Site)
+	aud, err := audit.NewDropping(rs, p.Site)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", strings.Join(names, ", "), err)
 	}
-	aud.DropTerms()
 	if _, err := hostsrc.Fill(r.Context(), sv.Choices, hostsrc.Options{CacheDir: s.opt.SourceCache}, true); err != nil {
 		return nil, err
 	}
