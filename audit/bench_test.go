@@ -177,6 +177,35 @@ func BenchmarkAudit(b *testing.B) {
 	}
 }
 
+// BenchmarkCompile is New alone: the compiling of a ruleset read once.
+func BenchmarkCompile(b *testing.B) {
+	benchSetup(b)
+	for _, format := range []string{"nft-json", "iptables-save"} {
+		for _, n := range benchSizes {
+			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
+				name := fmt.Sprintf("%d.json", n)
+				if format == "iptables-save" {
+					name = fmt.Sprintf("%d.rules", n)
+				}
+				data, err := os.ReadFile(filepath.Join(benchDir, name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs, err := Load(name, data, format)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := New(rs, benchSite); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
+			})
+		}
+	}
+}
+
 // timed wraps a command in /usr/bin/time to learn its peak memory: the
 // kernel's own count for a child of the test would start from the test's
 // size, which it keeps across exec.
