@@ -794,9 +794,9 @@ func (e *evaluator) ruleCube(r *crule, v *view) (space.Cube, bool, string) {
 		}
 		switch {
 		case f < 2:
-			setAddr(&c, space.Dim(d), r.addr[f])
+			setAddr(&c, space.Dim(d), *r.addr[f])
 		case f < 4:
-			setPort(&c, space.Dim(d), r.port[f-2])
+			setPort(&c, space.Dim(d), *r.port[f-2])
 		default:
 			setIf(&c, space.Dim(d), r.ifs[f-4])
 		}
@@ -843,15 +843,15 @@ func (e *evaluator) overlaps(c space.Cube, r *crule, v *view) bool {
 		switch {
 		case f < 2:
 			if space.Dim(d) == space.Src {
-				ok = c.Src.Overlaps(r.addr[f])
+				ok = c.Src.Overlaps(*r.addr[f])
 			} else {
-				ok = c.Dst.Overlaps(r.addr[f])
+				ok = c.Dst.Overlaps(*r.addr[f])
 			}
 		case f < 4:
 			if space.Dim(d) == space.SPort {
-				ok = space.PortsOverlap(c.SPort, r.port[f-2])
+				ok = space.PortsOverlap(c.SPort, *r.port[f-2])
 			} else {
-				ok = space.PortsOverlap(c.DPort, r.port[f-2])
+				ok = space.PortsOverlap(c.DPort, *r.port[f-2])
 			}
 		default:
 			if space.Dim(d) == space.IIf {
