@@ -292,12 +292,40 @@ func cliArgs() []string {
 	return args
 }
 
+// nftText writes the synthetic ruleset of n rules in nft's own syntax, as
+// nft list ruleset prints it once the JSON is loaded (in ns, emptied
+// after), and returns its path.
+func nftText(b *testing.B, ns *netlab.NS, n int) string {
+	b.Helper()
+	path := filepath.Join(benchDir, fmt.Sprintf("%d.nft", n))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if out, err := ns.Command("nft", "-j", "-f", filepath.Join(benchDir, fmt.Sprintf("%d.json", n))).CombinedOutput(); err != nil {
+		b.Fatalf("nft -j -f: %v: %s", err, out)
+	}
+	text, err := ns.Command("nft", "list", "ruleset").Output()
+	if err != nil {
+		b.Fatalf("nft list ruleset: %v", err)
+	}
+	if out, err := ns.Command("nft", "flush", "ruleset").CombinedOutput(); err != nil {
+		b.Fatalf("nft flush ruleset: %v: %s", err, out)
+	}
+	if err := os.WriteFile(path, text, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
 // BenchmarkSideBySide runs, in turn in each round, the kernel's tool and
 // the portolan binary on the same file (nft -c -j -f against the audit of
 // the nft JSON; iptables-restore --test and ip6tables-restore --test
 // against the audit of the iptables-save dump), so that both see the same
 // load on a shared machine: it reports the mean time and the largest peak
-// memory of each, and their ratios (ns/op is the two together).
+// memory of each, and their ratios (ns/op is all of them together). Each
+// round also runs nft -c -f on the same rules in nft's own syntax (issue
+// 9 sets the time against "nft -c -f"; the text is read faster than the
+// JSON): nft-text-s, nft-text-maxRSS-MB and times-faster-than-nft-text.
 func BenchmarkSideBySide(b *testing.B) {
 	if os.Geteuid() != 0 {
 		testenv.SkipOrFail(b, "the kernel's tools need root")
@@ -314,8 +342,9 @@ func BenchmarkSideBySide(b *testing.B) {
 				if format == "iptables-save" {
 					name = fmt.Sprintf("%d.rules", n)
 				}
-				var tK, tP time.Duration
-				var rssK, rssP float64
+				text := nftText(b, ns, n)
+				var tK, tP, tT time.Duration
+				var rssK, rssP, rssT float64
 				for b.Loop() {
 					if format == "nft-json" {
 						kernel = []*exec.Cmd{ns.Command("nft", "-c", "-j", "-f", filepath.Join(benchDir, name))}
@@ -329,8 +358,14 @@ func BenchmarkSideBySide(b *testing.B) {
 					start = time.Now()
 					rssP = max(rssP, runTimed(b, exec.Command(bin, append(args, "--ruleset", filepath.Join(benchDir, name))...)))
 					tP += time.Since(start)
+					start = time.Now()
+					rssT = max(rssT, runTimed(b, ns.Command("nft", "-c", "-f", text)))
+					tT += time.Since(start)
 				}
-				k, p := tK.Seconds()/float64(b.N), tP.Seconds()/float64(b.N)
+				k, p, t := tK.Seconds()/float64(b.N), tP.Seconds()/float64(b.N), tT.Seconds()/float64(b.N)
+				b.ReportMetric(t, "nft-text-s")
+				b.ReportMetric(rssT, "nft-text-maxRSS-MB")
+				b.ReportMetric(t/p, "times-faster-than-nft-text")
 				b.ReportMetric(p, "portolan-s")
 				b.ReportMetric(k, "kernel-tool-s")
 				b.ReportMetric(rssP, "portolan-maxRSS-MB")
