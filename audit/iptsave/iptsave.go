@@ -367,8 +367,8 @@ func (p *parser) ruleLine(t string) error {
 	if err := p.options(r, toks[2:]); err != nil {
 		return err
 	}
-	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
-	p.in.Rule(r)
+	p.terms = r.Terms[:0] // scratch: Keep copies the terms out
+	p.in.Keep(r)
 	c.Rules = append(c.Rules, r)
 	return nil
 }
@@ -495,7 +495,14 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 }
 
 // never is a term no packet matches.
-func never() ruleset.Term { return ruleset.Term{Fields: []ruleset.Field{ruleset.NfProto}} }
+func never() ruleset.Term { return ruleset.Term{Fields: ruleset.One(ruleset.NfProto)} }
+
+// masked is the term "f masked by mask is n", its set shared.
+func (p *parser) masked(f ruleset.Field, mask uint32, neg bool, n uint32) ruleset.Term {
+	t := p.in.Single(f, neg, ruleset.NumValue(n))
+	t.Mask = mask
+	return t
+}
 
 func (p *parser) addr(opt, v string) (ruleset.Value, error) {
 	a, mask, hasMask := strings.Cut(v, "/")
@@ -634,13 +641,11 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			if err != nil {
 				return 0, err
 			}
-			r.Terms = append(r.Terms, ruleset.Term{Fields: []ruleset.Field{ruleset.TCPFlags}, Mask: mask,
-				Set: []ruleset.Tuple{{ruleset.NumValue(set & mask)}}, Neg: neg})
+			r.Terms = append(r.Terms, p.masked(ruleset.TCPFlags, mask, neg, set&mask))
 			return 2, nil
 		case "--syn":
 			m := uint32(ruleset.TCPFin | ruleset.TCPSyn | ruleset.TCPRst | ruleset.TCPAck)
-			r.Terms = append(r.Terms, ruleset.Term{Fields: []ruleset.Field{ruleset.TCPFlags}, Mask: m,
-				Set: []ruleset.Tuple{{ruleset.NumValue(ruleset.TCPSyn)}}, Neg: neg})
+			r.Terms = append(r.Terms, p.masked(ruleset.TCPFlags, m, neg, ruleset.TCPSyn))
 			return 0, nil
 		}
 	case "multiport":
@@ -706,8 +711,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 				return 0, err
 			}
 			// any of the bits set
-			r.Terms = append(r.Terms, ruleset.Term{Fields: []ruleset.Field{ruleset.CtStatus}, Mask: b,
-				Set: []ruleset.Tuple{{ruleset.NumValue(0)}}, Neg: !neg})
+			r.Terms = append(r.Terms, p.masked(ruleset.CtStatus, b, !neg, 0))
 			return 1, nil
 		case "--ctdir":
 			v, err := val()

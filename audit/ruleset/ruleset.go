@@ -453,6 +453,9 @@ type Extras struct {
 // changes nothing but memory. The zero Interner is ready to use.
 type Interner struct {
 	sets map[Value][]Tuple
+	// the common kinds of value by a smaller key, cheaper to hash
+	addrs map[[2]netip.Addr][]Tuple // address ranges
+	nums  map[uint64][]Tuple        // port ranges (bit 63 set) and numbers
 }
 
 // Rule shares the terms' sets and fields of r with those of the rules
@@ -467,6 +470,17 @@ func (in *Interner) Rule(r *Rule) {
 	for i := range r.Terms {
 		in.term(&r.Terms[i])
 	}
+}
+
+// Keep is Rule for a parser that made every term of one value through
+// Single: it only gives r.Terms an array of its own of its length, without
+// looking their sets up again.
+func (in *Interner) Keep(r *Rule) {
+	if len(r.Terms) == 0 {
+		r.Terms = nil
+		return
+	}
+	r.Terms = append(make([]Term, 0, len(r.Terms)), r.Terms...)
 }
 
 // Single is the package's Single, with the set of one value shared.
@@ -489,14 +503,47 @@ func (in *Interner) term(t *Term) {
 
 // set returns the shared set of one tuple of value v.
 func (in *Interner) set(v Value) []Tuple {
-	if s, ok := in.sets[v]; ok {
-		return s
+	var s []Tuple
+	var ok bool
+	switch {
+	case v.Lo.IsValid() && v == Value{Lo: v.Lo, Hi: v.Hi}:
+		// an address range
+		k := [2]netip.Addr{v.Lo, v.Hi}
+		if s, ok = in.addrs[k]; !ok {
+			if in.addrs == nil {
+				in.addrs = map[[2]netip.Addr][]Tuple{}
+			}
+			s = oneSet(v)
+			in.addrs[k] = s
+		}
+	case v == Value{PLo: v.PLo, PHi: v.PHi} || v == Value{Num: v.Num}:
+		// a port range, or a number
+		k := uint64(v.Num)
+		if v.PLo != 0 || v.PHi != 0 {
+			k = 1<<63 | uint64(v.PLo)<<16 | uint64(v.PHi)
+		}
+		if s, ok = in.nums[k]; !ok {
+			if in.nums == nil {
+				in.nums = map[uint64][]Tuple{}
+			}
+			s = oneSet(v)
+			in.nums[k] = s
+		}
+	default:
+		if s, ok = in.sets[v]; !ok {
+			if in.sets == nil {
+				in.sets = map[Value][]Tuple{}
+			}
+			s = oneSet(v)
+			in.sets[v] = s
+		}
 	}
-	if in.sets == nil {
-		in.sets = map[Value][]Tuple{}
-	}
+	return s
+}
+
+// oneSet is the set of one tuple of value v, allocated at once.
+func oneSet(v Value) []Tuple {
 	x := &single{v: [1]Value{v}}
 	x.t[0] = x.v[:]
-	in.sets[v] = x.t[:]
 	return x.t[:]
 }
