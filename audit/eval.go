@@ -897,17 +897,13 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			continue
 		}
 		xc := g.Base.Intersect(rc)
-		var sub *space.Holes
-		covered, by := false, int32(-1)
+		covered, holed, by := false, false, int32(-1)
 		g.Holes.OverlappingRefs(xc, func(h *space.Cube, tag int32) bool {
 			if h.Covers(xc) {
 				covered, by = true, tag
 				return false
 			}
-			if sub == nil {
-				sub = &space.Holes{}
-			}
-			sub.AddRef(h, tag) // shared, not copied; a hole may stick out of the base: harmless
+			holed = true
 			return true
 		})
 		if covered {
@@ -955,6 +951,12 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		if len(ms) == 0 {
 			rest = append(rest, g)
 			continue
+		}
+		// The matched parts keep the region's holes as they are now, shared
+		// (those outside xc stick out of their bases: harmless).
+		var sub *space.Holes
+		if holed {
+			sub = g.Holes.Snapshot()
 		}
 		if g.Holes == nil {
 			g.Holes = &space.Holes{}
