@@ -677,11 +677,12 @@ func (r Region) Cubes(limit int) ([]Cube, bool) {
 	if r.Holes.Len() == 0 {
 		return []Cube{r.Base}, true
 	}
-	pieces := []Cube{r.Base}
+	// Two lists in turn: the pieces, and those left of them by a hole.
+	pieces, next := []Cube{r.Base}, []Cube(nil)
 	steps := 0
 	ok := true
 	r.Holes.Overlapping(r.Base, func(hole Cube, _ int32) bool {
-		var next []Cube
+		next = next[:0]
 		for _, p := range pieces {
 			if steps++; steps > limit {
 				ok = false
@@ -691,9 +692,9 @@ func (r Region) Cubes(limit int) ([]Cube, bool) {
 				next = append(next, p)
 				continue
 			}
-			next = append(next, p.Subtract(hole)...)
+			next = p.appendSubtract(next, hole)
 		}
-		pieces = next
+		pieces, next = next, pieces
 		if len(pieces) > limit {
 			ok = false
 			return false
