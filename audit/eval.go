@@ -225,6 +225,7 @@ type evaluator struct {
 	// obs is shadow even in uncertain branches: for what rules attach
 	obs  *shadows
 	kind pktKind
+	out  *[]outcome // where the outcomes go
 }
 
 // shadows collects rules a flow never reaches because an earlier rule
@@ -369,18 +370,28 @@ func (e *evaluator) makeCtx(st *state, proto uint32) ctx {
 // how each part ends. It owns the regions: it adds holes to them.
 func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 	var out []outcome
+	saved := e.out
+	e.out = &out
+	e.walk(regs, st, proto)
+	e.out = saved
+	return out
+}
+
+// walk is run, adding how each part ends to e.out: the outcomes of every
+// step go to one list rather than to one of their own that the step
+// before copies.
+func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 	// ghosts are regions rules took whole: the rest of the chain is only
 	// checked against them for rules they shadow.
 	var ghosts []space.Region
 	for len(regs) > 0 {
 		if st.chain == nil {
 			if st.entry == len(e.pa.entries) {
-				return append(out, e.finish(regs, &st)...)
+				e.finish(regs, &st)
+				return
 			}
 			if st.entry == e.pa.routeAt && !st.routed && st.kind == origNew {
-				var o []outcome
-				regs, o = e.route(regs, &st)
-				out = append(out, o...)
+				regs = e.route(regs, &st)
 				st.routed = true
 				continue
 			}
@@ -461,21 +472,21 @@ func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
 				if len(r.conds) > 0 && len(r.conds) != len(r.unknown) {
 					onlyConds = false
 				}
-				out = append(out, e.uncertain(in, r, st, unc, proto, open, onlyConds)...)
+				e.uncertain(in, r, st, unc, proto, open, onlyConds)
 			} else {
-				out = append(out, e.apply(in, r, st, proto)...)
+				e.apply(in, r, st, proto)
 			}
 		}
 		if len(regs) == 0 {
-			return out
+			return
 		}
 		if st.stack != nil {
 			st.chain, st.pos, st.stack = st.stack.chain, st.stack.pos, st.stack.prev
 			continue
 		}
-		return append(out, e.policy(regs, st, proto)...)
+		e.policy(regs, st, proto)
+		return
 	}
-	return out
 }
 
 func whole(cs []space.Cube) []space.Region {
@@ -487,16 +498,17 @@ func whole(cs []space.Cube) []space.Region {
 }
 
 // policy ends a base chain.
-func (e *evaluator) policy(regs []space.Region, st state, proto uint32) []outcome {
+func (e *evaluator) policy(regs []space.Region, st state, proto uint32) {
 	c := st.base.src
 	if c.Policy == ruleset.Drop {
-		return e.decide(regs, &st, dropped, nil, c, "")
+		e.decide(regs, &st, dropped, nil, c, "")
+		return
 	}
-	return e.next(regs, st, &step{prev: st.trail, chain: c, verdict: ruleset.Accept}, proto)
+	e.next(regs, st, &step{prev: st.trail, chain: c, verdict: ruleset.Accept}, proto)
 }
 
 // next moves regions accepted by a base chain on to the next one.
-func (e *evaluator) next(regs []space.Region, st state, s *step, proto uint32) []outcome {
+func (e *evaluator) next(regs []space.Region, st state, s *step, proto uint32) {
 	st.trail = s
 	if e.pa.entries[st.entry].chain == nil {
 		st.natIdx++
@@ -504,36 +516,36 @@ func (e *evaluator) next(regs []space.Region, st state, s *step, proto uint32) [
 		st.entry++
 	}
 	st.chain, st.stack = nil, nil
-	return e.run(regs, st, proto)
+	e.walk(regs, st, proto)
 }
 
-func (e *evaluator) decide(regs []space.Region, st *state, res result, r *ruleset.Rule, c *ruleset.Chain, why string) []outcome {
-	out := make([]outcome, 0, len(regs))
+func (e *evaluator) decide(regs []space.Region, st *state, res result, r *ruleset.Rule, c *ruleset.Chain, why string) {
 	for _, g := range regs {
-		out = append(out, outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
+		*e.out = append(*e.out, outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
 	}
-	return out
 }
 
-func (e *evaluator) finish(regs []space.Region, st *state) []outcome {
+func (e *evaluator) finish(regs []space.Region, st *state) {
 	if len(e.p.blind) > 0 {
-		return e.decide(regs, st, unknown, nil, e.p.blind[0],
+		e.decide(regs, st, unknown, nil, e.p.blind[0],
 			"the "+e.p.blind[0].String()+" chain ("+e.p.blind[0].Hook+") is not evaluated and may drop it")
+		return
 	}
-	return e.decide(regs, st, accepted, nil, nil, "")
+	e.decide(regs, st, accepted, nil, nil, "")
 }
 
 // route checks, after the first hook, where NAT sent the packets: a
 // gateway's inbound flow must be forwarded to its local address with the
 // port unchanged; other flows must not be redirected.
-func (e *evaluator) route(regs []space.Region, st *state) ([]space.Region, []outcome) {
+func (e *evaluator) route(regs []space.Region, st *state) []space.Region {
 	n := st.nat
 	exp := e.pa.expect
 	if e.pa.anyDNAT {
 		if n == nil || !n.dnat {
-			return nil, e.decide(regs, st, diverted, nil, nil, "not forwarded: no DNAT")
+			e.decide(regs, st, diverted, nil, nil, "not forwarded: no DNAT")
+			return nil
 		}
-		return regs, nil
+		return regs
 	}
 	// split divides the regions by a cube of packets that go on. The parts
 	// share their holes: each only ever gains holes inside its own base.
@@ -551,22 +563,25 @@ func (e *evaluator) route(regs []space.Region, st *state) ([]space.Region, []out
 	}
 	if exp.IsValid() {
 		if n == nil || !n.dnat {
-			return nil, e.decide(regs, st, diverted, nil, nil, "not forwarded: no DNAT to "+exp.String()+" (the packet would go to the firewall itself)")
+			e.decide(regs, st, diverted, nil, nil, "not forwarded: no DNAT to "+exp.String()+" (the packet would go to the firewall itself)")
+			return nil
 		}
 		if n.to != exp {
-			return nil, e.decide(regs, st, diverted, n.dnatRule, nil, "forwarded to "+n.to.String()+", not "+exp.String())
+			e.decide(regs, st, diverted, n.dnatRule, nil, "forwarded to "+n.to.String()+", not "+exp.String())
+			return nil
 		}
 		if n.port == 0 {
-			return regs, nil
+			return regs
 		}
 		keep := e.full
 		keep.DPort = model.NewPortSet(model.PortRange{Lo: n.port, Hi: n.port})
 		ok, bad := split(keep)
-		return ok, e.decide(bad, st, diverted, n.dnatRule, nil,
+		e.decide(bad, st, diverted, n.dnatRule, nil,
 			"forwarded to port "+strconv.Itoa(int(n.port))+", not the port it came to")
+		return ok
 	}
 	if n == nil || !n.dnat {
-		return regs, nil
+		return regs
 	}
 	// DNAT on a flow that is not a port forward: only a rewrite to the
 	// address and port the packet already has leaves it where it was going.
@@ -576,17 +591,17 @@ func (e *evaluator) route(regs []space.Region, st *state) ([]space.Region, []out
 		keep.DPort = model.NewPortSet(model.PortRange{Lo: n.port, Hi: n.port})
 	}
 	ok, bad := split(keep)
-	return ok, e.decide(bad, st, diverted, n.dnatRule, nil, "redirected by DNAT to "+n.to.String())
+	e.decide(bad, st, diverted, n.dnatRule, nil, "redirected by DNAT to "+n.to.String())
+	return ok
 }
 
 // apply carries out rule r's verdict on the packets it matched.
-func (e *evaluator) apply(in []space.Region, r *crule, st state, proto uint32) []outcome {
+func (e *evaluator) apply(in []space.Region, r *crule, st state, proto uint32) {
 	if r.vmap != nil {
-		var out []outcome
 		for _, g := range in {
 			cs, ok := g.Cubes(1 << 12)
 			if !ok {
-				out = append(out, e.decide([]space.Region{g}, &st, unknown, r.src, nil, "a verdict map over too many pieces")...)
+				e.decide([]space.Region{g}, &st, unknown, r.src, nil, "a verdict map over too many pieces")
 				continue
 			}
 			rest := cs
@@ -599,58 +614,69 @@ func (e *evaluator) apply(in []space.Region, r *crule, st state, proto uint32) [
 				}
 				rest = left
 				if len(part) > 0 {
-					out = append(out, e.verdict(whole(part), r, el.verdict, el.target, st, proto)...)
+					e.verdict(whole(part), r, el.verdict, el.target, st, proto)
 				}
 			}
 		}
-		return out
+		return
 	}
-	return e.verdict(in, r, r.src.Verdict, r.target, st, proto)
+	e.verdict(in, r, r.src.Verdict, r.target, st, proto)
 }
 
-func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, target *cchain, st state, proto uint32) []outcome {
+func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, target *cchain, st state, proto uint32) {
 	src := r.src
 	switch v.Kind {
 	case ruleset.Accept:
-		return e.next(in, st, &step{prev: st.trail, chain: st.base.src, rule: src, verdict: ruleset.Accept}, proto)
+		e.next(in, st, &step{prev: st.trail, chain: st.base.src, rule: src, verdict: ruleset.Accept}, proto)
+		return
 	case ruleset.Drop, ruleset.Reject:
-		out := e.decide(in, &st, dropped, src, nil, "")
-		for i := range out {
-			out[i].reject = v.Kind == ruleset.Reject
+		n := len(*e.out)
+		e.decide(in, &st, dropped, src, nil, "")
+		for i := n; i < len(*e.out); i++ {
+			(*e.out)[i].reject = v.Kind == ruleset.Reject
 		}
-		return out
+		return
 	case ruleset.Jump:
 		depth := 1
 		if st.stack != nil {
 			depth = st.stack.depth + 1
 		}
 		if depth > maxDepth {
-			return e.decide(in, &st, unknown, src, nil, "jumps nest deeper than portolan follows")
+			e.decide(in, &st, unknown, src, nil, "jumps nest deeper than portolan follows")
+			return
 		}
 		st.stack = &frame{prev: st.stack, chain: st.chain, pos: st.pos, depth: depth}
 		st.chain, st.pos = target, 0
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.Goto:
 		st.chain, st.pos = target, 0
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.Return:
 		if st.stack == nil {
-			return e.policy(in, st, proto)
+			e.policy(in, st, proto)
+			return
 		}
 		st.chain, st.pos, st.stack = st.stack.chain, st.stack.pos, st.stack.prev
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.Continue:
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.DNAT:
 		en := e.pa.entries[st.entry]
 		if en.natPoint != dstNAT || st.kind != origNew {
-			return e.decide(in, &st, unknown, src, nil, "DNAT where portolan does not expect one")
+			e.decide(in, &st, unknown, src, nil, "DNAT where portolan does not expect one")
+			return
 		}
 		if !v.To.IsValid() {
-			return e.decide(in, &st, unknown, src, nil, v.Why)
+			e.decide(in, &st, unknown, src, nil, v.Why)
+			return
 		}
 		if (v.To.Is4() && e.p.fam != 4) || (v.To.Is6() && e.p.fam != 6) {
-			return e.decide(in, &st, unknown, src, nil, "DNAT to an address of the other family")
+			e.decide(in, &st, unknown, src, nil, "DNAT to an address of the other family")
+			return
 		}
 		st.asm = nil // the packet's addresses change: conditions may answer otherwise
 		n := &natState{dnat: true, to: v.To, toU: space.FromAddr(v.To), port: v.Port, dnatRule: src}
@@ -662,11 +688,13 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		st.entry++
 		st.natIdx = 0
 		st.chain, st.stack = nil, nil
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.SNAT:
 		en := e.pa.entries[st.entry]
 		if en.natPoint != srcNAT || st.kind != origNew {
-			return e.decide(in, &st, unknown, src, nil, "SNAT where portolan does not expect one")
+			e.decide(in, &st, unknown, src, nil, "SNAT where portolan does not expect one")
+			return
 		}
 		st.asm = nil
 		n := &natState{snat: true, snatRule: src}
@@ -678,15 +706,17 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		st.entry++
 		st.natIdx = 0
 		st.chain, st.stack = nil, nil
-		return e.run(in, st, proto)
+		e.walk(in, st, proto)
+		return
 	case ruleset.Redirect:
-		return e.decide(in, &st, diverted, src, nil, "redirected to the firewall itself")
+		e.decide(in, &st, diverted, src, nil, "redirected to the firewall itself")
+		return
 	}
 	why := v.Why
 	if why == "" {
 		why = "verdict " + v.Kind.String()
 	}
-	return e.decide(in, &st, unknown, src, nil, why)
+	e.decide(in, &st, unknown, src, nil, why)
 }
 
 // uncertain follows packets that rule r may or may not match both ways;
@@ -694,9 +724,10 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 // open are the rule's keyed conditions no assumption answers: where the
 // rule matched they all hold; where it did not, and they are all that is
 // uncertain and there is one, it fails.
-func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string, proto uint32, open []ruleset.Cond, onlyConds bool) []outcome {
+func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string, proto uint32, open []ruleset.Cond, onlyConds bool) {
 	if st.unc >= maxUncertain {
-		return e.decide(in, &st, unknown, r.src, nil, why)
+		e.decide(in, &st, unknown, r.src, nil, why)
+		return
 	}
 	st.unc++
 	sh := e.shadow
@@ -713,10 +744,15 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 	if onlyConds && len(open) == 1 {
 		no.asm = no.asm.with(open[0].Key, open[0].Neg)
 	}
-	matched := e.apply(in, r, yes, proto)
-	not := e.run(other, no, proto)
+	saved := e.out
+	var matched, not []outcome
+	e.out = &matched
+	e.apply(in, r, yes, proto)
+	e.out = &not
+	e.walk(other, no, proto)
+	e.out = saved
 	e.shadow = sh
-	var out []outcome
+	out := e.out
 	for _, b := range not {
 		for _, a := range matched {
 			if !a.reg.Base.Overlaps(b.reg.Base) {
@@ -726,7 +762,7 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			if a.res == b.res && a.res != unknown && a.nat.same(b.nat) {
 				o := b
 				o.reg = x
-				out = append(out, o)
+				*out = append(*out, o)
 				continue
 			}
 			o := outcome{reg: x, res: unknown, kind: st.kind, rule: r.src, why: why, nat: b.nat, trail: b.trail}
@@ -738,10 +774,9 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			case a.res == unknown:
 				o.rule, o.chain, o.why, o.kind = a.rule, a.chain, a.why, a.kind
 			}
-			out = append(out, o)
+			*out = append(*out, o)
 		}
 	}
-	return out
 }
 
 // intersectRegions returns the packets both regions hold.
@@ -897,17 +932,13 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			continue
 		}
 		xc := g.Base.Intersect(rc)
-		var sub *space.Holes
-		covered, by := false, int32(-1)
+		covered, holed, by := false, false, int32(-1)
 		g.Holes.OverlappingRefs(xc, func(h *space.Cube, tag int32) bool {
 			if h.Covers(xc) {
 				covered, by = true, tag
 				return false
 			}
-			if sub == nil {
-				sub = &space.Holes{}
-			}
-			sub.AddRef(h, tag) // shared, not copied; a hole may stick out of the base: harmless
+			holed = true
 			return true
 		})
 		if covered {
@@ -956,6 +987,25 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			rest = append(rest, g)
 			continue
 		}
+		// All of the region taken, and no shadow to look for in it (only a
+		// first packet's spent regions are ghosts): the region goes on as
+		// the rule's, holes and all. A hole for what the rule took would
+		// never be read: it is not added.
+		whole := !refined && xc.Equal(g.Base)
+		if whole && (e.shadow == nil || st.kind != origNew) {
+			if !holed {
+				g.Holes = nil
+			}
+			in = append(in, g)
+			spent = append(spent, g)
+			continue
+		}
+		// The matched parts keep the region's holes as they are now, shared
+		// (those outside xc stick out of their bases: harmless).
+		var sub *space.Holes
+		if holed {
+			sub = g.Holes.Snapshot()
+		}
 		if g.Holes == nil {
 			g.Holes = &space.Holes{}
 		}
@@ -966,7 +1016,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			in = append(in, space.Region{Base: c, Holes: sub})
 		}
 		// All of the region taken: it is gone.
-		if !refined && xc.Equal(g.Base) {
+		if whole {
 			spent = append(spent, g)
 			continue
 		}

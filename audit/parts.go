@@ -58,7 +58,7 @@ type group struct {
 	// holed are regions too carved to write as cubes: their base, the
 	// number of holes in it, and a packet of them for a witness.
 	holed []holed
-	first outcome
+	trail *step // the first part's
 }
 
 type holed struct {
@@ -186,7 +186,7 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 		}
 		g := idx[k]
 		if g == nil {
-			g = &group{key: k, first: o}
+			g = &group{key: k, trail: o.trail}
 			idx[k] = g
 			groups = append(groups, g)
 		}
@@ -318,7 +318,7 @@ func (a *Auditor) part(g *group, c space.Cube, f *resolve.Concrete, h *holed) Pa
 	if h != nil {
 		p.Except = h.holes
 	}
-	for _, s := range g.first.trail.steps() {
+	for _, s := range g.trail.steps() {
 		r := ref(s.rule, s.chain)
 		r.Verdict = s.verdict.String()
 		if s.rule != nil && s.verdict == ruleset.DNAT && s.rule.Verdict.To.IsValid() {

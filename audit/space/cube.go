@@ -78,7 +78,11 @@ func (c Cube) Subtract(d Cube) []Cube {
 	if !c.Overlaps(d) {
 		return []Cube{c}
 	}
-	var out []Cube
+	return c.appendSubtract(nil, d)
+}
+
+// appendSubtract appends c \ d to out, c and d overlapping.
+func (c Cube) appendSubtract(out []Cube, d Cube) []Cube {
 	rest := c
 	if x := rest.Src.Subtract(d.Src); !x.Empty() {
 		p := rest

@@ -18,13 +18,23 @@ import (
 // stays cheap to query. Each hole carries a tag (the rule that made it,
 // for the caller).
 type Holes struct {
-	// cubes are the holes, never written once added: a hole taken from
-	// other Holes (AddRef) is shared with them, not copied.
+	// base holds the first holes: the first baseLen of base's, shared
+	// rather than copied (see Snapshot). base may gain more holes, which
+	// these do not have.
+	base    *Holes
+	baseLen int
+	// cubes are the holes after those, never written once added: a hole
+	// taken from other Holes (AddRef) is shared with them, not copied.
 	cubes []*Cube
 	// slab is where Add puts new holes: arrays of up to chunkLen cubes,
 	// never grown in place, so the holes in them never move.
-	slab   []Cube
-	tags   []int32
+	slab []Cube
+	tags []int32
+	ix   *holeIndex // from indexFrom holes on
+}
+
+// holeIndex files the holes of Holes.cubes by their destination.
+type holeIndex struct {
 	dst    blockTable       // a block's last filing in links, +1
 	levels uint32           // bit i: some hole is filed at level i
 	port   map[uint32]int32 // a port bucket's last filing in links, +1
@@ -44,13 +54,13 @@ type link struct{ hole, prev int32 }
 
 // file adds hole i to the bucket whose last filing is head, and returns
 // the new head.
-func (h *Holes) file(head, i int32) int32 {
+func (h *holeIndex) file(head, i int32) int32 {
 	h.links = append(h.links, link{i, head})
 	return int32(len(h.links))
 }
 
 // appendBucket appends the holes of the bucket whose last filing is head.
-func (h *Holes) appendBucket(out []int32, head int32) []int32 {
+func (h *holeIndex) appendBucket(out []int32, head int32) []int32 {
 	for head != 0 {
 		l := h.links[head-1]
 		out = append(out, l.hole)
@@ -208,13 +218,26 @@ func (h *Holes) Len() int {
 	if h == nil {
 		return 0
 	}
-	return len(h.cubes)
+	return h.baseLen + len(h.cubes)
+}
+
+// Snapshot returns the holes h has now, for a region inside h's: they
+// are shared, not copied, and neither sees the holes the other gains
+// afterwards.
+func (h *Holes) Snapshot() *Holes {
+	if h == nil {
+		return &Holes{}
+	}
+	if len(h.cubes) == 0 {
+		return &Holes{base: h.base, baseLen: h.baseLen}
+	}
+	return &Holes{base: h, baseLen: h.Len()}
 }
 
 // Add takes cube c out, with a tag.
 func (h *Holes) Add(c Cube, tag int32) {
 	if len(h.slab) == cap(h.slab) {
-		h.slab = make([]Cube, 0, min(max(2*cap(h.slab), 4), chunkLen))
+		h.slab = make([]Cube, 0, min(max(2*cap(h.slab), 1), chunkLen))
 	}
 	h.slab = append(h.slab, c)
 	h.AddRef(&h.slab[len(h.slab)-1], tag)
@@ -229,6 +252,7 @@ func (h *Holes) AddRef(c *Cube, tag int32) {
 	// built when the holes reach that many.
 	switch n := len(h.cubes); {
 	case n == indexFrom:
+		h.ix = &holeIndex{}
 		for i := range h.cubes {
 			h.index(int32(i))
 		}
@@ -243,6 +267,7 @@ const indexFrom = 16
 // index files hole i in the index.
 func (h *Holes) index(i int32) {
 	c := h.cubes[i]
+	x := h.ix
 	if lo, hi, ok := span(c.Dst); ok {
 		for l := range levelShift[:len(levelShift)-1] {
 			if levelShift[l] > maxShift(hi) {
@@ -250,25 +275,35 @@ func (h *Holes) index(i int32) {
 			}
 			if b, n, ok := blocks(lo, hi, l, maxBuckets); ok {
 				for range n {
-					head := h.dst.slot(b)
-					*head = h.file(*head, i)
+					head := x.dst.slot(b)
+					*head = x.file(*head, i)
 					b.lo++
 				}
-				h.levels |= 1 << l
+				x.levels |= 1 << l
 				return
 			}
 		}
 	}
 	if bs, ok := portBuckets(c.DPort); ok {
-		if h.port == nil {
-			h.port = map[uint32]int32{}
+		if x.port == nil {
+			x.port = map[uint32]int32{}
 		}
 		for _, b := range bs {
-			h.port[b] = h.file(h.port[b], i)
+			x.port[b] = x.file(x.port[b], i)
 		}
 		return
 	}
-	h.wide = append(h.wide, i)
+	x.wide = append(x.wide, i)
+}
+
+// within returns the holes that overlap c, shared, in their order.
+func (h *Holes) within(c Cube) *Holes {
+	w := &Holes{}
+	h.OverlappingRefs(c, func(x *Cube, tag int32) bool {
+		w.AddRef(x, tag)
+		return true
+	})
+	return w
 }
 
 // Clone copies the holes; the copy and the original then grow apart.
@@ -277,8 +312,12 @@ func (h *Holes) Clone() *Holes {
 		return nil
 	}
 	// The holes are shared; the copy's slab is its own.
-	return &Holes{cubes: slices.Clone(h.cubes), tags: slices.Clone(h.tags), wide: slices.Clone(h.wide),
-		levels: h.levels, dst: h.dst.clone(), port: maps.Clone(h.port), links: slices.Clone(h.links)}
+	c := &Holes{base: h.base, baseLen: h.baseLen, cubes: slices.Clone(h.cubes), tags: slices.Clone(h.tags)}
+	if x := h.ix; x != nil {
+		c.ix = &holeIndex{dst: x.dst.clone(), levels: x.levels, port: maps.Clone(x.port),
+			wide: slices.Clone(x.wide), links: slices.Clone(x.links)}
+	}
+	return c
 }
 
 // Overlapping calls fn with each hole that overlaps c, in the order they
@@ -290,88 +329,100 @@ func (h *Holes) Overlapping(c Cube, fn func(hole Cube, tag int32) bool) {
 // OverlappingRefs is Overlapping giving the holes themselves, for AddRef;
 // fn must not change them.
 func (h *Holes) OverlappingRefs(c Cube, fn func(hole *Cube, tag int32) bool) {
-	if h == nil || len(h.cubes) == 0 {
+	if h == nil {
 		return
 	}
+	h.visit(c, h.Len(), fn)
+}
+
+// visit calls fn with each of the first n holes that overlaps c, in order,
+// until fn returns false; it returns false when fn did.
+func (h *Holes) visit(c Cube, n int, fn func(hole *Cube, tag int32) bool) bool {
+	if h.baseLen > 0 && !h.base.visit(c, min(n, h.baseLen), fn) {
+		return false
+	}
+	n = min(n-h.baseLen, len(h.cubes))
+	if n <= 0 {
+		return true
+	}
 	if len(h.cubes) < indexFrom {
-		h.overlapping(c, fn, nil)
-		return
+		for i, x := range h.cubes[:n] {
+			if x.Overlaps(c) && !fn(x, h.tags[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	// The candidates' list is scratch, reused: it is the larger part of a
 	// query's garbage otherwise.
 	pc := candPool.Get().(*[]int32)
-	*pc = h.overlapping(c, fn, (*pc)[:0])
+	var ok bool
+	*pc, ok = h.overlapping(c, int32(n), fn, (*pc)[:0])
 	candPool.Put(pc)
+	return ok
 }
 
 var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
 
-// overlapping is OverlappingRefs gathering candidates in cand, which it
-// returns (grown, perhaps).
-func (h *Holes) overlapping(c Cube, fn func(hole *Cube, tag int32) bool, cand []int32) []int32 {
-	visit := func(i int32) bool {
-		if x := h.cubes[i]; x.Overlaps(c) {
-			return fn(x, h.tags[i])
-		}
-		return true
+// overlapping is visit of the own holes, which are indexed, gathering
+// candidates in cand, which it returns (grown, perhaps).
+func (h *Holes) overlapping(c Cube, n int32, fn func(hole *Cube, tag int32) bool, cand []int32) ([]int32, bool) {
+	x := h.ix
+	lo, hi, ok := span(c.Dst)
+	if !ok {
+		return cand, true
 	}
-	scanAll := len(h.cubes) < indexFrom
-	if !scanAll {
-		lo, hi, ok := span(c.Dst)
-		if !ok {
-			return cand
+	// Every level holes are filed at: the blocks c touches there.
+	scanAll := false
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) == 0 {
+			continue
 		}
-		// Every level holes are filed at: the blocks c touches there.
-		for l := range levelShift[:len(levelShift)-1] {
-			if h.levels&(1<<l) == 0 {
-				continue
-			}
-			b, n, ok := blocks(lo, hi, l, maxQueryBlocks)
-			if !ok {
-				scanAll = true
-				break
-			}
-			for range n {
-				cand = h.appendBucket(cand, h.dst.get(b))
-				b.lo++
-			}
+		b, k, ok := blocks(lo, hi, l, maxQueryBlocks)
+		if !ok {
+			scanAll = true
+			break
+		}
+		for range k {
+			cand = x.appendBucket(cand, x.dst.get(b))
+			b.lo++
 		}
 	}
 	if !scanAll {
 		if pb, pok := portBuckets(c.DPort); pok {
 			for _, b := range pb {
-				cand = h.appendBucket(cand, h.port[b])
+				cand = x.appendBucket(cand, x.port[b])
 			}
 		} else {
-			for _, head := range h.port {
-				cand = h.appendBucket(cand, head)
+			for _, head := range x.port {
+				cand = x.appendBucket(cand, head)
 			}
 		}
-		cand = append(cand, h.wide...)
-		if len(cand) > len(h.cubes)/2 {
+		cand = append(cand, x.wide...)
+		if len(cand) > int(n)/2 {
 			scanAll = true
 		}
 	}
 	if scanAll {
-		for i, x := range h.cubes {
+		for i, x := range h.cubes[:n] {
 			if x.Overlaps(c) && !fn(x, h.tags[i]) {
-				return cand
+				return cand, false
 			}
 		}
-		return cand
+		return cand, true
 	}
 	slices.Sort(cand)
 	prev := int32(-1)
 	for _, i := range cand {
-		if i == prev {
+		if i == prev || i >= n {
 			continue
 		}
 		prev = i
-		if !visit(i) {
-			return cand
+		if x := h.cubes[i]; x.Overlaps(c) && !fn(x, h.tags[i]) {
+			return cand, false
 		}
 	}
-	return cand
+	return cand, true
 }
 
 // Region is a cube without its holes: the packets of Base that no hole
@@ -408,6 +459,11 @@ func (r Region) Intersect(c Cube) Region {
 func (r Region) Find(budget int) (c Cube, ok, exhausted bool) {
 	if r.Base.Empty() {
 		return c, false, false
+	}
+	if r.Holes != nil && r.Holes.base != nil {
+		// Shared holes may be many more than those in the base, which the
+		// search queries again and again: it queries those alone.
+		r.Holes = r.Holes.within(r.Base)
 	}
 	holder := func(p Cube) (Cube, bool) {
 		var hole Cube
@@ -621,11 +677,12 @@ func (r Region) Cubes(limit int) ([]Cube, bool) {
 	if r.Holes.Len() == 0 {
 		return []Cube{r.Base}, true
 	}
-	pieces := []Cube{r.Base}
+	// Two lists in turn: the pieces, and those left of them by a hole.
+	pieces, next := []Cube{r.Base}, []Cube(nil)
 	steps := 0
 	ok := true
 	r.Holes.Overlapping(r.Base, func(hole Cube, _ int32) bool {
-		var next []Cube
+		next = next[:0]
 		for _, p := range pieces {
 			if steps++; steps > limit {
 				ok = false
@@ -635,9 +692,9 @@ func (r Region) Cubes(limit int) ([]Cube, bool) {
 				next = append(next, p)
 				continue
 			}
-			next = append(next, p.Subtract(hole)...)
+			next = p.appendSubtract(next, hole)
 		}
-		pieces = next
+		pieces, next = next, pieces
 		if len(pieces) > limit {
 			ok = false
 			return false
