@@ -57,6 +57,10 @@ type decoder struct {
 	slab []member
 	// objs are small objects read before, by their text
 	objs map[string]any
+	// straight: the statements of rules are read straight where they can
+	// be (see fastStmt), into fast, a slab
+	straight bool
+	fast     []fastStmt
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same
@@ -222,6 +226,15 @@ func (d *decoder) value() (any, error) {
 	}
 }
 
+// peek returns the next byte after space, or 0 at the end.
+func (d *decoder) peek() byte {
+	d.space()
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
 func (d *decoder) lit(s string) bool {
 	if len(d.data)-d.pos >= len(s) && string(d.data[d.pos:d.pos+len(s)]) == s {
 		d.pos += len(s)
@@ -265,7 +278,13 @@ func (d *decoder) objectBody(base int) (any, error) {
 			return nil, d.fail("expected ':' after the key %q", k)
 		}
 		d.pos++
-		v, err := d.value()
+		var v any
+		if d.straight && d.depth == 4 && k == "expr" && d.peek() == '[' {
+			// a rule's statements: {"nftables": [{"rule": {"expr": [
+			v, err = d.exprArray()
+		} else {
+			v, err = d.value()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -487,7 +506,7 @@ func (d *decoder) number() (any, error) {
 // elements each still holds are alive. isObj and found tell what the
 // document was; the error is a syntax error.
 func stream(data []byte, each func(i int, v any)) (isObj, found bool, err error) {
-	d := &decoder{data: data}
+	d := &decoder{data: data, straight: true}
 	d.space()
 	if d.pos == len(d.data) {
 		return false, false, d.fail("empty input")

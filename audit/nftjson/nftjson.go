@@ -79,6 +79,9 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
+	// scratch for the sets of a rule's terms read straight (fastStmt)
+	sets1 []oneSet
+	nsets int
 	// the rule being parsed, for errors: its handle, and what it is
 	// (whatChain: a rule in that chain)
 	handle    int64
@@ -186,6 +189,12 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, semErr
 	}
 	return p.finish(waiting)
+}
+
+// oneSet is the set of one value of a term.
+type oneSet struct {
+	t [1]ruleset.Tuple
+	v [1]ruleset.Value
 }
 
 type ruleAt struct {
@@ -512,10 +521,15 @@ func (p *parser) rule(path *jpath, o obj) error {
 		return p.errf(&jpath{up: path, k: "expr"}, "must be a list of statements")
 	}
 	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
+	p.nsets = 0
 	if comment, ok := str(o, "comment"); ok {
 		r.Pos.Text = "comment " + strconv.Quote(comment)
 	}
 	for i, e := range exprs {
+		if f, ok := e.(*fastStmt); ok {
+			p.fastStatement(r, f)
+			continue
+		}
 		ep := &jpath{up: path, k: "expr", i: i, idx: true}
 		st, ok := e.(obj)
 		if !ok || len(st) != 1 {
@@ -535,6 +549,30 @@ func (p *parser) rule(path *jpath, o obj) error {
 		}
 	}
 	return nil
+}
+
+// fastStatement is statement for one read straight from the text.
+func (p *parser) fastStatement(r *ruleset.Rule, f *fastStmt) {
+	if r.Verdict.Kind != ruleset.Continue && r.Verdict.Kind != ruleset.Unknown {
+		return // nothing after a verdict runs
+	}
+	switch f.kind {
+	case fastMatch:
+		r.Terms = append(r.Terms, f.deps...)
+		// the set is scratch too: Interner.Rule shares every set of one
+		// value, never keeping this one
+		if p.nsets == len(p.sets1) {
+			p.sets1 = append(p.sets1, make([]oneSet, 8)...)
+			p.sets1 = p.sets1[:cap(p.sets1)]
+		}
+		o := &p.sets1[p.nsets]
+		p.nsets++
+		o.v[0] = f.val
+		o.t[0] = o.v[:]
+		r.Terms = append(r.Terms, ruleset.Term{Fields: ruleset.One(f.field), Set: o.t[:]})
+	case fastVerdict:
+		setVerdict(r, ruleset.Verdict{Kind: f.verdict})
+	}
 }
 
 // neqField reads a statement "FIELD != VALUE" on a transport port or an

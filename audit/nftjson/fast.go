@@ -1,0 +1,421 @@
+package nftjson
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/portolan/portolan/audit/ruleset"
+)
+
+// The statements nft prints in nearly every rule are read straight from
+// the text into what they do, without a tree of objects: a match of a
+// payload or meta field with one address, port, name or protocol, a
+// counter, a verdict without arguments. Anything else, or anything
+// written otherwise (escapes, other operators, sets, errors), is read
+// again from its start as generic JSON, so that the result and the errors
+// are those of the generic reading.
+
+// fastKind is what a statement read straight does.
+type fastKind uint8
+
+const (
+	fastMatch   fastKind = iota // a term of one value, after its dependencies
+	fastVerdict                 // a verdict without arguments
+	fastNone                    // no effect on where the packet goes (counter)
+)
+
+// fastStmt is a statement read straight from the text.
+type fastStmt struct {
+	kind    fastKind
+	verdict ruleset.Kind
+	field   ruleset.Field
+	deps    []ruleset.Term // shared, read only
+	val     ruleset.Value
+}
+
+var (
+	fastCounter = &fastStmt{kind: fastNone}
+	fastAccept  = &fastStmt{kind: fastVerdict, verdict: ruleset.Accept}
+	fastDrop    = &fastStmt{kind: fastVerdict, verdict: ruleset.Drop}
+	fastReturn  = &fastStmt{kind: fastVerdict, verdict: ruleset.Return}
+	fastCont    = &fastStmt{kind: fastVerdict, verdict: ruleset.Continue}
+)
+
+// fastSlabLen is the statements of one slab of fastStmt.
+const fastSlabLen = 256
+
+// exprArray is array for the "expr" list of a rule: each statement is
+// read straight when it can be, as generic JSON otherwise.
+func (d *decoder) exprArray() (any, error) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, d.fail("nested too deeply")
+	}
+	base := len(d.elems)
+	v, err := d.exprArrayBody(base)
+	d.depth--
+	d.elems = d.elems[:base]
+	return v, err
+}
+
+func (d *decoder) exprArrayBody(base int) (any, error) {
+	d.pos++ // [
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		return []any{}, nil
+	}
+	for {
+		d.space()
+		start := d.pos
+		var v any
+		if st := d.fastStmt(); st != nil {
+			v = st
+		} else {
+			d.pos = start
+			var err error
+			if v, err = d.value(); err != nil {
+				return nil, err
+			}
+		}
+		d.elems = append(d.elems, v)
+		d.space()
+		if d.pos >= len(d.data) {
+			return nil, d.fail("unexpected end of input in an array")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
+		default:
+			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+		}
+	}
+}
+
+// next skips space and reads byte c.
+func (d *decoder) next(c byte) bool {
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+// plainStr reads a string without escapes, control characters or bytes
+// above 127, after space; nil when there is none such.
+func (d *decoder) plainStr() []byte {
+	d.space()
+	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+		return nil
+	}
+	for i := d.pos + 1; i < len(d.data); i++ {
+		c := d.data[i]
+		if c == '"' {
+			s := d.data[d.pos+1 : i]
+			d.pos = i + 1
+			return s
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// key reads a plain string and the ':' after it.
+func (d *decoder) key() []byte {
+	k := d.plainStr()
+	if k == nil || !d.next(':') {
+		return nil
+	}
+	return k
+}
+
+// uint reads a non-negative integer of at most 9 digits after space; -1
+// when there is none such.
+func (d *decoder) uint() int {
+	d.space()
+	i := d.pos
+	n := 0
+	for i < len(d.data) && d.data[i] >= '0' && d.data[i] <= '9' && i-d.pos < 10 {
+		n = n*10 + int(d.data[i]-'0')
+		i++
+	}
+	switch {
+	case i == d.pos, i-d.pos == 10, i-d.pos > 1 && d.data[d.pos] == '0':
+		return -1
+	case i < len(d.data) && (d.data[i] == '.' || d.data[i] == 'e' || d.data[i] == 'E'):
+		return -1
+	}
+	d.pos = i
+	return n
+}
+
+// fastStmt reads one statement straight, or returns nil (d.pos is then
+// anywhere).
+func (d *decoder) fastStmt() *fastStmt {
+	if !d.next('{') {
+		return nil
+	}
+	k := d.key()
+	var st *fastStmt
+	switch string(k) {
+	case "match":
+		st = d.fastMatch()
+	case "counter":
+		if d.fastCounter() {
+			st = fastCounter
+		}
+	case "accept":
+		st = fastAccept
+	case "drop":
+		st = fastDrop
+	case "return":
+		st = fastReturn
+	case "continue":
+		st = fastCont
+	}
+	if st != nil && st.kind == fastVerdict && !d.lit2("null") {
+		return nil
+	}
+	if st == nil || !d.next('}') {
+		return nil
+	}
+	return st
+}
+
+// lit2 is lit after space.
+func (d *decoder) lit2(s string) bool {
+	d.space()
+	return d.lit(s)
+}
+
+// fastCounter reads a counter's {"bytes": N, "packets": N} or null.
+func (d *decoder) fastCounter() bool {
+	if d.lit2("null") {
+		return true
+	}
+	if !d.next('{') {
+		return false
+	}
+	for i := 0; ; i++ {
+		if i == 0 && d.next('}') {
+			return true
+		}
+		if d.key() == nil || d.uint() < 0 {
+			return false
+		}
+		if d.next('}') {
+			return true
+		}
+		if !d.next(',') {
+			return false
+		}
+	}
+}
+
+// fastMatch reads {"left": L, "op": "==", "right": R} in any order, of a
+// left side and a right side it knows.
+func (d *decoder) fastMatch() *fastStmt {
+	if !d.next('{') {
+		return nil
+	}
+	var (
+		l      left
+		haveL  bool
+		op, rs []byte
+		rn     = -1
+		haveR  bool
+		haveOp bool
+	)
+	for {
+		switch string(d.key()) {
+		case "left":
+			if haveL {
+				return nil
+			}
+			var ok bool
+			if l, ok = d.fastLeft(); !ok {
+				return nil
+			}
+			haveL = true
+		case "op":
+			if haveOp {
+				return nil
+			}
+			if op = d.plainStr(); op == nil {
+				return nil
+			}
+			haveOp = true
+		case "right":
+			if haveR {
+				return nil
+			}
+			d.space()
+			if d.pos < len(d.data) && d.data[d.pos] == '"' {
+				if rs = d.plainStr(); rs == nil {
+					return nil
+				}
+			} else if rn = d.uint(); rn < 0 {
+				return nil
+			}
+			haveR = true
+		default:
+			return nil
+		}
+		if d.next('}') {
+			break
+		}
+		if !d.next(',') {
+			return nil
+		}
+	}
+	if !haveL || !haveOp || !haveR || string(op) != "==" || l.unknown != "" || len(l.ops) != 1 {
+		return nil
+	}
+	o := l.ops[0]
+	var v ruleset.Value
+	switch {
+	case rs != nil && (o.kind == kAddr4 || o.kind == kAddr6):
+		a, ok := parseIPv4(rs)
+		if !ok {
+			var err error
+			if a, err = netip.ParseAddr(string(rs)); err != nil {
+				return nil
+			}
+		}
+		if (o.kind == kAddr4) != a.Unmap().Is4() {
+			return nil
+		}
+		v = ruleset.AddrValue(a, a)
+	case rs == nil && o.kind == kPort:
+		if rn > 65535 {
+			return nil
+		}
+		v = ruleset.PortValue(uint16(rn), uint16(rn))
+	case rs != nil && o.kind == kName:
+		if len(rs) > 0 && rs[0] == '@' {
+			return nil
+		}
+		s := d.intern(rs, false).(string)
+		if strings.HasSuffix(s, "*") {
+			v = ruleset.NameValue(strings.TrimSuffix(s, "*"), true)
+		} else {
+			v = ruleset.NameValue(s, false)
+		}
+	case rs != nil && o.kind == kProto:
+		n, known := ruleset.ProtoNumbers[string(rs)]
+		if !known {
+			return nil
+		}
+		v = ruleset.NumValue(n)
+	case rs == nil && o.kind == kProto:
+		if rn > 255 {
+			return nil
+		}
+		v = ruleset.NumValue(uint32(rn))
+	default:
+		return nil
+	}
+	if len(d.fast) == 0 {
+		d.fast = make([]fastStmt, fastSlabLen)
+	}
+	st := &d.fast[0]
+	d.fast = d.fast[1:]
+	*st = fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v}
+	return st
+}
+
+// fastLeft reads {"payload": {"protocol": P, "field": F}} or {"meta":
+// {"key": K}}.
+func (d *decoder) fastLeft() (left, bool) {
+	if !d.next('{') {
+		return left{}, false
+	}
+	var l left
+	switch string(d.key()) {
+	case "payload":
+		if !d.next('{') {
+			return left{}, false
+		}
+		var proto, field []byte
+		for {
+			switch string(d.key()) {
+			case "protocol":
+				if proto != nil {
+					return left{}, false
+				}
+				if proto = d.plainStr(); proto == nil {
+					return left{}, false
+				}
+			case "field":
+				if field != nil {
+					return left{}, false
+				}
+				if field = d.plainStr(); field == nil {
+					return left{}, false
+				}
+			default:
+				return left{}, false
+			}
+			if d.next('}') {
+				break
+			}
+			if !d.next(',') {
+				return left{}, false
+			}
+		}
+		if proto == nil || field == nil {
+			return left{}, false
+		}
+		l = payloadOf(string(proto), string(field))
+	case "meta":
+		if !d.next('{') {
+			return left{}, false
+		}
+		if string(d.key()) != "key" {
+			return left{}, false
+		}
+		k := d.plainStr()
+		if k == nil || !d.next('}') {
+			return left{}, false
+		}
+		l = metaOf(string(k))
+	default:
+		return left{}, false
+	}
+	if !d.next('}') {
+		return left{}, false
+	}
+	return l, true
+}
+
+// parseIPv4 reads a dotted IPv4 address as netip.ParseAddr does.
+func parseIPv4(s []byte) (netip.Addr, bool) {
+	var a [4]byte
+	i := 0
+	for f := range 4 {
+		if f > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return netip.Addr{}, false
+			}
+			i++
+		}
+		n, start := 0, i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' && i-start < 3 {
+			n = n*10 + int(s[i]-'0')
+			i++
+		}
+		if i == start || n > 255 || i-start > 1 && s[start] == '0' {
+			return netip.Addr{}, false
+		}
+		a[f] = byte(n)
+	}
+	if i != len(s) {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(a), true
+}

@@ -1,0 +1,102 @@
+package nftjson
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The statements read straight from the text (fastStmt) give what the
+// generic reading gives, also when written in ways the straight reading
+// leaves to it.
+func TestStraightAsGeneric(t *testing.T) {
+	stmts := []string{
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.1"}}`,
+		`{"match":{"right":"192.0.2.1","left":{"payload":{"field":"daddr","protocol":"ip"}},"op":"=="}}`,
+		` { "match" : { "left" : { "payload" : { "field" : "dport" , "protocol" : "tcp" } } , "op" : "==" , "right" : 0 } } `,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 65535}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 65536}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 1e3}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22.0}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": "22"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 1234567890123}}`,
+		`{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 1}}`,
+		`{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 2}}`,
+		`{"match": {"op": "==", "op": "!=", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr", "protocol": "ip6"}}, "right": "192.0.2.1"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.01"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.256"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "2001:db8::1"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:db8::1"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "::ffff:192.0.2.1"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "fe80::1%eth0"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@s"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "ttl"}}, "right": 1}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "icmp", "field": "type"}}, "right": "echo-request"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "tcp"}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "nexthdr"}}, "right": 17}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": 256}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "nonesuch"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth*"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "eth\\*"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "w\u00e9"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": 3}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 3}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}}`,
+		`{"match": {"op": "in", "left": {"meta": {"key": "iifname"}}, "right": {"set": ["a", "b"]}}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0", "x": 1}}`,
+		`{"counter": {"packets": 0, "bytes": 0}}`, `{"counter": null}`, `{"counter": {}}`, `{"counter": {"packets": 1.5}}`,
+		`{"counter": {"packets": -1}}`, `{"counter": "named"}`,
+		`{"accept": null}`, `{"drop": null}`, `{"return": null}`, `{"continue": null}`, `{"acc\u0065pt": null}`, `{"drop": 1}`,
+		`{"jump": {"target": "c"}}`,
+	}
+	head := `{"nftables": [{"set": {"family": "inet", "table": "t", "name": "s", "type": "ipv4_addr", "elem": ["192.0.2.1"]}}, ` +
+		`{"chain": {"family": "inet", "table": "t", "name": "c", "hook": "forward", "prio": 0}}`
+	rule := func(i int, exprs ...string) string {
+		return fmt.Sprintf(`, {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": %d, "expr": [%s]}}`, i, strings.Join(exprs, ", "))
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	for i, s := range stmts {
+		b.WriteString(rule(i+1, s))
+		// after a verdict, and before one
+		b.WriteString(rule(i+1000, `{"drop": null}`, s))
+		b.WriteString(rule(i+2000, s, `{"accept": null}`))
+		if i > 0 {
+			b.WriteString(rule(i+3000, stmts[i-1], s))
+		}
+	}
+	b.WriteString("]}")
+	in := []byte(b.String())
+	rs, err := Parse("x.json", in)
+	want, werr := parseTree("x.json", in)
+	if err != nil || werr != nil {
+		t.Fatalf("%v, %v", err, werr)
+	}
+	if !reflect.DeepEqual(rs, want) {
+		t.Errorf("streamed and straight:\n%v\nas a tree:\n%v", rs, want)
+	}
+	if len(rs.Chains[0].Rules) < 4*len(stmts)-1 {
+		t.Errorf("%d rules", len(rs.Chains[0].Rules))
+	}
+	// errors of statements the straight reading starts and leaves
+	for _, s := range []string{
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.1"}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.1"}}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 012}}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 12`,
+		`{"match": {"op": "==", "left": {"meta": {"key": 1}}, "right": "x"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}}}`,
+		`{"counter": {"packets": 0, "bytes": 0,}}`, `{"accept": nul}`, `{"accept": null`, `{"accept": null, "drop": null}`,
+		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@nope"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "a` + "\x01" + `"}}`,
+	} {
+		in := []byte(head + rule(1, s) + "]}")
+		_, err := Parse("x.json", in)
+		_, werr := parseTree("x.json", in)
+		if err == nil || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Errorf("%s: %v, as a tree %v", s, err, werr)
+		}
+	}
+}
