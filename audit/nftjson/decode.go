@@ -61,6 +61,7 @@ type decoder struct {
 	// be (see fastStmt), into fast, a slab
 	straight bool
 	fast     []fastStmt
+	rules    []fastRule
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same
@@ -597,9 +598,17 @@ func (d *decoder) streamArray(each func(i int, v any)) error {
 		return nil
 	}
 	for i := 0; ; i++ {
-		v, err := d.value()
-		if err != nil {
-			return err
+		var v any
+		d.space()
+		start, depth := d.pos, d.depth
+		if f := d.straightRule(); f != nil {
+			v = f
+		} else {
+			d.pos, d.depth = start, depth
+			var err error
+			if v, err = d.value(); err != nil {
+				return err
+			}
 		}
 		each(i, v)
 		d.space()

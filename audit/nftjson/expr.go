@@ -824,7 +824,7 @@ func (p *parser) mapVerdict(path *jpath, fam, table string, v any) (ruleset.Verd
 			if !ok {
 				return ruleset.Verdict{}, p.errf(&jpath{up: path, k: k}, `needs {"target": CHAIN}`)
 			}
-			if p.chains[key(fam, table, target)] == nil {
+			if p.chainNamed(fam, table, target) == nil {
 				return ruleset.Verdict{}, p.errf(&jpath{up: &jpath{up: path, k: k}, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump

@@ -118,7 +118,7 @@ func (d *decoder) plainStr() []byte {
 			d.pos = i + 1
 			return s
 		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
+		if c == '\\' || c < 0x20 || c >= 0x80 || i-d.pos > MaxString {
 			return nil
 		}
 	}
@@ -418,4 +418,100 @@ func parseIPv4(s []byte) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFrom4(a), true
+}
+
+// fastRule is a rule: an element {"rule": {...}} of the nftables array
+// read straight from the text (its statements as exprArray reads them),
+// or the members of one read as generic JSON.
+type fastRule struct {
+	family, table, chain string
+	handle               int64
+	comment              string
+	hasComment           bool
+	badExpr              bool // "expr" is missing or not a list
+	expr                 []any
+}
+
+// straightRule is fastRule when d reads straight.
+func (d *decoder) straightRule() *fastRule {
+	if !d.straight {
+		return nil
+	}
+	return d.fastRule()
+}
+
+// fastRule reads an element {"rule": {"family": F, "table": T, "chain":
+// C, "handle": N, "comment": S, "expr": [...]}} straight, or returns nil
+// (d.pos and d.depth are then anywhere).
+func (d *decoder) fastRule() *fastRule {
+	if !d.next('{') || string(d.key()) != "rule" || !d.next('{') {
+		return nil
+	}
+	d.depth += 2 // as object does for the element and its body
+	var f fastRule
+	have := 0
+	for {
+		k := d.key()
+		var bit int
+		switch string(k) {
+		case "family", "table", "chain":
+			s := d.plainStr()
+			if s == nil {
+				return nil
+			}
+			v := d.intern(s, false).(string)
+			switch k[0] {
+			case 'f':
+				f.family, bit = v, 1
+			case 't':
+				f.table, bit = v, 2
+			default:
+				f.chain, bit = v, 4
+			}
+		case "handle":
+			n := d.uint()
+			if n < 0 {
+				return nil
+			}
+			f.handle, bit = int64(n), 8
+		case "comment":
+			s := d.plainStr()
+			if s == nil {
+				return nil
+			}
+			f.comment, f.hasComment, bit = string(s), true, 16
+		case "expr":
+			if d.peek() != '[' {
+				return nil
+			}
+			v, err := d.exprArray()
+			if err != nil {
+				return nil
+			}
+			f.expr, bit = v.([]any), 32
+		default:
+			return nil
+		}
+		if have&bit != 0 {
+			return nil
+		}
+		have |= bit
+		if d.next('}') {
+			break
+		}
+		if !d.next(',') {
+			return nil
+		}
+	}
+	if have&(1|2|4|32) != 1|2|4|32 || !d.next('}') {
+		return nil
+	}
+	d.depth -= 2
+	if len(d.rules) == 0 {
+		d.rules = make([]fastRule, fastSlabLen)
+	}
+	r := &d.rules[0]
+	d.rules = d.rules[1:]
+	*r = f
+	return r
 }

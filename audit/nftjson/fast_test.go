@@ -80,6 +80,45 @@ func TestStraightAsGeneric(t *testing.T) {
 	if len(rs.Chains[0].Rules) < 4*len(stmts)-1 {
 		t.Errorf("%d rules", len(rs.Chains[0].Rules))
 	}
+	// rules written otherwise
+	stmt := `[{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0"}}, {"accept": null}]`
+	var c strings.Builder
+	c.WriteString(`{"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 1, "expr": ` + stmt + `}}, ` + head[len(`{"nftables": [`):])
+	for _, r := range []string{
+		`"family": "inet", "table": "t", "chain": "c", "expr": ` + stmt,
+		`"expr": ` + stmt + `, "comment": "a \"b\"", "chain": "c", "table": "t", "family": "inet", "handle": 7`,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 8, "comment": "plain", "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 9, "comment": "\u00e9", "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "\u0063", "handle": 10, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 1e1, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 12345678901, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": -3, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 1.5, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": "x", "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 11, "x": [1], "expr": ` + stmt,
+		`"family": "inet", "family": "ip", "table": "t", "chain": "c", "handle": 12, "expr": ` + stmt,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 13, "expr": ` + stmt + `, "expr": []`,
+		`"family": "inet", "table": "t", "chain": "c", "handle": 14, "expr": []`,
+	} {
+		c.WriteString(`, {"rule": {` + r + `}}`)
+	}
+	c.WriteString(`, {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": []}, "x": 1}]}`)
+	in = []byte(c.String())
+	_, err = Parse("x.json", in)
+	_, werr = parseTree("x.json", in)
+	if err == nil || fmt.Sprint(err) != fmt.Sprint(werr) {
+		t.Errorf("%v, as a tree %v", err, werr)
+	}
+	in = []byte(strings.TrimSuffix(c.String(), `, {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": []}, "x": 1}]}`) + "]}")
+	rs, err = Parse("x.json", in)
+	want, werr = parseTree("x.json", in)
+	if err != nil || werr != nil {
+		t.Fatalf("%v, %v", err, werr)
+	}
+	if !reflect.DeepEqual(rs, want) {
+		t.Errorf("streamed and straight:\n%v\nas a tree:\n%v", rs, want)
+	}
+
 	// errors of statements the straight reading starts and leaves
 	for _, s := range []string{
 		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "192.0.2.1"}`,
@@ -92,11 +131,18 @@ func TestStraightAsGeneric(t *testing.T) {
 		`{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@nope"}}`,
 		`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "a` + "\x01" + `"}}`,
 	} {
-		in := []byte(head + rule(1, s) + "]}")
-		_, err := Parse("x.json", in)
-		_, werr := parseTree("x.json", in)
-		if err == nil || fmt.Sprint(err) != fmt.Sprint(werr) {
-			t.Errorf("%s: %v, as a tree %v", s, err, werr)
+		if _, err := Parse("x.json", []byte(head+rule(1, s)+"]}")); err == nil {
+			t.Errorf("%s: no error", s)
+		}
+		for _, in := range [][]byte{[]byte(head + rule(1, s) + "]}"), []byte(head + rule(1, `{"accept": null}`, s) + "]}"),
+			[]byte(head + strings.Replace(rule(1, s), `"inet"`, `"ip"`, 1) + "]}"),
+			[]byte(head + strings.Replace(rule(1, s), `"handle": 1,`, "", 1) + "]}")} {
+			// (after a verdict, the statement is not read: no error)
+			_, err := Parse("x.json", in)
+			_, werr := parseTree("x.json", in)
+			if fmt.Sprint(err) != fmt.Sprint(werr) {
+				t.Errorf("%s: %v, as a tree %v", in, err, werr)
+			}
 		}
 	}
 }

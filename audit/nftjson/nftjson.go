@@ -79,6 +79,7 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
+	last   *ruleset.Chain // the chain found last
 	// scratch for the sets of a rule's terms read straight (fastStmt)
 	sets1 []oneSet
 	nsets int
@@ -113,23 +114,31 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	ruled := map[tableKey]bool{} // tables with rules read
 	again := false               // read it again as a tree
 	handle := func(i int, el any) error {
-		k, body, err := p.element(i, el)
-		if err != nil {
-			return err
+		var k, fam, table string
+		var body obj
+		ra := ruleAt{i: i}
+		if f, ok := el.(*fastRule); ok {
+			k, fam, table, ra.f = "rule", f.family, f.table, f
+		} else {
+			var err error
+			if k, body, err = p.element(i, el); err != nil {
+				return err
+			}
+			fam, _ = str(body, "family")
+			table, _ = str(body, "table")
+			ra.o = body
 		}
-		fam, _ := str(body, "family")
-		table, _ := str(body, "table")
 		switch k {
 		case "rule":
 			if len(waiting) == 0 {
 				saved := len(p.rs.Notes)
-				if p.rule(&jpath{up: &jpath{k: "nftables", i: i, idx: true}, k: "rule"}, body) == nil {
+				if p.rule(ra) == nil {
 					ruled[tableKey{fam, table}] = true
 					return nil
 				}
 				p.rs.Notes = p.rs.Notes[:saved]
 			}
-			waiting = append(waiting, ruleAt{i, body})
+			waiting = append(waiting, ra)
 			return nil
 		case "metainfo", "table", "chain":
 		default:
@@ -197,9 +206,12 @@ type oneSet struct {
 	v [1]ruleset.Value
 }
 
+// ruleAt is the i-th element of the nftables array, a rule: its body
+// o, or f when read straight.
 type ruleAt struct {
 	i int
 	o obj
+	f *fastRule
 }
 
 func newParser(file string) *parser {
@@ -248,7 +260,7 @@ func (p *parser) declare(i int, k string, body obj) error {
 // finish reads the rules that waited and numbers the rules of each chain.
 func (p *parser) finish(rules []ruleAt) (*ruleset.Ruleset, error) {
 	for _, r := range rules {
-		if err := p.rule(&jpath{up: &jpath{k: "nftables", i: r.i, idx: true}, k: "rule"}, r.o); err != nil {
+		if err := p.rule(r); err != nil {
 			return nil, err
 		}
 	}
@@ -284,7 +296,7 @@ func parseTree(file string, data []byte) (*ruleset.Ruleset, error) {
 			return nil, err
 		}
 		if k == "rule" {
-			rules = append(rules, ruleAt{i, body})
+			rules = append(rules, ruleAt{i: i, o: body})
 			continue
 		}
 		if err := p.declare(i, k, body); err != nil {
@@ -501,29 +513,60 @@ func unknownVerdict(why string) ruleset.Verdict {
 	return ruleset.Verdict{Kind: ruleset.Unknown, Why: why}
 }
 
-func (p *parser) rule(path *jpath, o obj) error {
-	fam, ok1 := str(o, "family")
-	table, ok2 := str(o, "table")
-	chain, ok3 := str(o, "chain")
-	h, _ := intOf(o.get("handle"))
+// rule reads a rule into its chain.
+func (p *parser) rule(ra ruleAt) error {
+	path := &jpath{up: &jpath{k: "nftables", i: ra.i, idx: true}, k: "rule"}
+	f := ra.f
+	if f == nil {
+		o := ra.o
+		f = &fastRule{}
+		var ok1, ok2, ok3, ok4 bool
+		f.family, ok1 = str(o, "family")
+		f.table, ok2 = str(o, "table")
+		f.chain, ok3 = str(o, "chain")
+		f.handle, _ = intOf(o.get("handle"))
+		f.comment, f.hasComment = str(o, "comment")
+		f.expr, ok4 = o.get("expr").([]any)
+		f.badExpr = !ok4
+		if !ok1 || !ok2 || !ok3 {
+			p.handle, p.what = f.handle, "rule"
+			defer func() { p.handle, p.what = 0, "" }()
+			return p.errf(path, "a rule needs family, table and chain strings")
+		}
+	}
+	return p.ruleOf(path, f)
+}
+
+// chainNamed returns the chain of that name, or nil.
+func (p *parser) chainNamed(fam, table, name string) *ruleset.Chain {
+	if c := p.last; c != nil && c.Name == name && c.Table == table && c.Family == fam {
+		return c
+	}
+	c := p.chains[key(fam, table, name)]
+	if c != nil {
+		p.last = c
+	}
+	return c
+}
+
+// ruleOf reads rule f, its family, table, chain and list of statements
+// there.
+func (p *parser) ruleOf(path *jpath, f *fastRule) error {
+	fam, table, exprs, h := f.family, f.table, f.expr, f.handle
 	p.handle, p.what, p.whatChain = h, "rule", nil
 	defer func() { p.handle, p.what, p.whatChain = 0, "", nil }()
-	if !ok1 || !ok2 || !ok3 {
-		return p.errf(path, "a rule needs family, table and chain strings")
-	}
-	c := p.chains[key(fam, table, chain)]
+	c := p.chainNamed(fam, table, f.chain)
 	if c == nil {
-		return p.errf(&jpath{up: path, k: "chain"}, "chain %s %s %s is not declared", fam, table, chain)
+		return p.errf(&jpath{up: path, k: "chain"}, "chain %s %s %s is not declared", fam, table, f.chain)
 	}
 	p.whatChain = c
-	exprs, ok := o.get("expr").([]any)
-	if !ok {
+	if f.badExpr {
 		return p.errf(&jpath{up: path, k: "expr"}, "must be a list of statements")
 	}
 	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
 	p.nsets = 0
-	if comment, ok := str(o, "comment"); ok {
-		r.Pos.Text = "comment " + strconv.Quote(comment)
+	if f.hasComment {
+		r.Pos.Text = "comment " + strconv.Quote(f.comment)
 	}
 	for i, e := range exprs {
 		if f, ok := e.(*fastStmt); ok {
@@ -728,7 +771,7 @@ func (p *parser) statement(path *jpath, fam, table string, r *ruleset.Rule, st o
 			if !ok || !ok2 {
 				return p.errf(sp, `needs {"target": CHAIN}`)
 			}
-			if p.chains[key(fam, table, target)] == nil {
+			if p.chainNamed(fam, table, target) == nil {
 				return p.errf(&jpath{up: sp, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump
