@@ -59,6 +59,11 @@ type decoder struct {
 	objs map[string]any
 	// straight: the statements of rules are read straight where they can
 	// be (see fastStmt), into fast, a slab
+	// recent are short strings read before, by a hash of their text
+	recent [256]struct {
+		s string
+		v any
+	}
 	straight bool
 	fast     []fastStmt
 	rules    []fastRule
@@ -127,6 +132,26 @@ func (d *decoder) intern(b []byte, number bool) any {
 		}
 		return string(b)
 	}
+	if !number {
+		// most strings are found in a small cache, without hashing them
+		// for the map: nft's JSON says the same few again and again
+		h := uint(len(b))
+		for _, c := range b {
+			h = h*31 + uint(c)
+		}
+		e := &d.recent[h%uint(len(d.recent))]
+		if e.s == string(b) && e.v != nil {
+			return e.v
+		}
+		v := d.internMap(b, false)
+		e.s, e.v = v.(string), v
+		return v
+	}
+	return d.internMap(b, number)
+}
+
+// internMap is intern through the map of short strings and numbers.
+func (d *decoder) internMap(b []byte, number bool) any {
 	k := b
 	if number {
 		// a number and a string of the same text are different values

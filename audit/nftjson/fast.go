@@ -112,18 +112,25 @@ func (d *decoder) plainStr() []byte {
 		return nil
 	}
 	for i := d.pos + 1; i < len(d.data); i++ {
-		c := d.data[i]
-		if c == '"' {
+		if c := d.data[i]; !plain[c] {
+			if c != '"' || i-d.pos >= MaxString {
+				return nil
+			}
 			s := d.data[d.pos+1 : i]
 			d.pos = i + 1
 			return s
 		}
-		if c == '\\' || c < 0x20 || c >= 0x80 || i-d.pos > MaxString {
-			return nil
-		}
 	}
 	return nil
 }
+
+// plain are the bytes plainStr reads within a string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
 
 // key reads a plain string and the ':' after it.
 func (d *decoder) key() []byte {

@@ -80,9 +80,10 @@ type parser struct {
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
 	last   *ruleset.Chain // the chain found last
-	// scratch for the sets of a rule's terms read straight (fastStmt)
-	sets1 []oneSet
-	nsets int
+	// generic: a statement of the rule was read from the generic tree
+	generic bool
+	// deps are the dependencies of fastStmt, interned
+	deps map[*ruleset.Term]ruleset.Term
 	// the rule being parsed, for errors: its handle, and what it is
 	// (whatChain: a rule in that chain)
 	handle    int64
@@ -198,12 +199,6 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, semErr
 	}
 	return p.finish(waiting)
-}
-
-// oneSet is the set of one value of a term.
-type oneSet struct {
-	t [1]ruleset.Tuple
-	v [1]ruleset.Value
 }
 
 // ruleAt is the i-th element of the nftables array, a rule: its body
@@ -564,7 +559,7 @@ func (p *parser) ruleOf(path *jpath, f *fastRule) error {
 		return p.errf(&jpath{up: path, k: "expr"}, "must be a list of statements")
 	}
 	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
-	p.nsets = 0
+	p.generic = false
 	if f.hasComment {
 		r.Pos.Text = "comment " + strconv.Quote(f.comment)
 	}
@@ -578,12 +573,20 @@ func (p *parser) ruleOf(path *jpath, f *fastRule) error {
 		if !ok || len(st) != 1 {
 			return p.errf(ep, "a statement must be an object with one key")
 		}
+		p.generic = true
 		if err := p.statement(ep, fam, table, r, st); err != nil {
 			return err
 		}
 	}
-	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
-	p.in.Rule(r)
+	p.terms = r.Terms[:0] // scratch: copied out
+	if p.generic {
+		p.in.Rule(r)
+	} else if len(r.Terms) == 0 {
+		r.Terms = nil // as Interner.Rule does
+	} else {
+		// as Interner.Rule does: the terms of fastStmt are interned
+		r.Terms = append(make([]ruleset.Term, 0, len(r.Terms)), r.Terms...)
+	}
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
 		c.Rules = append(c.Rules, r)
@@ -601,21 +604,30 @@ func (p *parser) fastStatement(r *ruleset.Rule, f *fastStmt) {
 	}
 	switch f.kind {
 	case fastMatch:
-		r.Terms = append(r.Terms, f.deps...)
-		// the set is scratch too: Interner.Rule shares every set of one
-		// value, never keeping this one
-		if p.nsets == len(p.sets1) {
-			p.sets1 = append(p.sets1, make([]oneSet, 8)...)
-			p.sets1 = p.sets1[:cap(p.sets1)]
+		// interned here rather than by Interner.Rule (see ruleOf)
+		for i := range f.deps {
+			r.Terms = append(r.Terms, p.dep(&f.deps[i]))
 		}
-		o := &p.sets1[p.nsets]
-		p.nsets++
-		o.v[0] = f.val
-		o.t[0] = o.v[:]
-		r.Terms = append(r.Terms, ruleset.Term{Fields: ruleset.One(f.field), Set: o.t[:]})
+		r.Terms = append(r.Terms, p.in.Single(f.field, false, f.val))
 	case fastVerdict:
 		setVerdict(r, ruleset.Verdict{Kind: f.verdict})
 	}
+}
+
+// dep returns dependency *t, which the package shares, interned.
+func (p *parser) dep(t *ruleset.Term) ruleset.Term {
+	if d, ok := p.deps[t]; ok {
+		return d
+	}
+	d := *t
+	p.in.Rule(&ruleset.Rule{Terms: []ruleset.Term{d}})
+	if len(p.deps) < 64 {
+		if p.deps == nil {
+			p.deps = map[*ruleset.Term]ruleset.Term{}
+		}
+		p.deps[t] = d
+	}
+	return d
 }
 
 // neqField reads a statement "FIELD != VALUE" on a transport port or an
