@@ -232,9 +232,9 @@ func (d *decoder) fastMatch() *fastStmt {
 	}
 	var (
 		l      left
+		op     []byte
+		r      right
 		haveL  bool
-		op, rs []byte
-		rn     = -1
 		haveR  bool
 		haveOp bool
 	)
@@ -258,15 +258,7 @@ func (d *decoder) fastMatch() *fastStmt {
 			}
 			haveOp = true
 		case "right":
-			if haveR {
-				return nil
-			}
-			d.space()
-			if d.pos < len(d.data) && d.data[d.pos] == '"' {
-				if rs = d.plainStr(); rs == nil {
-					return nil
-				}
-			} else if rn = d.uint(); rn < 0 {
+			if haveR || !d.fastRight(&r) {
 				return nil
 			}
 			haveR = true
@@ -285,47 +277,38 @@ func (d *decoder) fastMatch() *fastStmt {
 	}
 	o := l.ops[0]
 	var v ruleset.Value
-	switch {
-	case rs != nil && (o.kind == kAddr4 || o.kind == kAddr6):
-		a, ok := parseIPv4(rs)
+	switch r.form {
+	case rightOne:
+		var ok bool
+		if v, ok = d.fastScalar(o.kind, r.a); !ok {
+			return nil
+		}
+	case rightRange:
+		lo, ok1 := d.fastScalar(o.kind, r.a)
+		hi, ok2 := d.fastScalar(o.kind, r.b)
+		switch {
+		case !ok1 || !ok2:
+			return nil
+		case o.kind == kPort && hi.PHi >= lo.PLo:
+			v = ruleset.PortValue(lo.PLo, hi.PHi)
+		case (o.kind == kAddr4 || o.kind == kAddr6) && lo.Lo.BitLen() == hi.Lo.BitLen() && !hi.Hi.Less(lo.Lo):
+			v = ruleset.AddrValue(lo.Lo, hi.Hi)
+		default:
+			return nil
+		}
+	case rightPrefix:
+		if o.kind != kAddr4 && o.kind != kAddr6 || r.a.s == nil || r.b.n < 0 {
+			return nil
+		}
+		a, ok := parseAddr(r.a.s)
 		if !ok {
-			var err error
-			if a, err = netip.ParseAddr(string(rs)); err != nil {
-				return nil
-			}
-		}
-		if (o.kind == kAddr4) != a.Unmap().Is4() {
 			return nil
 		}
-		v = ruleset.AddrValue(a, a)
-	case rs == nil && o.kind == kPort:
-		if rn > 65535 {
+		a = a.Unmap()
+		if r.b.n > a.BitLen() || (o.kind == kAddr4) != a.Is4() {
 			return nil
 		}
-		v = ruleset.PortValue(uint16(rn), uint16(rn))
-	case rs != nil && o.kind == kName:
-		if len(rs) > 0 && rs[0] == '@' {
-			return nil
-		}
-		s := d.intern(rs, false).(string)
-		if strings.HasSuffix(s, "*") {
-			v = ruleset.NameValue(strings.TrimSuffix(s, "*"), true)
-		} else {
-			v = ruleset.NameValue(s, false)
-		}
-	case rs != nil && o.kind == kProto:
-		n, known := ruleset.ProtoNumbers[string(rs)]
-		if !known {
-			return nil
-		}
-		v = ruleset.NumValue(n)
-	case rs == nil && o.kind == kProto:
-		if rn > 255 {
-			return nil
-		}
-		v = ruleset.NumValue(uint32(rn))
-	default:
-		return nil
+		v = ruleset.PrefixValue(netip.PrefixFrom(a, r.b.n))
 	}
 	if len(d.fast) == 0 {
 		d.fast = make([]fastStmt, fastSlabLen)
@@ -334,6 +317,139 @@ func (d *decoder) fastMatch() *fastStmt {
 	d.fast = d.fast[1:]
 	*st = fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v}
 	return st
+}
+
+// scalarText is a plain string s, or a non-negative integer n when s is
+// nil.
+type scalarText struct {
+	s []byte
+	n int
+}
+
+// right is a match's right side as fastRight reads it: one scalar a, a
+// range of a and b, or a prefix of address a and length b.
+type right struct {
+	form rightForm
+	a, b scalarText
+}
+
+type rightForm uint8
+
+const (
+	rightOne rightForm = iota
+	rightRange
+	rightPrefix
+)
+
+// scalar reads a plain string or a non-negative integer.
+func (d *decoder) scalar(x *scalarText) bool {
+	if d.peek() == '"' {
+		x.s = d.plainStr()
+		return x.s != nil
+	}
+	x.n = d.uint()
+	return x.n >= 0
+}
+
+// fastRight reads a right side: a scalar, {"range": [A, B]} or {"prefix":
+// {"addr": A, "len": N}}.
+func (d *decoder) fastRight(r *right) bool {
+	if d.peek() != '{' {
+		r.form = rightOne
+		return d.scalar(&r.a)
+	}
+	d.pos++
+	switch string(d.key()) {
+	case "range":
+		r.form = rightRange
+		if !d.next('[') || !d.scalar(&r.a) || !d.next(',') || !d.scalar(&r.b) || !d.next(']') {
+			return false
+		}
+	case "prefix":
+		r.form = rightPrefix
+		if !d.next('{') {
+			return false
+		}
+		haveA, haveN := false, false
+		for {
+			switch string(d.key()) {
+			case "addr":
+				if haveA || d.peek() != '"' || !d.scalar(&r.a) {
+					return false
+				}
+				haveA = true
+			case "len":
+				if haveN || d.peek() == '"' || !d.scalar(&r.b) {
+					return false
+				}
+				haveN = true
+			default:
+				return false
+			}
+			if d.next('}') {
+				break
+			}
+			if !d.next(',') {
+				return false
+			}
+		}
+		if !haveA || !haveN {
+			return false
+		}
+	default:
+		return false
+	}
+	return d.next('}')
+}
+
+// fastScalar is parser.scalar for the values fastRight reads, where it
+// finds a value (not a set's name).
+func (d *decoder) fastScalar(k kind, x scalarText) (ruleset.Value, bool) {
+	rs, rn := x.s, x.n
+	switch {
+	case rs != nil && (k == kAddr4 || k == kAddr6):
+		a, ok := parseAddr(rs)
+		if !ok || (k == kAddr4) != a.Unmap().Is4() {
+			return ruleset.Value{}, false
+		}
+		return ruleset.AddrValue(a, a), true
+	case rs == nil && k == kPort:
+		if rn > 65535 {
+			return ruleset.Value{}, false
+		}
+		return ruleset.PortValue(uint16(rn), uint16(rn)), true
+	case rs != nil && k == kName:
+		if len(rs) > 0 && rs[0] == '@' {
+			return ruleset.Value{}, false
+		}
+		s := d.intern(rs, false).(string)
+		if strings.HasSuffix(s, "*") {
+			return ruleset.NameValue(strings.TrimSuffix(s, "*"), true), true
+		}
+		return ruleset.NameValue(s, false), true
+	case rs != nil && k == kProto:
+		n, known := ruleset.ProtoNumbers[string(rs)]
+		if !known {
+			return ruleset.Value{}, false
+		}
+		return ruleset.NumValue(n), true
+	case rs == nil && k == kProto:
+		if rn > 255 {
+			return ruleset.Value{}, false
+		}
+		return ruleset.NumValue(uint32(rn)), true
+	}
+	return ruleset.Value{}, false
+}
+
+// parseAddr is netip.ParseAddr, without copying the text of an IPv4
+// address.
+func parseAddr(s []byte) (netip.Addr, bool) {
+	if a, ok := parseIPv4(s); ok {
+		return a, true
+	}
+	a, err := netip.ParseAddr(string(s))
+	return a, err == nil
 }
 
 // fastLeft reads {"payload": {"protocol": P, "field": F}} or {"meta":
