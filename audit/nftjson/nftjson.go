@@ -79,7 +79,9 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
-	last   *ruleset.Chain // the chain found last
+	// the chains found last, without a key string
+	recent  [8]*ruleset.Chain
+	nrecent int
 	// generic: a statement of the rule was read from the generic tree
 	generic bool
 	// deps are the dependencies of fastStmt, interned
@@ -534,12 +536,15 @@ func (p *parser) rule(ra ruleAt) error {
 
 // chainNamed returns the chain of that name, or nil.
 func (p *parser) chainNamed(fam, table, name string) *ruleset.Chain {
-	if c := p.last; c != nil && c.Name == name && c.Table == table && c.Family == fam {
-		return c
+	for _, c := range p.recent {
+		if c != nil && c.Name == name && c.Table == table && c.Family == fam {
+			return c
+		}
 	}
 	c := p.chains[key(fam, table, name)]
 	if c != nil {
-		p.last = c
+		p.recent[p.nrecent%len(p.recent)] = c
+		p.nrecent++
 	}
 	return c
 }
