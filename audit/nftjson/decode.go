@@ -67,6 +67,7 @@ type decoder struct {
 	straight bool
 	fast     []fastStmt
 	rules    []fastRule
+	lists    []any // of statements
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same
@@ -307,7 +308,9 @@ func (d *decoder) objectBody(base int) (any, error) {
 		var v any
 		if d.straight && d.depth == 4 && k == "expr" && d.peek() == '[' {
 			// a rule's statements: {"nftables": [{"rule": {"expr": [
-			v, err = d.exprArray()
+			var l []any
+			l, err = d.exprArray()
+			v = l
 		} else {
 			v, err = d.value()
 		}

@@ -46,7 +46,7 @@ const fastSlabLen = 256
 
 // exprArray is array for the "expr" list of a rule: each statement is
 // read straight when it can be, as generic JSON otherwise.
-func (d *decoder) exprArray() (any, error) {
+func (d *decoder) exprArray() ([]any, error) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, d.fail("nested too deeply")
 	}
@@ -57,7 +57,7 @@ func (d *decoder) exprArray() (any, error) {
 	return v, err
 }
 
-func (d *decoder) exprArrayBody(base int) (any, error) {
+func (d *decoder) exprArrayBody(base int) ([]any, error) {
 	d.pos++ // [
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
@@ -87,11 +87,26 @@ func (d *decoder) exprArrayBody(base int) (any, error) {
 			d.pos++
 		case ']':
 			d.pos++
-			return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
+			return d.exprList(d.elems[base:]), nil
 		default:
 			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
+}
+
+// exprList copies a rule's statements out, into a slab when few.
+func (d *decoder) exprList(es []any) []any {
+	n := len(es)
+	if n > fastSlabLen/8 {
+		return append(make([]any, 0, n), es...)
+	}
+	if n > len(d.lists) {
+		d.lists = make([]any, fastSlabLen*4)
+	}
+	l := d.lists[:n:n]
+	d.lists = d.lists[n:]
+	copy(l, es)
+	return l
 }
 
 // next skips space and reads byte c.
@@ -611,7 +626,7 @@ func (d *decoder) fastRule() *fastRule {
 			if err != nil {
 				return nil
 			}
-			f.expr, bit = v.([]any), 32
+			f.expr, bit = v, 32
 		default:
 			return nil
 		}
