@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/portolan/portolan/audit/ruleset"
 )
 
 // The statements read straight from the text (fastStmt) give what the
@@ -98,6 +100,20 @@ func TestStraightAsGeneric(t *testing.T) {
 	}
 	if len(rs.Chains[0].Rules) < 4*len(stmts)-1 {
 		t.Errorf("%d rules", len(rs.Chains[0].Rules))
+	}
+	// sets of one value are shared, whichever reading made them
+	shared := map[string]*ruleset.Tuple{}
+	for _, r := range rs.Chains[0].Rules {
+		for _, tm := range r.Terms {
+			if len(tm.Set) != 1 || len(tm.Set[0]) != 1 {
+				continue
+			}
+			k := fmt.Sprint(tm.Set[0][0])
+			if p, ok := shared[k]; ok && p != &tm.Set[0] {
+				t.Errorf("rule %d: set %s not shared", r.Pos.Handle, k)
+			}
+			shared[k] = &tm.Set[0]
+		}
 	}
 	// rules written otherwise
 	stmt := `[{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "lan0"}}, {"accept": null}]`

@@ -569,8 +569,8 @@ func (p *parser) ruleOf(path *jpath, f *fastRule) error {
 		r.Pos.Text = "comment " + strconv.Quote(f.comment)
 	}
 	for i, e := range exprs {
-		if f, ok := e.(*fastStmt); ok {
-			p.fastStatement(r, f)
+		if st, ok := e.(*fastStmt); ok {
+			p.fastStatement(r, st)
 			continue
 		}
 		ep := &jpath{up: path, k: "expr", i: i, idx: true}
@@ -624,8 +624,9 @@ func (p *parser) dep(t *ruleset.Term) ruleset.Term {
 	if d, ok := p.deps[t]; ok {
 		return d
 	}
-	d := *t
-	p.in.Rule(&ruleset.Rule{Terms: []ruleset.Term{d}})
+	one := &ruleset.Rule{Terms: []ruleset.Term{*t}}
+	p.in.Rule(one)
+	d := one.Terms[0]
 	if len(p.deps) < 64 {
 		if p.deps == nil {
 			p.deps = map[*ruleset.Term]ruleset.Term{}
