@@ -57,6 +57,17 @@ type decoder struct {
 	slab []member
 	// objs are small objects read before, by their text
 	objs map[string]any
+	// straight: the statements of rules are read straight where they can
+	// be (see fastStmt), into fast, a slab
+	// recent are short strings read before, by a hash of their text
+	recent [256]struct {
+		s string
+		v any
+	}
+	straight bool
+	fast     []fastStmt
+	rules    []fastRule
+	lists    []any // of statements
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same
@@ -122,6 +133,26 @@ func (d *decoder) intern(b []byte, number bool) any {
 		}
 		return string(b)
 	}
+	if !number {
+		// most strings are found in a small cache, without hashing them
+		// for the map: nft's JSON says the same few again and again
+		h := uint(len(b))
+		for _, c := range b {
+			h = h*31 + uint(c)
+		}
+		e := &d.recent[h%uint(len(d.recent))]
+		if e.s == string(b) && e.v != nil {
+			return e.v
+		}
+		v := d.internMap(b, false)
+		e.s, e.v = v.(string), v
+		return v
+	}
+	return d.internMap(b, number)
+}
+
+// internMap is intern through the map of short strings and numbers.
+func (d *decoder) internMap(b []byte, number bool) any {
 	k := b
 	if number {
 		// a number and a string of the same text are different values
@@ -222,6 +253,15 @@ func (d *decoder) value() (any, error) {
 	}
 }
 
+// peek returns the next byte after space, or 0 at the end.
+func (d *decoder) peek() byte {
+	d.space()
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
 func (d *decoder) lit(s string) bool {
 	if len(d.data)-d.pos >= len(s) && string(d.data[d.pos:d.pos+len(s)]) == s {
 		d.pos += len(s)
@@ -265,7 +305,15 @@ func (d *decoder) objectBody(base int) (any, error) {
 			return nil, d.fail("expected ':' after the key %q", k)
 		}
 		d.pos++
-		v, err := d.value()
+		var v any
+		if d.straight && d.depth == 4 && k == "expr" && d.peek() == '[' {
+			// a rule's statements: {"nftables": [{"rule": {"expr": [
+			var l []any
+			l, err = d.exprArray()
+			v = l
+		} else {
+			v, err = d.value()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -487,7 +535,7 @@ func (d *decoder) number() (any, error) {
 // elements each still holds are alive. isObj and found tell what the
 // document was; the error is a syntax error.
 func stream(data []byte, each func(i int, v any)) (isObj, found bool, err error) {
-	d := &decoder{data: data}
+	d := &decoder{data: data, straight: true}
 	d.space()
 	if d.pos == len(d.data) {
 		return false, false, d.fail("empty input")
@@ -578,9 +626,17 @@ func (d *decoder) streamArray(each func(i int, v any)) error {
 		return nil
 	}
 	for i := 0; ; i++ {
-		v, err := d.value()
-		if err != nil {
-			return err
+		var v any
+		d.space()
+		start, depth := d.pos, d.depth
+		if f := d.straightRule(); f != nil {
+			v = f
+		} else {
+			d.pos, d.depth = start, depth
+			var err error
+			if v, err = d.value(); err != nil {
+				return err
+			}
 		}
 		each(i, v)
 		d.space()

@@ -201,6 +201,11 @@ func (p *parser) payload(path *jpath, v any) (left, error) {
 		// raw payload: {"base": "th", "offset": 16, "len": 16}
 		return left{unknown: "a raw payload expression"}, nil
 	}
+	return payloadOf(proto, field), nil
+}
+
+// payloadOf reads the payload expression of a protocol's field.
+func payloadOf(proto, field string) left {
 	var l left
 	switch proto {
 	case "ip", "ip6":
@@ -256,7 +261,7 @@ func (p *parser) payload(path *jpath, v any) (left, error) {
 			l.unknown = proto + " " + field
 		}
 	}
-	return l, nil
+	return l
 }
 
 func (p *parser) meta(path *jpath, v any) (left, error) {
@@ -268,19 +273,24 @@ func (p *parser) meta(path *jpath, v any) (left, error) {
 	if !ok {
 		return left{}, p.errf(&jpath{up: path, k: "key"}, "must be a string")
 	}
+	return metaOf(k), nil
+}
+
+// metaOf reads the meta expression of key k.
+func metaOf(k string) left {
 	switch k {
 	case "iifname", "iif":
-		return left{ops: []operand{{ruleset.IIfName, kName}}}, nil
+		return left{ops: ops(ruleset.IIfName, kName)}
 	case "oifname", "oif":
-		return left{ops: []operand{{ruleset.OIfName, kName}}}, nil
+		return left{ops: ops(ruleset.OIfName, kName)}
 	case "l4proto":
-		return left{ops: []operand{{ruleset.L4Proto, kProto}}}, nil
+		return left{ops: ops(ruleset.L4Proto, kProto)}
 	case "nfproto":
-		return left{ops: []operand{{ruleset.NfProto, kNfProto}}}, nil
+		return left{ops: ops(ruleset.NfProto, kNfProto)}
 	case "protocol":
-		return left{ops: []operand{{ruleset.NfProto, kEther}}}, nil
+		return left{ops: ops(ruleset.NfProto, kEther)}
 	}
-	return left{unknown: "meta " + k}, nil
+	return left{unknown: "meta " + k}
 }
 
 func (p *parser) ct(path *jpath, v any) (left, error) {
@@ -814,7 +824,7 @@ func (p *parser) mapVerdict(path *jpath, fam, table string, v any) (ruleset.Verd
 			if !ok {
 				return ruleset.Verdict{}, p.errf(&jpath{up: path, k: k}, `needs {"target": CHAIN}`)
 			}
-			if p.chains[key(fam, table, target)] == nil {
+			if p.chainNamed(fam, table, target) == nil {
 				return ruleset.Verdict{}, p.errf(&jpath{up: &jpath{up: path, k: k}, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump

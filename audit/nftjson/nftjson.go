@@ -79,6 +79,13 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
+	// the chains found last, without a key string
+	recent  [8]*ruleset.Chain
+	nrecent int
+	// generic: a statement of the rule was read from the generic tree
+	generic bool
+	// deps are the dependencies of fastStmt, interned
+	deps map[*ruleset.Term]ruleset.Term
 	// the rule being parsed, for errors: its handle, and what it is
 	// (whatChain: a rule in that chain)
 	handle    int64
@@ -110,23 +117,31 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	ruled := map[tableKey]bool{} // tables with rules read
 	again := false               // read it again as a tree
 	handle := func(i int, el any) error {
-		k, body, err := p.element(i, el)
-		if err != nil {
-			return err
+		var k, fam, table string
+		var body obj
+		ra := ruleAt{i: i}
+		if f, ok := el.(*fastRule); ok {
+			k, fam, table, ra.f = "rule", f.family, f.table, f
+		} else {
+			var err error
+			if k, body, err = p.element(i, el); err != nil {
+				return err
+			}
+			fam, _ = str(body, "family")
+			table, _ = str(body, "table")
+			ra.o = body
 		}
-		fam, _ := str(body, "family")
-		table, _ := str(body, "table")
 		switch k {
 		case "rule":
 			if len(waiting) == 0 {
 				saved := len(p.rs.Notes)
-				if p.rule(&jpath{up: &jpath{k: "nftables", i: i, idx: true}, k: "rule"}, body) == nil {
+				if p.rule(ra) == nil {
 					ruled[tableKey{fam, table}] = true
 					return nil
 				}
 				p.rs.Notes = p.rs.Notes[:saved]
 			}
-			waiting = append(waiting, ruleAt{i, body})
+			waiting = append(waiting, ra)
 			return nil
 		case "metainfo", "table", "chain":
 		default:
@@ -188,9 +203,12 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	return p.finish(waiting)
 }
 
+// ruleAt is the i-th element of the nftables array, a rule: its body
+// o, or f when read straight.
 type ruleAt struct {
 	i int
 	o obj
+	f *fastRule
 }
 
 func newParser(file string) *parser {
@@ -239,7 +257,7 @@ func (p *parser) declare(i int, k string, body obj) error {
 // finish reads the rules that waited and numbers the rules of each chain.
 func (p *parser) finish(rules []ruleAt) (*ruleset.Ruleset, error) {
 	for _, r := range rules {
-		if err := p.rule(&jpath{up: &jpath{k: "nftables", i: r.i, idx: true}, k: "rule"}, r.o); err != nil {
+		if err := p.rule(r); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +293,7 @@ func parseTree(file string, data []byte) (*ruleset.Ruleset, error) {
 			return nil, err
 		}
 		if k == "rule" {
-			rules = append(rules, ruleAt{i, body})
+			rules = append(rules, ruleAt{i: i, o: body})
 			continue
 		}
 		if err := p.declare(i, k, body); err != nil {
@@ -492,41 +510,88 @@ func unknownVerdict(why string) ruleset.Verdict {
 	return ruleset.Verdict{Kind: ruleset.Unknown, Why: why}
 }
 
-func (p *parser) rule(path *jpath, o obj) error {
-	fam, ok1 := str(o, "family")
-	table, ok2 := str(o, "table")
-	chain, ok3 := str(o, "chain")
-	h, _ := intOf(o.get("handle"))
+// rule reads a rule into its chain.
+func (p *parser) rule(ra ruleAt) error {
+	path := &jpath{up: &jpath{k: "nftables", i: ra.i, idx: true}, k: "rule"}
+	f := ra.f
+	if f == nil {
+		o := ra.o
+		f = &fastRule{}
+		var ok1, ok2, ok3, ok4 bool
+		f.family, ok1 = str(o, "family")
+		f.table, ok2 = str(o, "table")
+		f.chain, ok3 = str(o, "chain")
+		f.handle, _ = intOf(o.get("handle"))
+		f.comment, f.hasComment = str(o, "comment")
+		f.expr, ok4 = o.get("expr").([]any)
+		f.badExpr = !ok4
+		if !ok1 || !ok2 || !ok3 {
+			p.handle, p.what = f.handle, "rule"
+			defer func() { p.handle, p.what = 0, "" }()
+			return p.errf(path, "a rule needs family, table and chain strings")
+		}
+	}
+	return p.ruleOf(path, f)
+}
+
+// chainNamed returns the chain of that name, or nil.
+func (p *parser) chainNamed(fam, table, name string) *ruleset.Chain {
+	for _, c := range p.recent {
+		if c != nil && c.Name == name && c.Table == table && c.Family == fam {
+			return c
+		}
+	}
+	c := p.chains[key(fam, table, name)]
+	if c != nil {
+		p.recent[p.nrecent%len(p.recent)] = c
+		p.nrecent++
+	}
+	return c
+}
+
+// ruleOf reads rule f, its family, table, chain and list of statements
+// there.
+func (p *parser) ruleOf(path *jpath, f *fastRule) error {
+	fam, table, exprs, h := f.family, f.table, f.expr, f.handle
 	p.handle, p.what, p.whatChain = h, "rule", nil
 	defer func() { p.handle, p.what, p.whatChain = 0, "", nil }()
-	if !ok1 || !ok2 || !ok3 {
-		return p.errf(path, "a rule needs family, table and chain strings")
-	}
-	c := p.chains[key(fam, table, chain)]
+	c := p.chainNamed(fam, table, f.chain)
 	if c == nil {
-		return p.errf(&jpath{up: path, k: "chain"}, "chain %s %s %s is not declared", fam, table, chain)
+		return p.errf(&jpath{up: path, k: "chain"}, "chain %s %s %s is not declared", fam, table, f.chain)
 	}
 	p.whatChain = c
-	exprs, ok := o.get("expr").([]any)
-	if !ok {
+	if f.badExpr {
 		return p.errf(&jpath{up: path, k: "expr"}, "must be a list of statements")
 	}
 	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Handle: h}, Terms: p.terms[:0]}
-	if comment, ok := str(o, "comment"); ok {
-		r.Pos.Text = "comment " + strconv.Quote(comment)
+	p.generic = false
+	if f.hasComment {
+		r.Pos.Text = "comment " + strconv.Quote(f.comment)
 	}
 	for i, e := range exprs {
+		if st, ok := e.(*fastStmt); ok {
+			p.fastStatement(r, st)
+			continue
+		}
 		ep := &jpath{up: path, k: "expr", i: i, idx: true}
 		st, ok := e.(obj)
 		if !ok || len(st) != 1 {
 			return p.errf(ep, "a statement must be an object with one key")
 		}
+		p.generic = true
 		if err := p.statement(ep, fam, table, r, st); err != nil {
 			return err
 		}
 	}
-	p.terms = r.Terms[:0] // scratch: Rule copies the terms out
-	p.in.Rule(r)
+	p.terms = r.Terms[:0] // scratch: copied out
+	if p.generic {
+		p.in.Rule(r)
+	} else if len(r.Terms) == 0 {
+		r.Terms = nil // as Interner.Rule does
+	} else {
+		// as Interner.Rule does: the terms of fastStmt are interned
+		r.Terms = append(make([]ruleset.Term, 0, len(r.Terms)), r.Terms...)
+	}
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
 		c.Rules = append(c.Rules, r)
@@ -535,6 +600,40 @@ func (p *parser) rule(path *jpath, o obj) error {
 		}
 	}
 	return nil
+}
+
+// fastStatement is statement for one read straight from the text.
+func (p *parser) fastStatement(r *ruleset.Rule, f *fastStmt) {
+	if r.Verdict.Kind != ruleset.Continue && r.Verdict.Kind != ruleset.Unknown {
+		return // nothing after a verdict runs
+	}
+	switch f.kind {
+	case fastMatch:
+		// interned here rather than by Interner.Rule (see ruleOf)
+		for i := range f.deps {
+			r.Terms = append(r.Terms, p.dep(&f.deps[i]))
+		}
+		r.Terms = append(r.Terms, p.in.Single(f.field, false, f.val))
+	case fastVerdict:
+		setVerdict(r, ruleset.Verdict{Kind: f.verdict})
+	}
+}
+
+// dep returns dependency *t, which the package shares, interned.
+func (p *parser) dep(t *ruleset.Term) ruleset.Term {
+	if d, ok := p.deps[t]; ok {
+		return d
+	}
+	one := &ruleset.Rule{Terms: []ruleset.Term{*t}}
+	p.in.Rule(one)
+	d := one.Terms[0]
+	if len(p.deps) < 64 {
+		if p.deps == nil {
+			p.deps = map[*ruleset.Term]ruleset.Term{}
+		}
+		p.deps[t] = d
+	}
+	return d
 }
 
 // neqField reads a statement "FIELD != VALUE" on a transport port or an
@@ -690,7 +789,7 @@ func (p *parser) statement(path *jpath, fam, table string, r *ruleset.Rule, st o
 			if !ok || !ok2 {
 				return p.errf(sp, `needs {"target": CHAIN}`)
 			}
-			if p.chains[key(fam, table, target)] == nil {
+			if p.chainNamed(fam, table, target) == nil {
 				return p.errf(&jpath{up: sp, k: "target"}, "chain %q does not exist in table %s %s", target, fam, table)
 			}
 			kd := ruleset.Jump
