@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
@@ -76,7 +77,7 @@ func parseNode(file string, data []byte) (*yaml.Node, error) {
 	return root, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlLineRE = lazyre.New(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // yamlError turns a syntax error from the YAML parser into an Error.
 func yamlError(file string, err error) error {
@@ -101,31 +102,49 @@ func yamlMessages(file string, msgs []string) Errors {
 	return es
 }
 
-// index maps field paths to where their values stand in the file.
+// index maps field paths to where their values stand in the file. It is
+// made when an error is first named: a valid profile (every embedded one,
+// on every run) never needs it.
 type index struct {
 	file  string
-	pos   map[string][2]int
-	steps int // positions looked at to name decode errors (a test counts them)
+	root  *yaml.Node
+	pos   map[string][2]int // made by positions
+	steps int               // positions looked at to name decode errors (a test counts them)
+	// lists are the scalars checkKeys made lists of one (a StringList's
+	// "tcp" for [tcp]): indexed as the scalars they were.
+	lists map[*yaml.Node]bool
 }
 
 func newIndex(file string, root *yaml.Node) *index {
-	idx := &index{file: file, pos: map[string][2]int{}}
-	idx.walk(root, "")
-	return idx
+	return &index{file: file, root: root}
+}
+
+// positions returns the positions of the file's fields by path.
+func (idx *index) positions() map[string][2]int {
+	if idx.pos == nil {
+		idx.pos = map[string][2]int{}
+		idx.walk(idx.root, "")
+	}
+	return idx.pos
 }
 
 func (idx *index) walk(n *yaml.Node, path string) {
 	idx.pos[path] = [2]int{n.Line, n.Column}
-	switch n.Kind {
-	case yaml.MappingNode:
+	switch {
+	case n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			idx.walk(n.Content[i+1], joinPath(path, n.Content[i].Value))
 		}
-	case yaml.SequenceNode:
+	case n.Kind == yaml.SequenceNode && !idx.lists[n]:
 		for i, c := range n.Content {
-			idx.walk(c, fmt.Sprintf("%s[%d]", path, i))
+			idx.walk(c, elemPath(path, i))
 		}
 	}
+}
+
+// elemPath is the path of the i-th element of the list at path: path[i].
+func elemPath(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
 }
 
 func joinPath(path, key string) string {
@@ -140,7 +159,7 @@ func joinPath(path, key string) string {
 func (idx *index) at(path, format string, a ...any) *Error {
 	e := &Error{File: idx.file, Field: path, Msg: fmt.Sprintf(format, a...)}
 	for p := path; ; p = parentPath(p) {
-		if lc, ok := idx.pos[p]; ok {
+		if lc, ok := idx.positions()[p]; ok {
 			e.Line, e.Col = lc[0], lc[1]
 			break
 		}
@@ -188,7 +207,7 @@ func (idx *index) decodeErrors(err error) error {
 		}
 		if lines == nil {
 			lines = map[int]at{}
-			for p, lc := range idx.pos {
+			for p, lc := range idx.positions() {
 				idx.steps++
 				b, ok := lines[lc[0]]
 				if !ok || lc[1] < b.col || (lc[1] == b.col && (len(p) > len(b.path) || len(p) == len(b.path) && p < b.path)) {
@@ -234,6 +253,10 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, idx *index, errs *Erro
 			item := *n
 			n.Kind, n.Tag, n.Value, n.Style = yaml.SequenceNode, "!!seq", "", 0
 			n.Content = []*yaml.Node{&item}
+			if idx.lists == nil {
+				idx.lists = map[*yaml.Node]bool{}
+			}
+			idx.lists[n] = true
 		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -259,7 +282,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, idx *index, errs *Erro
 			return // the decoder names the type error
 		}
 		for i, c := range n.Content {
-			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), idx, errs)
+			checkKeys(c, t.Elem(), elemPath(path, i), idx, errs)
 		}
 	}
 }
@@ -274,8 +297,16 @@ func describe(n *yaml.Node) string {
 	return fmt.Sprintf("%q", n.Value)
 }
 
-// yamlFields maps the yaml names of t's fields to their types.
+// fieldsOf holds yamlFields' maps, made once a type: every mapping of
+// every profile asks for its type's.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
+// yamlFields maps the yaml names of t's fields to their types. The map is
+// shared: read it only.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	m := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -288,6 +319,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		}
 		m[name] = f.Type
 	}
+	fieldsOf.Store(t, m)
 	return m
 }
 

@@ -2,8 +2,13 @@ package catalog
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/portolan/portolan/model"
 )
 
 // minimal is a valid profile; the error cases below each break one thing.
@@ -215,5 +220,37 @@ func TestOpenOverlay(t *testing.T) {
 	}
 	if _, err := Open(t.TempDir()); err == nil {
 		t.Error("Open(empty dir) succeeded")
+	}
+}
+
+// TestIndexAsWritten: the positions named in errors are made only when an
+// error is named, after checkKeys made lists of scalars ("proto: tcp"),
+// and are still those of the file as written; a valid profile never makes
+// them.
+func TestIndexAsWritten(t *testing.T) {
+	parse := func() *yaml.Node {
+		root, err := parseNode("demo.yaml", []byte(minimal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root
+	}
+	want := newIndex("demo.yaml", parse()).positions()
+	if _, ok := want["flows[0].proto"]; !ok {
+		t.Fatalf("no flows[0].proto in %v", want)
+	}
+	root := parse()
+	idx := newIndex("demo.yaml", root)
+	var errs Errors
+	checkKeys(root, reflect.TypeOf(model.Service{}), "", idx, &errs)
+	var svc model.Service
+	if err := root.Decode(&svc); err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	if errs := validate(&svc, idx); len(errs) > 0 || idx.pos != nil {
+		t.Fatalf("a valid profile: errors %v, index made: %v", errs, idx.pos != nil)
+	}
+	if got := idx.positions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("positions after checkKeys:\n%v\nas written:\n%v", got, want)
 	}
 }

@@ -4,20 +4,20 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
 var (
-	slugRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	slugRE = lazyre.New(`^[a-z][a-z0-9-]*$`)
 	// serviceSlugRE also takes a leading digit: vendors are called 8x8.
-	serviceSlugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	langRE        = regexp.MustCompile(`^[a-z]{2}$`)
+	serviceSlugRE = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
+	langRE        = lazyre.New(`^[a-z]{2}$`)
 )
 
 // TLSVersions are the versions a tls-min constraint may name.

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/portolan/portolan/catalog"
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/internal/safeio"
 	"github.com/portolan/portolan/probe"
 	"github.com/portolan/portolan/resolve"
@@ -87,7 +87,7 @@ const DefaultScrapeTimeout = 30 * time.Second
 
 // moduleName is what a module may be called: it becomes a label value and
 // a query parameter.
-var moduleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+var moduleName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Error is a config error at a line and column of a file.
 type Error struct {

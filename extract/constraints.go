@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
@@ -28,18 +29,18 @@ type draftConstraint struct {
 }
 
 var (
-	algRE          = regexp.MustCompile(`(?i)(\balgs?\b|application[- ]layer[- ]gateway|sip[- ]?helper|sip[- ]fixup|sip[- ]?transformations|sip inspection)`)
+	algRE          = lazyre.New(`(?i)(\balgs?\b|application[- ]layer[- ]gateway|sip[- ]?helper|sip[- ]fixup|sip[- ]?transformations|sip inspection)`)
 	sslWords       = []string{"ssl inspection", "ssl-inspektion", "ssl-inspection", "tls inspection", "ssl inspektion", "https inspection", "https-inspektion", "inspeção ssl", "inspeção de ssl", "inspección ssl", "inspección de ssl", "inspection ssl", "inspection tls", "ispezione ssl", "ssl インスペクション", "sslインスペクション", "ssl復号", "ssl 復号", "ssl denetimi", "ssl-denetimi", "ssl decryption", "ssl-entschlüsselung", "tls decryption", "break the ssl", "ssl interception", "ssl-bump", "deep packet inspection", "mitm"}
 	proxyWords     = []string{"proxy", "proxies", "プロキシ", "vekil sunucu"}
 	authWords      = []string{"authentication", "authentifizierung", "autenticação", "autenticación", "authentification", "autenticazione", "認証", "kimlik doğrulama", "auth"}
 	authSchemes    = []string{"basic", "digest", "ntlm", "negotiate", "kerberos", "keberos"}
 	negWords       = []string{"not supported", "are not", "is not", "nicht", "não", "no es", "no son", "no se", "ne sont pas", "n'est pas", "non sono", "non è", "non supportat", "desteklenmez", "değil", "対応していません", "非対応", "サポートされていません", "unsupported", "refused", "abgelehnt"}
-	tlsRE          = regexp.MustCompile(`(?i)\btls(?:\s*v?|[^.;:\d]{0,25}?\b)(1\.[0-3])\b`)
+	tlsRE          = lazyre.New(`(?i)\btls(?:\s*v?|[^.;:\d]{0,25}?\b)(1\.[0-3])\b`)
 	tlsMinWords    = []string{"or higher", "or later", "or newer", "higher", "minimum", "at least", "mindestens", "höher", "oder neuer", "superior", "ou superior", "mínim", "minimal", "minimale", "minima", "以上", "en az", "veya üzeri", "refus", "nicht möglich", "not possible", "not supported", "nicht unterstützt", "não é possível", "no es posible", "pas possible", "non è possibile"}
 	timeoutWords   = []string{"timeout", "time-out", "time out", "binding", "zeitüberschreitung", "session-timeout", "sitzungsdauer", "tempo limite", "expiração", "temporizador", "tiempo de espera", "tiempo límite", "délai", "durée de vie", "expiration", "zaman aşımı", "oturum süresi", "保持時間", "タイムアウト", "セッション保持", "udp-session", "timer", "scadenza"}
 	keepaliveWords = []string{"keep-alive", "keepalive", "keep alive", "キープアライブ", "keep-alives"}
-	durationRE     = regexp.MustCompile(`(?i)(\d{1,5})\s*(seconds|second|secs|sec|s\b|sekunden|sekunde|sek\.?|segundos|segundo|secondi|secondo|secondes|seconde|saniye|秒|minutes|minute|minuten|minutos|minuto|minuti|min\b|分|dakika)`)
-	noInboundRE    = regexp.MustCompile(`(?i)(no inbound|no incoming|not necessary to open ports for inbound|nicht notwendig, ports für eingehende|keine eingehenden|aucun flux entrant|aucune connexion entrante|nenhuma porta de entrada|nenhuma conexão de entrada|ningún puerto de entrada|ninguna conexión entrante|nessuna connessione in ingresso|nessuna porta in ingresso|gelen bağlantı gerekmez|gelen port açılması gerekmez|受信ポートの開放は不要|インバウンド.{0,10}不要|only make outbound|nur ausgehende)`)
+	durationRE     = lazyre.New(`(?i)(\d{1,5})\s*(seconds|second|secs|sec|s\b|sekunden|sekunde|sek\.?|segundos|segundo|secondi|secondo|secondes|seconde|saniye|秒|minutes|minute|minuten|minutos|minuto|minuti|min\b|分|dakika)`)
+	noInboundRE    = lazyre.New(`(?i)(no inbound|no incoming|not necessary to open ports for inbound|nicht notwendig, ports für eingehende|keine eingehenden|aucun flux entrant|aucune connexion entrante|nenhuma porta de entrada|nenhuma conexão de entrada|ningún puerto de entrada|ninguna conexión entrante|nessuna connessione in ingresso|nessuna porta in ingresso|gelen bağlantı gerekmez|gelen port açılması gerekmez|受信ポートの開放は不要|インバウンド.{0,10}不要|only make outbound|nur ausgehende)`)
 	byNameWords    = []string{"dns name", "dns-name", "domain name", "ドメイン名", "fqdn", "nome de domínio", "nomes de domínio", "nom de domaine", "noms de domaine", "nome di dominio", "nombre de dominio", "alan adı", "by name", "per nome", "par nom"}
 	ipAddrWords    = []string{"ip address", "ip-adress", "ipアドレス", "ip アドレス", "endereço ip", "endereços ip", "adresse ip", "adresses ip", "indirizzo ip", "indirizzi ip", "dirección ip", "direcciones ip", "ip adres", "by ip"}
 )

@@ -2,7 +2,6 @@ package extract
 
 import (
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -10,6 +9,7 @@ import (
 
 	"go4.org/netipx"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
@@ -40,11 +40,11 @@ type token struct {
 
 var (
 	ipv4Pat = `(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}`
-	ipv4RE  = regexp.MustCompile(`\b` + ipv4Pat + `(?:/\d{1,2}\b|\s*[-–]\s*` + ipv4Pat + `\b|-\d{1,3}\b)?`)
-	ipv6RE  = regexp.MustCompile(`(?i)(?:^|[^\w:.])((?:[0-9a-f]{1,4}:){1,7}(?:[0-9a-f]{1,4}|:)(?:[0-9a-f]{1,4})?(?::[0-9a-f]{1,4}){0,6}(?:/\d{1,3})?)`)
-	hostRE  = regexp.MustCompile(`(?i)(?:\*\.|` + hostPlaceholderRE + `\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,22}[a-z]`)
-	placeRE = regexp.MustCompile(`^` + hostPlaceholderRE)
-	tcpIPRE = regexp.MustCompile(`(?i)^tcp[-/]ip`)
+	ipv4RE  = lazyre.New(`\b` + ipv4Pat + `(?:/\d{1,2}\b|\s*[-–]\s*` + ipv4Pat + `\b|-\d{1,3}\b)?`)
+	ipv6RE  = lazyre.New(`(?i)(?:^|[^\w:.])((?:[0-9a-f]{1,4}:){1,7}(?:[0-9a-f]{1,4}|:)(?:[0-9a-f]{1,4})?(?::[0-9a-f]{1,4}){0,6}(?:/\d{1,3})?)`)
+	hostRE  = lazyre.New(`(?i)(?:\*\.|` + hostPlaceholderRE + `\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,22}[a-z]`)
+	placeRE = lazyre.New(`^` + hostPlaceholderRE)
+	tcpIPRE = lazyre.New(`(?i)^tcp[-/]ip`)
 )
 
 // findHosts returns the host tokens of s, in order: addresses, ranges,
@@ -443,8 +443,8 @@ func rangeConnector(s string, j int) (int, bool) {
 }
 
 var (
-	betweenRE = regexp.MustCompile(`(?i)(?:^|[^\pL])(?:between|zwischen|entre|tra|fra|compres[ae] tra|arasında)\s+$`)
-	andRE     = regexp.MustCompile(`(?i)^\s+(?:and|und|e|y|et|ile|ve)\s+`)
+	betweenRE = lazyre.New(`(?i)(?:^|[^\pL])(?:between|zwischen|entre|tra|fra|compres[ae] tra|arasında)\s+$`)
+	andRE     = lazyre.New(`(?i)^\s+(?:and|und|e|y|et|ile|ve)\s+`)
 )
 
 // betweenBefore says whether the text before a number ends with

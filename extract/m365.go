@@ -2,13 +2,13 @@ package extract
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/portolan/portolan/catalog"
 	"github.com/portolan/portolan/hostsrc"
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
@@ -155,7 +155,7 @@ func ImportM365(data []byte, opt M365Options) (*model.Service, []byte, []string,
 	return svc, out, warnings, nil
 }
 
-var idRE = regexp.MustCompile(`"id"\s*:\s*(\d+)\b`)
+var idRE = lazyre.New(`"id"\s*:\s*(\d+)\b`)
 
 // idSource finds the line where an endpoint set's "id" stands and quotes
 // it as written.

@@ -2,16 +2,16 @@ package extract
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"unicode"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 )
 
-var slugJunk = regexp.MustCompile(`[^a-z0-9]+`)
+var slugJunk = lazyre.New(`[^a-z0-9]+`)
 
 // slugify makes a lower-case slug of letters, digits and hyphens.
 func slugify(s string, n int) string {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // MaxLineLen bounds how much of one source line the readers look at: a
@@ -12,12 +14,12 @@ import (
 const MaxLineLen = 8 << 10
 
 var (
-	mdSepRE    = regexp.MustCompile(`^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$`)
-	itemRE     = regexp.MustCompile(`^\s*(?:[-*+•◦▪●・–]|\d{1,2}[.)])\s*`)
-	mdHeadRE   = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+`)
-	inlineTag  = regexp.MustCompile(`(?i)</?(?:sup|sub|br|b|i|em|strong|span|div|code|a|p|u|small|font|img|li|ul|ol|td|tr|th|table|kbd|mark|s|del|ins|pre|tt|h[1-6])\b[^<>]{0,200}>`)
-	mdLinkRE   = regexp.MustCompile(`\[([^\[\]]{0,300})\]\([^()\s]{0,500}\)`)
-	multiSpace = regexp.MustCompile(`\S(?: {2,}|\t)\S`)
+	mdSepRE    = lazyre.New(`^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$`)
+	itemRE     = lazyre.New(`^\s*(?:[-*+•◦▪●・–]|\d{1,2}[.)])\s*`)
+	mdHeadRE   = lazyre.New(`^\s{0,3}(#{1,6})\s+`)
+	inlineTag  = lazyre.New(`(?i)</?(?:sup|sub|br|b|i|em|strong|span|div|code|a|p|u|small|font|img|li|ul|ol|td|tr|th|table|kbd|mark|s|del|ins|pre|tt|h[1-6])\b[^<>]{0,200}>`)
+	mdLinkRE   = lazyre.New(`\[([^\[\]]{0,300})\]\([^()\s]{0,500}\)`)
+	multiSpace = lazyre.New(`\S(?: {2,}|\t)\S`)
 )
 
 // readText reads plain text and Markdown: '#' headings and short lines
@@ -140,9 +142,9 @@ func readText(name string, data []byte, layout bool) *Document {
 	return d
 }
 
-var protoDigitRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b.*\d`)
+var protoDigitRE = lazyre.New(`(?i)\b(tcp|udp)\b.*\d`)
 
-var recordRE = regexp.MustCompile(`(?i)\b(tcp|udp)\b[\s:/,-]*\d`)
+var recordRE = lazyre.New(`(?i)\b(tcp|udp)\b[\s:/,-]*\d`)
 
 // isRecord says whether a line names a protocol with a port and a host:
 // one requirement per line.

@@ -3,8 +3,9 @@ package model
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
+
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // EntryKind classifies a host-set entry.
@@ -45,9 +46,9 @@ type Entry struct {
 func (e Entry) IsAddress() bool { return e.Kind == EntryAddr || e.Kind == EntryPrefix }
 
 var (
-	labelRE    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	templateRE = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
-	paramRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	labelRE    = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	templateRE = lazyre.New(`\{([a-z][a-z0-9_]*)\}`)
+	paramRE    = lazyre.New(`^[a-z][a-z0-9_]*$`)
 )
 
 // ParseEntry classifies a host-set entry and checks its syntax.

@@ -2,11 +2,12 @@ package model
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // PortRange is an inclusive range of ports, Lo ≤ Hi, both in 1..65535.
@@ -230,7 +231,7 @@ type PortExpr struct {
 	Mult  int
 }
 
-var portExprRE = regexp.MustCompile(`^([0-9]+)(?:-|\+(?:([0-9]+)\*)?)\{([a-z][a-z0-9_]*)\}$`)
+var portExprRE = lazyre.New(`^([0-9]+)(?:-|\+(?:([0-9]+)\*)?)\{([a-z][a-z0-9_]*)\}$`)
 
 // IsPortExpr reports whether s is written as a port expression (a port,
 // "-" or "+", a param) rather than a port, a range or a whole param.

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portolan/portolan/probe"
@@ -12,21 +13,24 @@ import (
 // ProbeHTML writes a probe report as one self-contained HTML page (inline
 // CSS, no script, nothing fetched), to attach to a change ticket.
 func ProbeHTML(w io.Writer, r *probe.Report) error {
-	return probeTmpl.Execute(w, struct {
+	return probeTmpl().Execute(w, struct {
 		*probe.Report
 		Verdict string
 		Title   string
 	}{r, Verdict(r), "portolan probe " + strings.Join(r.Services, " ")})
 }
 
-var probeTmpl = template.Must(template.New("probe").Funcs(template.FuncMap{
-	"ms":     func(m probe.Millis) string { return time.Duration(m).Round(time.Millisecond).String() },
-	"time":   func(t time.Time) string { return t.Format(time.RFC3339) },
-	"word":   probeStatusWord,
-	"join":   strings.Join,
-	"has":    func(r probe.Result) bool { return hasDetail(r) },
-	"status": func(s probe.Status) string { return string(s) },
-}).Parse(`<!DOCTYPE html>
+// probeTmpl is the page's template, parsed on first use (not at init, which
+// every command of the CLI would pay).
+var probeTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("probe").Funcs(template.FuncMap{
+		"ms":     func(m probe.Millis) string { return time.Duration(m).Round(time.Millisecond).String() },
+		"time":   func(t time.Time) string { return t.Format(time.RFC3339) },
+		"word":   probeStatusWord,
+		"join":   strings.Join,
+		"has":    func(r probe.Result) bool { return hasDetail(r) },
+		"status": func(s probe.Status) string { return string(s) },
+	}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -100,6 +104,7 @@ footer{margin-top:2em;color:#777;font-size:.85em}
 </body>
 </html>
 `))
+})
 
 func hasDetail(r probe.Result) bool {
 	return len(r.Details) > 0 || r.Addrs != nil || r.Ports != nil || r.TLS != nil || r.Proxy != nil ||

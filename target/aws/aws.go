@@ -38,13 +38,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
@@ -94,7 +94,7 @@ var ErrGatewayMode = errors.New("--target aws: a security group filters the traf
 	"Gateway mode's forward path and port forwards (DNAT) have no security group form: forward with a Network Load Balancer to the instance that carries this group, " +
 	"or write --target nftables for a NAT instance")
 
-var vpcIDRE = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+var vpcIDRE = lazyre.New(`^vpc-[0-9a-f]{8,17}$`)
 
 // Rule is one security group rule resource.
 type Rule struct {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
+	"github.com/portolan/portolan/internal/lazyre"
 	"github.com/portolan/portolan/model"
 	"github.com/portolan/portolan/policy"
 	"github.com/portolan/portolan/resolve"
@@ -69,8 +69,8 @@ const (
 
 // Patterns of the CRD's schema for toFQDNs.
 var (
-	matchNameRe    = regexp.MustCompile(`^([-a-zA-Z0-9_]+[.]?)+$`)
-	matchPatternRe = regexp.MustCompile(`^([-a-zA-Z0-9_*]+[.]?)+$`)
+	matchNameRe    = lazyre.New(`^([-a-zA-Z0-9_]+[.]?)+$`)
+	matchPatternRe = lazyre.New(`^([-a-zA-Z0-9_*]+[.]?)+$`)
 )
 
 // MaxPorts is the most ports (or ranges) Cilium takes in one port rule.

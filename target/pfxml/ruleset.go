@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // Table is the table the chains of a configuration stand in.
@@ -37,7 +37,7 @@ func LooksSection(data []byte) bool {
 	return ok && (r == "filter" || r == "nat" || r == "aliases")
 }
 
-var rootRE = regexp.MustCompile(`^<([A-Za-z_][A-Za-z0-9_.-]*)[\s>/]`)
+var rootRE = lazyre.New(`^<([A-Za-z_][A-Za-z0-9_.-]*)[\s>/]`)
 
 // rootName finds the first element's name past the declaration and
 // comments, in the first 64 KiB.
@@ -285,8 +285,8 @@ type famUnknown struct {
 	what string
 }
 
-var ifNameRE = regexp.MustCompile(`^(lan|wan|opt[0-9]+)$`)
-var hostRE = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)+\.?$`)
+var ifNameRE = lazyre.New(`^(lan|wan|opt[0-9]+)$`)
+var hostRE = lazyre.New(`^(?i)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)+\.?$`)
 
 // entry resolves one alias entry or address field into a; seen holds the
 // aliases taken in already, each once.

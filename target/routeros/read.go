@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/portolan/portolan/audit/ruleset"
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // Format is the reader's format name, --format routeros.
@@ -60,7 +61,7 @@ func Looks(data []byte) bool {
 	return false
 }
 
-var menuStart = regexp.MustCompile(`^/(ip|ipv6|interface|system|routing|user|tool|certificate|queue|ppp|snmp|disk|container|file)([ /]|$)`)
+var menuStart = lazyre.New(`^/(ip|ipv6|interface|system|routing|user|tool|certificate|queue|ppp|snmp|disk|container|file)([ /]|$)`)
 
 // family is the reader's view of one address family's menus.
 type family struct {
@@ -289,7 +290,7 @@ func argText(a *Arg) string {
 	return a.Val
 }
 
-var helperFind = regexp.MustCompile(`^find\s+(?:where\s+)?name\s*=\s*"?([a-z0-9-]+)"?$`)
+var helperFind = lazyre.New(`^find\s+(?:where\s+)?name\s*=\s*"?([a-z0-9-]+)"?$`)
 
 // servicePort follows set, enable and disable of the helpers.
 func (p *reader) servicePort(c *Cmd) {
@@ -457,7 +458,7 @@ func (p *reader) conntrackTimeouts(rs *ruleset.Ruleset) {
 // findRE reads the find expressions the reader follows in a remove:
 // [find where comment~"RE"], [find comment="X"], [find where list~"RE"],
 // each optionally with "and dynamic=no".
-var findRE = regexp.MustCompile(`^find\s+(?:where\s+)?(comment|list)\s*(~|=)\s*"((?:[^"\\]|\\.)*)"(?:\s+(?:and\s+)?dynamic=no)?$`)
+var findRE = lazyre.New(`^find\s+(?:where\s+)?(comment|list)\s*(~|=)\s*"((?:[^"\\]|\\.)*)"(?:\s+(?:and\s+)?dynamic=no)?$`)
 
 func finder(a *Arg) (func(*entry) bool, bool) {
 	if a == nil || !a.Expr {

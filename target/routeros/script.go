@@ -3,8 +3,9 @@ package routeros
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/portolan/portolan/internal/lazyre"
 )
 
 // Limits of what the reader takes: an export of a large router is a few
@@ -165,7 +166,7 @@ func ParseScript(file string, data []byte) (*Script, error) {
 
 // raiseRE is the writer's conditional raise of a connection tracking
 // timeout.
-var raiseRE = regexp.MustCompile(`^:if \(\[/ip firewall connection tracking get ([a-z-]+)\] < \[:totime "([0-9a-z:]+)"\]\) do=\{ */ip firewall connection tracking set ([a-z-]+)=([0-9a-z:]+) *\}$`)
+var raiseRE = lazyre.New(`^:if \(\[/ip firewall connection tracking get ([a-z-]+)\] < \[:totime "([0-9a-z:]+)"\]\) do=\{ */ip firewall connection tracking set ([a-z-]+)=([0-9a-z:]+) *\}$`)
 
 func trailingBackslashes(l []byte) int {
 	n := 0
