@@ -65,7 +65,8 @@ type decoder struct {
 		v any
 	}
 	straight bool
-	fast     []fastStmt
+	same     []sameStmt
+	stmts    uint32 // matches made
 	rules    []fastRule
 	lists    []any // of statements
 }

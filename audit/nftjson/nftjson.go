@@ -86,6 +86,9 @@ type parser struct {
 	generic bool
 	// deps are the dependencies of fastStmt, interned
 	deps map[*ruleset.Term]ruleset.Term
+	// same are the terms of fastStmt by their id, interned
+	same []sameTerm
+	size int // of the input
 	// the rule being parsed, for errors: its handle, and what it is
 	// (whatChain: a rule in that chain)
 	handle    int64
@@ -112,6 +115,7 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
 	p := newParser(file)
+	p.size = len(data)
 	var waiting []ruleAt
 	type tableKey struct{ fam, table string }
 	ruled := map[tableKey]bool{} // tables with rules read
@@ -201,6 +205,12 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, semErr
 	}
 	return p.finish(waiting)
+}
+
+// sameTerm is the term of the fastStmt of that id, interned.
+type sameTerm struct {
+	id uint32
+	t  ruleset.Term
 }
 
 // ruleAt is the i-th element of the nftables array, a rule: its body
@@ -613,7 +623,14 @@ func (p *parser) fastStatement(r *ruleset.Rule, f *fastStmt) {
 		for i := range f.deps {
 			r.Terms = append(r.Terms, p.dep(&f.deps[i]))
 		}
-		r.Terms = append(r.Terms, p.in.Single(f.field, false, f.val))
+		if p.same == nil {
+			p.same = make([]sameTerm, sameStmts(p.size))
+		}
+		e := &p.same[f.id%uint32(len(p.same))]
+		if e.id != f.id {
+			e.id, e.t = f.id, p.in.Single(f.field, false, f.val)
+		}
+		r.Terms = append(r.Terms, e.t)
 	case fastVerdict:
 		setVerdict(r, ruleset.Verdict{Kind: f.verdict})
 	}
