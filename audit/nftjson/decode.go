@@ -202,8 +202,10 @@ func (d *decoder) failAt(off int, format string, args ...any) error {
 
 func (d *decoder) space() {
 	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\r', '\n':
+		switch c := d.data[d.pos]; {
+		case c > ' ': // most often: nft prints no space
+			return
+		case c == ' ', c == '\t', c == '\r', c == '\n':
 			d.pos++
 		default:
 			return
