@@ -74,6 +74,7 @@ func (d *decoder) exprArray() ([]any, error) {
 	return v, err
 }
 
+// exprArrayBody reads the statements after base in d.elems.
 func (d *decoder) exprArrayBody(base int) ([]any, error) {
 	d.pos++ // [
 	d.space()

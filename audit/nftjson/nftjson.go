@@ -109,7 +109,9 @@ type parser struct {
 // rules). A rule that cannot be read yet waits, and every rule after it, for
 // the end. Should a table declare a set or an object after its rules, the
 // whole document is read again as one tree (parseTree), so that the result
-// never depends on the order.
+// never depends on the order. Rules, and the statements nft prints in most
+// of them, are read straight from the text rather than as a tree of
+// objects (fast.go); what is written otherwise is read as generic JSON.
 func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	if len(data) > MaxSize {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
