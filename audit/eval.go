@@ -80,9 +80,9 @@ type outcome struct {
 	reg    space.Region
 	res    result
 	kind   pktKind
+	reject bool
 	rule   *ruleset.Rule  // the deciding rule, nil for a policy or none
 	chain  *ruleset.Chain // the chain whose policy decided, when rule is nil
-	reject bool
 	why    string
 	nat    *natState
 	trail  *step
@@ -905,13 +905,17 @@ func (e *evaluator) overlaps(c space.Cube, r *crule, v *view) bool {
 // split takes out of the regions the packets rule r matches and returns
 // them as regions (each: what the rule matches of a region's base, less
 // the region's holes there); the regions keep them as holes (a region all
-// taken is dropped). why names a condition portolan cannot decide (the
-// match is then uncertain). A rule whose packets in a region one earlier
-// rule took whole is noted as shadowed.
+// taken is dropped; spent lists those, for a first packet whose shadows
+// are sought). why names a condition portolan cannot decide (the match is
+// then uncertain). A rule whose packets in a region one earlier rule took
+// whole is noted as shadowed.
 func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, spent []space.Region, why string) {
 	v, x := &st.v, &st.x
 	var rc space.Cube
 	built := false
+	// Spent regions are only kept where a first packet's shadows are
+	// sought: as ghosts.
+	ghosts := e.shadow != nil && st.kind == origNew
 	rest = regs[:0]
 	for i, g := range regs {
 		if !e.overlaps(g.Base, r, v) {
@@ -992,12 +996,11 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		// the rule's, holes and all. A hole for what the rule took would
 		// never be read: it is not added.
 		whole := !refined && xc.Equal(g.Base)
-		if whole && (e.shadow == nil || st.kind != origNew) {
+		if whole && !ghosts {
 			if !holed {
 				g.Holes = nil
 			}
 			in = append(in, g)
-			spent = append(spent, g)
 			continue
 		}
 		// The matched parts keep the region's holes as they are now, shared
@@ -1017,7 +1020,9 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		}
 		// All of the region taken: it is gone.
 		if whole {
-			spent = append(spent, g)
+			if ghosts {
+				spent = append(spent, g)
+			}
 			continue
 		}
 		rest = append(rest, g)

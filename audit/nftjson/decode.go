@@ -57,17 +57,18 @@ type decoder struct {
 	slab []member
 	// objs are small objects read before, by their text
 	objs map[string]any
-	// straight: the statements of rules are read straight where they can
-	// be (see fastStmt), into fast, a slab
 	// recent are short strings read before, by a hash of their text
 	recent [256]struct {
 		s string
 		v any
 	}
+	// straight: the elements of the nftables array that are rules, and
+	// their statements, are read straight where they can be (fast.go)
 	straight bool
-	fast     []fastStmt
-	rules    []fastRule
-	lists    []any // of statements
+	same     []sameStmt // matches read before, by their text
+	stmts    uint32     // matches made
+	rules    []fastRule // a slab
+	lists    []any      // a slab for the lists of statements
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same
@@ -201,8 +202,10 @@ func (d *decoder) failAt(off int, format string, args ...any) error {
 
 func (d *decoder) space() {
 	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\r', '\n':
+		switch c := d.data[d.pos]; {
+		case c > ' ': // most often: nft prints no space
+			return
+		case c == ' ', c == '\t', c == '\r', c == '\n':
 			d.pos++
 		default:
 			return

@@ -31,6 +31,23 @@ type fastStmt struct {
 	field   ruleset.Field
 	deps    []ruleset.Term // shared, read only
 	val     ruleset.Value
+	// id numbers the matches the decoder made, from 1: statements of the
+	// same text share one (see sameStmts), which the parser knows by it
+	id uint32
+}
+
+// sameStmts is how many matches read straight are remembered by their
+// text, for an input of n bytes: nft's JSON repeats the same ones (tcp
+// dport 53, ip saddr 192.0.2.1) in many rules, which then share one
+// fastStmt.
+func sameStmts(n int) int { return min(max(n/1024, 64), 4096) }
+
+// sameStmt is a match remembered: the text of its right side and its
+// left's operand and dependencies (st's).
+type sameStmt struct {
+	right string
+	kind  kind
+	st    *fastStmt
 }
 
 var (
@@ -41,7 +58,7 @@ var (
 	fastCont    = &fastStmt{kind: fastVerdict, verdict: ruleset.Continue}
 )
 
-// fastSlabLen is the statements of one slab of fastStmt.
+// fastSlabLen is the rules of one slab of fastRule.
 const fastSlabLen = 256
 
 // exprArray is array for the "expr" list of a rule: each statement is
@@ -57,6 +74,7 @@ func (d *decoder) exprArray() ([]any, error) {
 	return v, err
 }
 
+// exprArrayBody reads the statements after base in d.elems.
 func (d *decoder) exprArrayBody(base int) ([]any, error) {
 	d.pos++ // [
 	d.space()
@@ -249,6 +267,7 @@ func (d *decoder) fastMatch() *fastStmt {
 		l      left
 		op     []byte
 		r      right
+		rtext  []byte
 		haveL  bool
 		haveR  bool
 		haveOp bool
@@ -273,9 +292,14 @@ func (d *decoder) fastMatch() *fastStmt {
 			}
 			haveOp = true
 		case "right":
-			if haveR || !d.fastRight(&r) {
+			if haveR {
 				return nil
 			}
+			rstart := d.peekPos()
+			if !d.fastRight(&r) {
+				return nil
+			}
+			rtext = d.data[rstart:d.pos]
 			haveR = true
 		default:
 			return nil
@@ -291,6 +315,17 @@ func (d *decoder) fastMatch() *fastStmt {
 		return nil
 	}
 	o := l.ops[0]
+	h := uint(o.field)<<8 | uint(o.kind)
+	for _, c := range rtext {
+		h = h*31 + uint(c)
+	}
+	if d.same == nil {
+		d.same = make([]sameStmt, sameStmts(len(d.data)))
+	}
+	same := &d.same[h%uint(len(d.same))]
+	if st := same.st; st != nil && st.field == o.field && same.kind == o.kind && sameDeps(st.deps, l.deps) && same.right == string(rtext) {
+		return st
+	}
 	var v ruleset.Value
 	switch r.form {
 	case rightOne:
@@ -325,13 +360,21 @@ func (d *decoder) fastMatch() *fastStmt {
 		}
 		v = ruleset.PrefixValue(netip.PrefixFrom(a, r.b.n))
 	}
-	if len(d.fast) == 0 {
-		d.fast = make([]fastStmt, fastSlabLen)
-	}
-	st := &d.fast[0]
-	d.fast = d.fast[1:]
-	*st = fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v}
+	d.stmts++
+	st := &fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v, id: d.stmts}
+	*same = sameStmt{right: string(rtext), kind: o.kind, st: st}
 	return st
+}
+
+// sameDeps reports whether a and b are the same shared dependencies.
+func sameDeps(a, b []ruleset.Term) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// peekPos returns the position of the next byte after space.
+func (d *decoder) peekPos() int {
+	d.space()
+	return d.pos
 }
 
 // scalarText is a plain string s, or a non-negative integer n when s is

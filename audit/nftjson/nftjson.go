@@ -86,6 +86,9 @@ type parser struct {
 	generic bool
 	// deps are the dependencies of fastStmt, interned
 	deps map[*ruleset.Term]ruleset.Term
+	// same are the terms of fastStmt by their id, interned
+	same []sameTerm
+	size int // of the input
 	// the rule being parsed, for errors: its handle, and what it is
 	// (whatChain: a rule in that chain)
 	handle    int64
@@ -106,12 +109,15 @@ type parser struct {
 // rules). A rule that cannot be read yet waits, and every rule after it, for
 // the end. Should a table declare a set or an object after its rules, the
 // whole document is read again as one tree (parseTree), so that the result
-// never depends on the order.
+// never depends on the order. Rules, and the statements nft prints in most
+// of them, are read straight from the text rather than as a tree of
+// objects (fast.go); what is written otherwise is read as generic JSON.
 func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 	if len(data) > MaxSize {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
 	p := newParser(file)
+	p.size = len(data)
 	var waiting []ruleAt
 	type tableKey struct{ fam, table string }
 	ruled := map[tableKey]bool{} // tables with rules read
@@ -201,6 +207,12 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, semErr
 	}
 	return p.finish(waiting)
+}
+
+// sameTerm is the term of the fastStmt of that id, interned.
+type sameTerm struct {
+	id uint32
+	t  ruleset.Term
 }
 
 // ruleAt is the i-th element of the nftables array, a rule: its body
@@ -613,7 +625,14 @@ func (p *parser) fastStatement(r *ruleset.Rule, f *fastStmt) {
 		for i := range f.deps {
 			r.Terms = append(r.Terms, p.dep(&f.deps[i]))
 		}
-		r.Terms = append(r.Terms, p.in.Single(f.field, false, f.val))
+		if p.same == nil {
+			p.same = make([]sameTerm, sameStmts(p.size))
+		}
+		e := &p.same[f.id%uint32(len(p.same))]
+		if e.id != f.id {
+			e.id, e.t = f.id, p.in.Single(f.field, false, f.val)
+		}
+		r.Terms = append(r.Terms, e.t)
 	case fastVerdict:
 		setVerdict(r, ruleset.Verdict{Kind: f.verdict})
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/portolan/portolan/internal/testenv"
 )
 
 func TestReadFile(t *testing.T) {
@@ -51,6 +53,37 @@ func TestReadFile(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, c.want)
 			}
 		})
+	}
+}
+
+// A regular file is read into one array of its size: the bytes
+// allocated are about the file's, not the twice and more of an array
+// grown by doubling; inputs of any size read whole, from a file or stdin.
+func TestReadFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 513, 4096, 1 << 20} {
+		data := bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		total, _ := testenv.Allocs(func() any {
+			var err error
+			if got, err = ReadFile(path, 1<<30, nil); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		})
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: read %d different ones", n, len(got))
+		}
+		if total > uint64(n+n/4+8192) {
+			t.Errorf("%d bytes: %d allocated reading them", n, total)
+		}
+		if got, err := ReadFile(Stdin, 1<<30, bytes.NewReader(data)); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%d bytes from stdin: %d read, %v", n, len(got), err)
+		}
 	}
 }
 

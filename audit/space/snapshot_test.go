@@ -1,0 +1,121 @@
+package space
+
+import (
+	"slices"
+	"testing"
+)
+
+// tagsOver lists the tags of the holes of h that overlap q, in order.
+func tagsOver(h *Holes, q Cube) []int32 {
+	var out []int32
+	h.Overlapping(q, func(_ Cube, tag int32) bool { out = append(out, tag); return true })
+	return out
+}
+
+// TestHolesSnapshot: a snapshot has the holes its original had when it was
+// taken, in their order, then its own; neither sees what the other gains
+// afterwards, nor does a clone of the snapshot, nor a snapshot of it.
+// Holes are of 23 destinations, so that the index is used from 16 on.
+func TestHolesSnapshot(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	var cubes []Cube
+	for x := range 3*chunkLen + 40 {
+		cubes = append(cubes, hostCube(u, uint64(x%23)))
+	}
+	hole := func(i int) *Cube { return &cubes[i%len(cubes)] }
+	for _, n := range []int{0, 1, indexFrom - 1, indexFrom, 40, chunkLen + 3} {
+		h := &Holes{}
+		for i := range n {
+			h.AddRef(hole(i), int32(i))
+		}
+		s := h.Snapshot()
+		for i := range 30 {
+			h.AddRef(hole(n+i), int32(1000+i)) // after: not the snapshot's
+			s.AddRef(hole(i), int32(2000+i))   // the snapshot's own
+		}
+		s2 := s.Snapshot() // of a snapshot
+		c := s.Clone()
+		for i := range 20 {
+			s.AddRef(hole(i), int32(3000+i))
+			c.AddRef(hole(i), int32(4000+i))
+			s2.AddRef(hole(i), int32(5000+i))
+		}
+		// want lists the tags of holes (tag, cube index) overlapping q.
+		type entry struct {
+			tag int32
+			i   int
+		}
+		var base, after, own, later, clone, own2 []entry
+		for i := range n {
+			base = append(base, entry{int32(i), i})
+		}
+		for i := range 30 {
+			after = append(after, entry{int32(1000 + i), n + i})
+			own = append(own, entry{int32(2000 + i), i})
+		}
+		for i := range 20 {
+			later = append(later, entry{int32(3000 + i), i})
+			clone = append(clone, entry{int32(4000 + i), i})
+			own2 = append(own2, entry{int32(5000 + i), i})
+		}
+		want := func(q Cube, lists ...[]entry) []int32 {
+			var out []int32
+			for _, l := range lists {
+				for _, e := range l {
+					if hole(e.i).Overlaps(q) {
+						out = append(out, e.tag)
+					}
+				}
+			}
+			return out
+		}
+		for x := range 25 {
+			q := hostCube(u, uint64(x))
+			for _, tt := range []struct {
+				name string
+				h    *Holes
+				want []int32
+			}{
+				{"snapshot", s, want(q, base, own, later)},
+				{"clone", c, want(q, base, own, clone)},
+				{"snapshot of the snapshot", s2, want(q, base, own, own2)},
+			} {
+				if got := tagsOver(tt.h, q); !slices.Equal(got, tt.want) {
+					t.Fatalf("%d holes, %s, query 192.0.2.%d: holes %v, want %v", n, tt.name, x, got, tt.want)
+				}
+			}
+			if got, want := tagsOver(h, q), want(q, base, after); !slices.Equal(got, want) {
+				t.Fatalf("%d holes, original, query 192.0.2.%d: holes %v, want %v", n, x, got, want)
+			}
+		}
+		if s.Len() != n+50 || s2.Len() != n+50 || c.Len() != n+50 || h.Len() != n+30 {
+			t.Errorf("%d holes: Len %d, %d, %d, %d; want %d, %d, %d, %d", n, s.Len(), s2.Len(), c.Len(), h.Len(), n+50, n+50, n+50, n+30)
+		}
+		// A region of a snapshot finds a packet outside the holes it has,
+		// and none of those the original gained after.
+		r := Region{Base: hostCube(u, uint64(n%23)), Holes: s}
+		if p, ok, _ := r.Find(64); ok && !r.Contains(p) {
+			t.Errorf("%d holes: Find gave %v, which the region does not hold", n, p)
+		}
+	}
+}
+
+// TestSnapshotShares: a snapshot costs the same whatever the number of
+// holes it shares (the matched parts of a region many rules carved once
+// copied and indexed them all: the larger part of what an evaluation held).
+func TestSnapshotShares(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	for _, n := range []int{100, 100_000} {
+		h := &Holes{}
+		for i := range n {
+			h.Add(hostCube(u, uint64(i%200)), int32(i))
+		}
+		var s *Holes
+		if a := testing.AllocsPerRun(100, func() { s = h.Snapshot() }); a > 1 {
+			t.Errorf("%d holes: a snapshot makes %.0f allocations, want 1", n, a)
+		}
+		if s.Len() != n {
+			t.Errorf("%d holes: the snapshot has %d", n, s.Len())
+		}
+	}
+}
