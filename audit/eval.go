@@ -936,15 +936,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			continue
 		}
 		xc := g.Base.Intersect(rc)
-		covered, holed, by := false, false, int32(-1)
-		g.Holes.OverlappingRefs(xc, func(h *space.Cube, tag int32) bool {
-			if h.Covers(xc) {
-				covered, by = true, tag
-				return false
-			}
-			holed = true
-			return true
-		})
+		by, covered, holed := g.Holes.Covering(xc)
 		if covered {
 			e.noteShadow(r, by, st)
 			rest = append(rest, g)
@@ -1047,14 +1039,9 @@ func (e *evaluator) ghostScan(ghosts []space.Region, r *crule, st *state) []spac
 		if !ok || !g.Base.Overlaps(rc) {
 			continue
 		}
-		xc := g.Base.Intersect(rc)
-		g.Holes.Overlapping(xc, func(h space.Cube, tag int32) bool {
-			if h.Covers(xc) {
-				e.noteShadow(r, tag, st)
-				return false
-			}
-			return true
-		})
+		if tag, covered, _ := g.Holes.Covering(g.Base.Intersect(rc)); covered {
+			e.noteShadow(r, tag, st)
+		}
 		if e.shadow.seen[r.src] {
 			break
 		}
