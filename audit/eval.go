@@ -986,7 +986,9 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		// All of the region taken, and no shadow to look for in it (only a
 		// first packet's spent regions are ghosts): the region goes on as
 		// the rule's, holes and all. A hole for what the rule took would
-		// never be read: it is not added.
+		// never be read, so it is not added: the region is gone, and the
+		// regions its holes are shared with have bases apart from its own,
+		// which such a hole does not overlap.
 		whole := !refined && xc.Equal(g.Base)
 		if whole && !ghosts {
 			if !holed {
