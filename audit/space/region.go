@@ -515,6 +515,17 @@ func (r Region) Intersect(c Cube) Region {
 	return Region{Base: r.Base.Intersect(c), Holes: r.Holes}
 }
 
+// Holds reports whether the region surely holds a packet, from one look:
+// the first packet Find tries is in no hole. False says nothing.
+func (r Region) Holds() bool {
+	if r.Base.Empty() {
+		return false
+	}
+	in := false
+	r.Holes.Overlapping(r.Base.point(nil), func(Cube, int32) bool { in = true; return false })
+	return !in
+}
+
 // Find looks for a packet of the region and returns it as a cube of one
 // packet. It tries the base's natural witness, then steps past the holes
 // that hold it, then seeded random packets, then an exact search bounded

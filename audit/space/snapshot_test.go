@@ -177,3 +177,47 @@ func TestHolesCovering(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionHolds: a region Holds says holds a packet is one Find finds a
+// packet of, and Cubes writes as cubes; an empty one is never said to.
+func TestRegionHolds(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	base := wideCube(u)
+	base.Dst = Addrs{[]Range{{U128{0, 0xc0000200}, U128{0, 0xc0000203}}}}
+	said, notSaid := 0, 0
+	for mask := range 1 << 6 {
+		// Holes of some of four hosts, of all ports or of port 80.
+		h := &Holes{}
+		for x := range 6 {
+			if mask&(1<<x) == 0 {
+				continue
+			}
+			c := hostCube(u, uint64(x%4))
+			if x >= 4 {
+				c = base
+				c.DPort = model.NewPortSet(model.PortRange{Lo: uint16(80 + x), Hi: uint16(80 + x)})
+			}
+			h.Add(c, int32(x))
+		}
+		r := Region{Base: base, Holes: h}
+		_, found, _ := r.Find(1 << 12)
+		cs, ok := r.Cubes(1 << 12)
+		if !ok {
+			t.Fatalf("holes %06b: Cubes gave up", mask)
+		}
+		if found != (len(cs) > 0) {
+			t.Fatalf("holes %06b: Find found %v, Cubes %d cubes", mask, found, len(cs))
+		}
+		if r.Holds() {
+			said++
+			if !found {
+				t.Errorf("holes %06b: Holds, and Find finds no packet", mask)
+			}
+		} else if found {
+			notSaid++
+		}
+	}
+	if said == 0 || notSaid == 0 {
+		t.Errorf("Holds said yes %d times and no of a region holding packets %d times: the test tests too little", said, notSaid)
+	}
+}
