@@ -521,8 +521,8 @@ func (r Region) Holds() bool {
 	if r.Base.Empty() {
 		return false
 	}
-	in := false
-	r.Holes.Overlapping(r.Base.point(nil), func(Cube, int32) bool { in = true; return false })
+	// A hole that overlaps a packet holds it.
+	_, in, _ := r.Holes.Covering(r.Base.point(nil))
 	return !in
 }
 
