@@ -552,7 +552,7 @@ func (d *decoder) fastLeft() (left, bool) {
 		if proto == nil || field == nil {
 			return left{}, false
 		}
-		l = payloadOf(string(proto), string(field))
+		l = d.payloadOf(proto, field)
 	case "meta":
 		if !d.next('{') {
 			return left{}, false
@@ -572,6 +572,25 @@ func (d *decoder) fastLeft() (left, bool) {
 		return left{}, false
 	}
 	return l, true
+}
+
+// payloadOf is payloadOf, remembered: nft's JSON loads a few fields
+// (ip saddr, tcp dport) in most rules.
+func (d *decoder) payloadOf(proto, field []byte) left {
+	h := uint(len(proto))
+	for _, c := range proto {
+		h = h*31 + uint(c)
+	}
+	for _, c := range field {
+		h = h*31 + uint(c)
+	}
+	e := &d.payloads[h%uint(len(d.payloads))]
+	if e.ok && e.proto == string(proto) && e.field == string(field) {
+		return e.l
+	}
+	l := payloadOf(string(proto), string(field))
+	e.proto, e.field, e.l, e.ok = string(proto), string(field), l, true
+	return l
 }
 
 // parseIPv4 reads a dotted IPv4 address as netip.ParseAddr does.
