@@ -68,7 +68,7 @@ type decoder struct {
 	same     []sameStmt   // matches read before, by their text
 	stmts    uint32       // matches made
 	rules    []fastRule   // a slab
-	payloads [16]struct { // payload expressions read before
+	payloads [64]struct { // payload expressions read before
 		proto, field string
 		l            left
 		ok           bool

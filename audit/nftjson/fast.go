@@ -588,8 +588,9 @@ func (d *decoder) payloadOf(proto, field []byte) left {
 	if e.ok && e.proto == string(proto) && e.field == string(field) {
 		return e.l
 	}
-	l := payloadOf(string(proto), string(field))
-	e.proto, e.field, e.l, e.ok = string(proto), string(field), l, true
+	p, f := d.intern(proto, false).(string), d.intern(field, false).(string)
+	l := payloadOf(p, f)
+	e.proto, e.field, e.l, e.ok = p, f, l, true
 	return l
 }
 
