@@ -608,6 +608,9 @@ func (p *parser) ruleOf(path *jpath, f *fastRule) error {
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
 		c.Rules = append(c.Rules, r)
+		if !p.generic {
+			break // statements read straight are never "!=" matches
+		}
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)
 		}
