@@ -936,15 +936,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			continue
 		}
 		xc := g.Base.Intersect(rc)
-		covered, holed, by := false, false, int32(-1)
-		g.Holes.OverlappingRefs(xc, func(h *space.Cube, tag int32) bool {
-			if h.Covers(xc) {
-				covered, by = true, tag
-				return false
-			}
-			holed = true
-			return true
-		})
+		by, covered, holed := g.Holes.Covering(xc)
 		if covered {
 			e.noteShadow(r, by, st)
 			rest = append(rest, g)
@@ -994,7 +986,9 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		// All of the region taken, and no shadow to look for in it (only a
 		// first packet's spent regions are ghosts): the region goes on as
 		// the rule's, holes and all. A hole for what the rule took would
-		// never be read: it is not added.
+		// never be read, so it is not added: the region is gone, and the
+		// regions its holes are shared with have bases apart from its own,
+		// which such a hole does not overlap.
 		whole := !refined && xc.Equal(g.Base)
 		if whole && !ghosts {
 			if !holed {
@@ -1047,14 +1041,9 @@ func (e *evaluator) ghostScan(ghosts []space.Region, r *crule, st *state) []spac
 		if !ok || !g.Base.Overlaps(rc) {
 			continue
 		}
-		xc := g.Base.Intersect(rc)
-		g.Holes.Overlapping(xc, func(h space.Cube, tag int32) bool {
-			if h.Covers(xc) {
-				e.noteShadow(r, tag, st)
-				return false
-			}
-			return true
-		})
+		if tag, covered, _ := g.Holes.Covering(g.Base.Intersect(rc)); covered {
+			e.noteShadow(r, tag, st)
+		}
 		if e.shadow.seen[r.src] {
 			break
 		}

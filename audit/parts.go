@@ -53,12 +53,38 @@ type groupKey struct {
 }
 
 type group struct {
-	key   groupKey
-	cubes []space.Cube
+	key groupKey
+	// members are the group's regions, in order: written as cubes (or
+	// holed) only when the group's parts are reported.
+	members []member
+	cubes   []space.Cube
 	// holed are regions too carved to write as cubes: their base, the
 	// number of holes in it, and a packet of them for a witness.
 	holed []holed
 	trail *step // the first part's
+}
+
+// member is the region of an outcome of a group (all[i], for parts) and,
+// when done, how pieces writes it.
+type member struct {
+	i    int
+	cs   []space.Cube
+	hd   *holed
+	done bool
+}
+
+// write writes the group's regions as cubes and holed regions, in order.
+func (g *group) write(all []outcome) {
+	for _, m := range g.members {
+		if !m.done {
+			m.cs, m.hd, _, _ = pieces(all[m.i].reg) // not empty: Holds said so
+		}
+		g.cubes = append(g.cubes, m.cs...)
+		if m.hd != nil {
+			g.holed = append(g.holed, *m.hd)
+		}
+	}
+	g.members = nil
 }
 
 type holed struct {
@@ -148,16 +174,23 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 	idx := map[groupKey]*group{}
 	var hasA, hasD, hasU bool
 	for i, o := range all {
-		cs, hd, empty, undecided := pieces(o.reg)
-		if empty {
-			continue
-		}
-		if undecided {
-			// Too many rules overlap here to tell whether any packet is
-			// left: say so rather than claim it passes or not.
-			o.res, o.rule, o.chain = unknown, nil, nil
-			o.why = "so many rules overlap here that portolan cannot tell whether any packet is left to " + o.res.String()
-			cs, hd = nil, &holed{base: o.reg.Base}
+		// A region that surely holds a packet is written when its group's
+		// parts are reported, if they are (at most opt.MaxParts are):
+		// most of a flow's regions are in groups that are not.
+		m := member{i: i}
+		if !o.reg.Holds() {
+			cs, hd, empty, undecided := pieces(o.reg)
+			if empty {
+				continue
+			}
+			if undecided {
+				// Too many rules overlap here to tell whether any packet
+				// is left: say so rather than claim it passes or not.
+				o.res, o.rule, o.chain = unknown, nil, nil
+				o.why = "so many rules overlap here that portolan cannot tell whether any packet is left to " + o.res.String()
+				cs, hd = nil, &holed{base: o.reg.Base}
+			}
+			m.cs, m.hd, m.done = cs, hd, true
 		}
 		k := groupKey{res: o.res, kind: o.kind, rule: o.rule, chain: o.chain, why: o.why, reject: o.reject, fam: fams[i], hook: hooks[i]}
 		switch o.res {
@@ -190,10 +223,7 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 			idx[k] = g
 			groups = append(groups, g)
 		}
-		g.cubes = append(g.cubes, cs...)
-		if hd != nil {
-			g.holed = append(g.holed, *hd)
-		}
+		g.members = append(g.members, m)
 	}
 	slices.SortStableFunc(groups, func(x, y *group) int {
 		rank := func(r result) int {
@@ -212,6 +242,10 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 	})
 	parts := []Part{}
 	for _, g := range groups {
+		if len(parts) >= opt.MaxParts {
+			break // no part of it would be reported
+		}
+		g.write(all)
 		cubes := g.cubes
 		if len(cubes) <= 400 {
 			cubes = space.Merge(slices.Clone(cubes))

@@ -37,7 +37,9 @@ func TestLongStringRefused(t *testing.T) {
 
 // Issue 8, item 4: what a parsed ruleset holds per rule, and what reading
 // it allocates per input byte, are bounded: the document is not held as a
-// tree, and terms of one value share their set.
+// tree, and terms of one value share their set. (Issue 9: 3.5 bytes
+// allocated per input byte before rules were read straight from the text,
+// 1.7 after.)
 func TestMemoryPerRule(t *testing.T) {
 	const n = 20000
 	var b bytes.Buffer
@@ -68,8 +70,8 @@ func TestMemoryPerRule(t *testing.T) {
 	if perRule > 650 {
 		t.Errorf("%.0f bytes held per rule, want at most 650", perRule)
 	}
-	if perByte > 10 {
-		t.Errorf("%.1f bytes allocated per input byte, want at most 10", perByte)
+	if perByte > 2.5 {
+		t.Errorf("%.1f bytes allocated per input byte, want at most 2.5", perByte)
 	}
 }
 

@@ -65,10 +65,15 @@ type decoder struct {
 	// straight: the elements of the nftables array that are rules, and
 	// their statements, are read straight where they can be (fast.go)
 	straight bool
-	same     []sameStmt // matches read before, by their text
-	stmts    uint32     // matches made
-	rules    []fastRule // a slab
-	lists    []any      // a slab for the lists of statements
+	same     []sameStmt   // matches read before, by their text
+	stmts    uint32       // matches made
+	rules    []fastRule   // a slab
+	payloads [64]struct { // payload expressions read before
+		proto, field string
+		l            left
+		ok           bool
+	}
+	lists []any // a slab for the lists of statements
 }
 
 // Small objects are shared by their text: nft's JSON repeats the same

@@ -32,22 +32,76 @@ type fastStmt struct {
 	deps    []ruleset.Term // shared, read only
 	val     ruleset.Value
 	// id numbers the matches the decoder made, from 1: statements of the
-	// same text share one (see sameStmts), which the parser knows by it
+	// same text share one (see sharedStmt), which the parser knows by it
 	id uint32
 }
 
-// sameStmts is how many matches read straight are remembered by their
+// sameStmts is how many statements read straight are remembered by their
 // text, for an input of n bytes: nft's JSON repeats the same ones (tcp
-// dport 53, ip saddr 192.0.2.1) in many rules, which then share one
-// fastStmt.
+// dport 53, ip saddr 192.0.2.1, counter) in many rules, which then share
+// one fastStmt, read once.
 func sameStmts(n int) int { return min(max(n/1024, 64), 4096) }
 
-// sameStmt is a match remembered: the text of its right side and its
-// left's operand and dependencies (st's).
+// sameStmt is a statement remembered: its text, in the input.
 type sameStmt struct {
-	right string
-	kind  kind
-	st    *fastStmt
+	text []byte
+	st   *fastStmt
+}
+
+// maxSameLen bounds the text of a statement remembered.
+const maxSameLen = 256
+
+// sharedStmt is fastStmt for a statement read before with the same text,
+// or read now and remembered.
+func (d *decoder) sharedStmt() *fastStmt {
+	start := d.pos
+	end, h := d.stmtEnd()
+	if end < 0 {
+		return d.fastStmt()
+	}
+	if d.same == nil {
+		d.same = make([]sameStmt, sameStmts(len(d.data)))
+	}
+	e := &d.same[h%uint(len(d.same))]
+	text := d.data[start:end]
+	if e.st != nil && string(e.text) == string(text) {
+		d.pos = end
+		return e.st
+	}
+	st := d.fastStmt()
+	if st != nil && d.pos == end {
+		*e = sameStmt{text: text, st: st}
+	}
+	return st
+}
+
+// stmtEnd finds the end of the object at d.pos, of plain strings and at
+// most maxSameLen bytes, and a hash of its text; -1 when there is none
+// such.
+func (d *decoder) stmtEnd() (int, uint) {
+	depth := 0
+	h := uint(0)
+	end := min(len(d.data), d.pos+maxSameLen)
+	for i := d.pos; i < end; i++ {
+		c := d.data[i]
+		h = h*31 + uint(c)
+		switch c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1, h
+			}
+		case '"':
+			for i++; i < end && d.data[i] != '"'; i++ {
+				if d.data[i] == '\\' {
+					return -1, 0
+				}
+				h = h*31 + uint(d.data[i])
+			}
+		}
+	}
+	return -1, 0
 }
 
 var (
@@ -86,7 +140,7 @@ func (d *decoder) exprArrayBody(base int) ([]any, error) {
 		d.space()
 		start := d.pos
 		var v any
-		if st := d.fastStmt(); st != nil {
+		if st := d.sharedStmt(); st != nil {
 			v = st
 		} else {
 			d.pos = start
@@ -267,7 +321,6 @@ func (d *decoder) fastMatch() *fastStmt {
 		l      left
 		op     []byte
 		r      right
-		rtext  []byte
 		haveL  bool
 		haveR  bool
 		haveOp bool
@@ -295,11 +348,9 @@ func (d *decoder) fastMatch() *fastStmt {
 			if haveR {
 				return nil
 			}
-			rstart := d.peekPos()
 			if !d.fastRight(&r) {
 				return nil
 			}
-			rtext = d.data[rstart:d.pos]
 			haveR = true
 		default:
 			return nil
@@ -315,17 +366,6 @@ func (d *decoder) fastMatch() *fastStmt {
 		return nil
 	}
 	o := l.ops[0]
-	h := uint(o.field)<<8 | uint(o.kind)
-	for _, c := range rtext {
-		h = h*31 + uint(c)
-	}
-	if d.same == nil {
-		d.same = make([]sameStmt, sameStmts(len(d.data)))
-	}
-	same := &d.same[h%uint(len(d.same))]
-	if st := same.st; st != nil && st.field == o.field && same.kind == o.kind && sameDeps(st.deps, l.deps) && same.right == string(rtext) {
-		return st
-	}
 	var v ruleset.Value
 	switch r.form {
 	case rightOne:
@@ -361,20 +401,7 @@ func (d *decoder) fastMatch() *fastStmt {
 		v = ruleset.PrefixValue(netip.PrefixFrom(a, r.b.n))
 	}
 	d.stmts++
-	st := &fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v, id: d.stmts}
-	*same = sameStmt{right: string(rtext), kind: o.kind, st: st}
-	return st
-}
-
-// sameDeps reports whether a and b are the same shared dependencies.
-func sameDeps(a, b []ruleset.Term) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// peekPos returns the position of the next byte after space.
-func (d *decoder) peekPos() int {
-	d.space()
-	return d.pos
+	return &fastStmt{kind: fastMatch, field: o.field, deps: l.deps, val: v, id: d.stmts}
 }
 
 // scalarText is a plain string s, or a non-negative integer n when s is
@@ -552,7 +579,7 @@ func (d *decoder) fastLeft() (left, bool) {
 		if proto == nil || field == nil {
 			return left{}, false
 		}
-		l = payloadOf(string(proto), string(field))
+		l = d.payloadOf(proto, field)
 	case "meta":
 		if !d.next('{') {
 			return left{}, false
@@ -572,6 +599,26 @@ func (d *decoder) fastLeft() (left, bool) {
 		return left{}, false
 	}
 	return l, true
+}
+
+// payloadOf is payloadOf, remembered: nft's JSON loads a few fields
+// (ip saddr, tcp dport) in most rules.
+func (d *decoder) payloadOf(proto, field []byte) left {
+	h := uint(len(proto))
+	for _, c := range proto {
+		h = h*31 + uint(c)
+	}
+	for _, c := range field {
+		h = h*31 + uint(c)
+	}
+	e := &d.payloads[h%uint(len(d.payloads))]
+	if e.ok && e.proto == string(proto) && e.field == string(field) {
+		return e.l
+	}
+	p, f := d.intern(proto, false).(string), d.intern(field, false).(string)
+	l := payloadOf(p, f)
+	e.proto, e.field, e.l, e.ok = p, f, l, true
+	return l
 }
 
 // parseIPv4 reads a dotted IPv4 address as netip.ParseAddr does.

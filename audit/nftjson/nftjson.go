@@ -79,9 +79,8 @@ type parser struct {
 	notes  map[string]bool // kinds of objects noted as not read
 	in     ruleset.Interner
 	terms  []ruleset.Term // scratch for a rule's terms
-	// the chains found last, without a key string
-	recent  [8]*ruleset.Chain
-	nrecent int
+	// chains found before, by a hash of their name: without a key string
+	recent [16]*ruleset.Chain
 	// generic: a statement of the rule was read from the generic tree
 	generic bool
 	// deps are the dependencies of fastStmt, interned
@@ -548,15 +547,17 @@ func (p *parser) rule(ra ruleAt) error {
 
 // chainNamed returns the chain of that name, or nil.
 func (p *parser) chainNamed(fam, table, name string) *ruleset.Chain {
-	for _, c := range p.recent {
-		if c != nil && c.Name == name && c.Table == table && c.Family == fam {
-			return c
-		}
+	h := len(name)
+	if h > 0 {
+		h = h*7 + int(name[h-1]) + int(name[0])
+	}
+	r := &p.recent[h%len(p.recent)]
+	if c := *r; c != nil && c.Name == name && c.Table == table && c.Family == fam {
+		return c
 	}
 	c := p.chains[key(fam, table, name)]
 	if c != nil {
-		p.recent[p.nrecent%len(p.recent)] = c
-		p.nrecent++
+		*r = c
 	}
 	return c
 }
@@ -607,6 +608,9 @@ func (p *parser) ruleOf(path *jpath, f *fastRule) error {
 	switch fam {
 	case "ip", "ip6", "inet", "netdev":
 		c.Rules = append(c.Rules, r)
+		if !p.generic {
+			break // statements read straight are never "!=" matches
+		}
 		if r2 := mergedInequality(r, exprs); r2 != nil {
 			c.Rules = append(c.Rules, r2)
 		}

@@ -362,48 +362,76 @@ func (h *Holes) visit(c Cube, n int, fn func(hole *Cube, tag int32) bool) bool {
 	return ok
 }
 
+// Covering looks for a hole that holds all of c: it returns the tag of
+// the first that does (in the order they were added), and whether any
+// hole overlaps c. It is Overlapping stopping at the first hole that
+// covers c, without the order of the others.
+func (h *Holes) Covering(c Cube) (tag int32, covered, overlapped bool) {
+	if h == nil {
+		return -1, false, false
+	}
+	return h.covering(c, h.Len())
+}
+
+// covering is Covering among the first n holes.
+func (h *Holes) covering(c Cube, n int) (tag int32, covered, overlapped bool) {
+	tag = -1
+	if h.baseLen > 0 {
+		if tag, covered, overlapped = h.base.covering(c, min(n, h.baseLen)); covered {
+			return tag, true, true
+		}
+	}
+	n = min(n-h.baseLen, len(h.cubes))
+	if n <= 0 {
+		return tag, false, overlapped
+	}
+	scan := func() (int32, bool, bool) {
+		for i, x := range h.cubes[:n] {
+			if x.Overlaps(c) {
+				overlapped = true
+				if x.Covers(c) {
+					return h.tags[i], true, true
+				}
+			}
+		}
+		return -1, false, overlapped
+	}
+	if len(h.cubes) < indexFrom {
+		return scan()
+	}
+	pc := candPool.Get().(*[]int32)
+	defer candPool.Put(pc)
+	var all bool
+	*pc, all = h.ix.candidates(c, int32(n), (*pc)[:0])
+	if all {
+		return scan()
+	}
+	// The first hole that covers c is the one of the lowest index.
+	first := int32(n)
+	for _, i := range *pc {
+		if i >= first {
+			continue
+		}
+		if x := h.cubes[i]; x.Overlaps(c) {
+			overlapped = true
+			if x.Covers(c) {
+				first = i
+			}
+		}
+	}
+	if first < int32(n) {
+		return h.tags[first], true, true
+	}
+	return -1, false, overlapped
+}
+
 var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
 
 // overlapping is visit of the own holes, which are indexed, gathering
 // candidates in cand, which it returns (grown, perhaps).
 func (h *Holes) overlapping(c Cube, n int32, fn func(hole *Cube, tag int32) bool, cand []int32) ([]int32, bool) {
-	x := h.ix
-	lo, hi, ok := span(c.Dst)
-	if !ok {
-		return cand, true
-	}
-	// Every level holes are filed at: the blocks c touches there.
-	scanAll := false
-	for l := range levelShift[:len(levelShift)-1] {
-		if x.levels&(1<<l) == 0 {
-			continue
-		}
-		b, k, ok := blocks(lo, hi, l, maxQueryBlocks)
-		if !ok {
-			scanAll = true
-			break
-		}
-		for range k {
-			cand = x.appendBucket(cand, x.dst.get(b))
-			b.lo++
-		}
-	}
-	if !scanAll {
-		if pb, pok := portBuckets(c.DPort); pok {
-			for _, b := range pb {
-				cand = x.appendBucket(cand, x.port[b])
-			}
-		} else {
-			for _, head := range x.port {
-				cand = x.appendBucket(cand, head)
-			}
-		}
-		cand = append(cand, x.wide...)
-		if len(cand) > int(n)/2 {
-			scanAll = true
-		}
-	}
-	if scanAll {
+	cand, all := h.ix.candidates(c, n, cand)
+	if all {
 		for i, x := range h.cubes[:n] {
 			if x.Overlaps(c) && !fn(x, h.tags[i]) {
 				return cand, false
@@ -423,6 +451,42 @@ func (h *Holes) overlapping(c Cube, n int32, fn func(hole *Cube, tag int32) bool
 		}
 	}
 	return cand, true
+}
+
+// candidates appends to cand the holes of the index that may overlap c,
+// perhaps more than once and some at n or after; all says to scan the
+// first n holes instead (c spans too many blocks, or the candidates are
+// more than half of them).
+func (x *holeIndex) candidates(c Cube, n int32, cand []int32) (_ []int32, all bool) {
+	lo, hi, ok := span(c.Dst)
+	if !ok {
+		return cand, false // no packet: no hole overlaps
+	}
+	// Every level holes are filed at: the blocks c touches there.
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) == 0 {
+			continue
+		}
+		b, k, ok := blocks(lo, hi, l, maxQueryBlocks)
+		if !ok {
+			return cand, true
+		}
+		for range k {
+			cand = x.appendBucket(cand, x.dst.get(b))
+			b.lo++
+		}
+	}
+	if pb, pok := portBuckets(c.DPort); pok {
+		for _, b := range pb {
+			cand = x.appendBucket(cand, x.port[b])
+		}
+	} else {
+		for _, head := range x.port {
+			cand = x.appendBucket(cand, head)
+		}
+	}
+	cand = append(cand, x.wide...)
+	return cand, len(cand) > int(n)/2
 }
 
 // Region is a cube without its holes: the packets of Base that no hole
@@ -449,6 +513,17 @@ func (r Region) Contains(p Cube) bool {
 // Intersect returns the region's packets that are also in c.
 func (r Region) Intersect(c Cube) Region {
 	return Region{Base: r.Base.Intersect(c), Holes: r.Holes}
+}
+
+// Holds reports whether the region surely holds a packet, from one look:
+// the first packet Find tries is in no hole. False says nothing.
+func (r Region) Holds() bool {
+	if r.Base.Empty() {
+		return false
+	}
+	// A hole that overlaps a packet holds it.
+	_, in, _ := r.Holes.Covering(r.Base.point(nil))
+	return !in
 }
 
 // Find looks for a packet of the region and returns it as a cube of one

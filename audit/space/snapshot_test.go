@@ -3,6 +3,8 @@ package space
 import (
 	"slices"
 	"testing"
+
+	"github.com/portolan/portolan/model"
 )
 
 // tagsOver lists the tags of the holes of h that overlap q, in order.
@@ -117,5 +119,105 @@ func TestSnapshotShares(t *testing.T) {
 		if s.Len() != n {
 			t.Errorf("%d holes: the snapshot has %d", n, s.Len())
 		}
+	}
+}
+
+// TestHolesCovering: Covering finds the first hole, in the order they were
+// added, that holds all of a cube, and says whether any overlaps it, as
+// Overlapping does, through snapshots and with or without the index.
+func TestHolesCovering(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	// Holes of a host, of its /28, of its /24 and of every address, some of
+	// one port only: some hold a query, some overlap it, some neither.
+	var cubes []Cube
+	for x := range 600 {
+		c := hostCube(u, uint64(x*7%256))
+		switch x % 5 {
+		case 1:
+			c.Dst = Addrs{[]Range{{U128{0, 0xc0000200 + uint64(x%16)*16}, U128{0, 0xc0000200 + uint64(x%16)*16 + 15}}}}
+		case 2:
+			c.DPort = model.NewPortSet(model.PortRange{Lo: uint16(x), Hi: uint16(x)})
+		case 3:
+			c.Dst = Addrs{[]Range{{U128{0, 0xc0000200}, U128{0, 0xc00002ff}}}}
+			c.DPort = model.NewPortSet(model.PortRange{Lo: 80, Hi: 80})
+		}
+		if x == 599 {
+			c = wideCube(u)
+		}
+		cubes = append(cubes, c)
+	}
+	for _, n := range []int{0, 3, indexFrom + 1, 300, 600} {
+		h := &Holes{}
+		for i := range min(n, 200) {
+			h.AddRef(&cubes[i], int32(i))
+		}
+		s := h.Snapshot()
+		for i := min(n, 200); i < n; i++ {
+			s.AddRef(&cubes[i], int32(i))
+			h.AddRef(&cubes[(i+1)%len(cubes)], -2) // not the snapshot's
+		}
+		for x := range 300 {
+			q := hostCube(u, uint64(x%256))
+			if x >= 256 {
+				q.DPort = model.NewPortSet(model.PortRange{Lo: 80, Hi: 80})
+			}
+			wantTag, wantCov, wantOver := int32(-1), false, false
+			s.Overlapping(q, func(hole Cube, tag int32) bool {
+				wantOver = true
+				if hole.Covers(q) {
+					wantTag, wantCov = tag, true
+					return false
+				}
+				return true
+			})
+			tag, cov, over := s.Covering(q)
+			if tag != wantTag || cov != wantCov || over != wantOver {
+				t.Fatalf("%d holes, query %d: Covering %d %v %v, want %d %v %v", n, x, tag, cov, over, wantTag, wantCov, wantOver)
+			}
+		}
+	}
+}
+
+// TestRegionHolds: a region Holds says holds a packet is one Find finds a
+// packet of, and Cubes writes as cubes; an empty one is never said to.
+func TestRegionHolds(t *testing.T) {
+	u := NewIfaces([]string{"a"}, nil, nil)
+	base := wideCube(u)
+	base.Dst = Addrs{[]Range{{U128{0, 0xc0000200}, U128{0, 0xc0000203}}}}
+	said, notSaid := 0, 0
+	for mask := range 1 << 6 {
+		// Holes of some of four hosts, of all ports or of port 80.
+		h := &Holes{}
+		for x := range 6 {
+			if mask&(1<<x) == 0 {
+				continue
+			}
+			c := hostCube(u, uint64(x%4))
+			if x >= 4 {
+				c = base
+				c.DPort = model.NewPortSet(model.PortRange{Lo: uint16(80 + x), Hi: uint16(80 + x)})
+			}
+			h.Add(c, int32(x))
+		}
+		r := Region{Base: base, Holes: h}
+		_, found, _ := r.Find(1 << 12)
+		cs, ok := r.Cubes(1 << 12)
+		if !ok {
+			t.Fatalf("holes %06b: Cubes gave up", mask)
+		}
+		if found != (len(cs) > 0) {
+			t.Fatalf("holes %06b: Find found %v, Cubes %d cubes", mask, found, len(cs))
+		}
+		if r.Holds() {
+			said++
+			if !found {
+				t.Errorf("holes %06b: Holds, and Find finds no packet", mask)
+			}
+		} else if found {
+			notSaid++
+		}
+	}
+	if said == 0 || notSaid == 0 {
+		t.Errorf("Holds said yes %d times and no of a region holding packets %d times: the test tests too little", said, notSaid)
 	}
 }
