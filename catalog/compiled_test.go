@@ -78,3 +78,14 @@ func TestCompiled(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEmbedded is what every command that names a service pays once:
+// the embedded catalog decoded from compiled.json.
+func BenchmarkEmbedded(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := loadEmbedded(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

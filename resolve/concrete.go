@@ -95,7 +95,10 @@ func Concretize(ctx context.Context, flows []Flow, r Resolver) ([]Concrete, []Wa
 	if _, ok := r.(*Cache); !ok {
 		r = &Cache{R: r}
 	}
-	var out []Concrete
+	var out []Concrete // one for each flow
+	if len(flows) > 0 {
+		out = make([]Concrete, 0, len(flows))
+	}
 	var warns []Warning
 	for _, f := range flows {
 		if f.Placeholder() {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -45,5 +46,26 @@ func TestInitAllocates(t *testing.T) {
 	}
 	if total > all {
 		t.Errorf("portolan's packages allocate %d bytes at init, more than %d", total, all)
+	}
+}
+
+// BenchmarkAuditEmpty is the fixed cost of an audit, the part that does
+// not depend on the ruleset: every service with every feature against an
+// empty ruleset, in-process (the embedded catalog is decoded once a
+// process, in the first run; the CLI pays it every run).
+func BenchmarkAuditEmpty(b *testing.B) {
+	_, rules, pins := auditFiles(b, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+	args := []string{"audit", "all", "--all-features", "--ruleset", rules, "--hosts", pins, "--no-resolve",
+		"--lan-if", "lan0", "--wan-if", "wan0", "--lan", "192.0.2.0/24,2001:db8:1::/64", "--output", "json",
+		"--param", "company=acme", "--param", "pbx_address=192.0.2.10", "--param", "sip_provider=198.51.100.0/25",
+		"--param", "pbx_peers=198.51.100.200", "--param", "service_network=203.0.113.0/24",
+		"--param", "sbc_address=192.0.2.20", "--param", "sbc_media_ports=36000-59999",
+		"--param", "h323_ports=1719-1720", "--param", "h323_media_ports=20000-29999",
+		"--param", "custom_domains=video.example.com"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := run(args, io.Discard, io.Discard); code != 1 {
+			b.Fatalf("exit %d, want 1 (required flows blocked)", code)
+		}
 	}
 }
