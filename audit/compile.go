@@ -537,7 +537,8 @@ func (p *program) addrSet(s space.Addrs) *space.Addrs {
 	if rs := s.Ranges(); len(rs) == 1 {
 		return p.oneAddr(rs[0])
 	}
-	return &s
+	x := s // on the heap only here: a pointer to s would move s there on every call
+	return &x
 }
 
 // portSet is s as a crule holds it: shared when it is one range.
@@ -545,7 +546,8 @@ func (p *program) portSet(s model.PortSet) *model.PortSet {
 	if rs := s.Ranges(); len(rs) == 1 {
 		return p.onePort(rs[0])
 	}
-	return &s
+	x := s
+	return &x
 }
 
 func dimOf(f ruleset.Field) int {
