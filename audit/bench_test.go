@@ -32,6 +32,7 @@ import (
 //
 // BENCHMARKS.md's figures are those of 10k and 100k rules:
 //
+//	go test ./audit -run '^$' -bench 'SideBySide/.*/^(10|100)k$' -benchtime 5x -timeout 60m
 //	go test ./audit -run '^$' -bench './/^(10|100)k$' -benchmem -benchtime 3x -timeout 60m
 
 var benchSizes = []int{1000, 10000, 100000}
