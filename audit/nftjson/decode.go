@@ -355,30 +355,39 @@ func (d *decoder) array() (any, error) {
 
 // arrayBody reads an array's elements after base in d.elems.
 func (d *decoder) arrayBody(base int) (any, error) {
+	if err := d.elements(d.value); err != nil {
+		return nil, err
+	}
+	return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
+}
+
+// elements reads the elements of the array at d.pos, each by read, onto
+// d.elems, and the array's closing bracket.
+func (d *decoder) elements(read func() (any, error)) error {
 	d.pos++ // [
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return []any{}, nil
+		return nil
 	}
 	for {
-		v, err := d.value()
+		v, err := read()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.elems = append(d.elems, v)
 		d.space()
 		if d.pos >= len(d.data) {
-			return nil, d.fail("unexpected end of input in an array")
+			return d.fail("unexpected end of input in an array")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
-			return append(make([]any, 0, len(d.elems)-base), d.elems[base:]...), nil
+			return nil
 		default:
-			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
+			return d.fail("invalid character %q after an array element", d.data[d.pos])
 		}
 	}
 }

@@ -130,40 +130,25 @@ func (d *decoder) exprArray() ([]any, error) {
 
 // exprArrayBody reads the statements after base in d.elems.
 func (d *decoder) exprArrayBody(base int) ([]any, error) {
-	d.pos++ // [
-	d.space()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
+	if err := d.elements(d.stmt); err != nil {
+		return nil, err
+	}
+	if len(d.elems) == base {
 		return []any{}, nil
 	}
-	for {
-		d.space()
-		start := d.pos
-		var v any
-		if st := d.sharedStmt(); st != nil {
-			v = st
-		} else {
-			d.pos = start
-			var err error
-			if v, err = d.value(); err != nil {
-				return nil, err
-			}
-		}
-		d.elems = append(d.elems, v)
-		d.space()
-		if d.pos >= len(d.data) {
-			return nil, d.fail("unexpected end of input in an array")
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return d.exprList(d.elems[base:]), nil
-		default:
-			return nil, d.fail("invalid character %q after an array element", d.data[d.pos])
-		}
+	return d.exprList(d.elems[base:]), nil
+}
+
+// stmt reads one statement: straight when it can, as generic JSON
+// otherwise.
+func (d *decoder) stmt() (any, error) {
+	d.space()
+	start := d.pos
+	if st := d.sharedStmt(); st != nil {
+		return st, nil
 	}
+	d.pos = start
+	return d.value()
 }
 
 // exprList copies a rule's statements out, into a slab when few.
