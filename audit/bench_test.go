@@ -140,6 +140,26 @@ func planAll() ([]policy.Rule, []policy.Skip, error) {
 
 func sizeName(n int) string { return fmt.Sprintf("%dk", n/1000) }
 
+// benchName is the file benchSetup writes the ruleset of n rules in
+// format to.
+func benchName(format string, n int) string {
+	if format == "iptables-save" {
+		return fmt.Sprintf("%d.rules", n)
+	}
+	return fmt.Sprintf("%d.json", n)
+}
+
+// benchRead reads that file.
+func benchRead(b *testing.B, format string, n int) (string, []byte) {
+	b.Helper()
+	name := benchName(format, n)
+	data, err := os.ReadFile(filepath.Join(benchDir, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name, data
+}
+
 // BenchmarkAudit is the audit in-process: parse, compile, evaluate every
 // flow and write the report's parts.
 func BenchmarkAudit(b *testing.B) {
@@ -147,14 +167,7 @@ func BenchmarkAudit(b *testing.B) {
 	for _, format := range []string{"nft-json", "iptables-save"} {
 		for _, n := range benchSizes {
 			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
-				name := fmt.Sprintf("%d.json", n)
-				if format == "iptables-save" {
-					name = fmt.Sprintf("%d.rules", n)
-				}
-				data, err := os.ReadFile(filepath.Join(benchDir, name))
-				if err != nil {
-					b.Fatal(err)
-				}
+				name, data := benchRead(b, format, n)
 				b.SetBytes(int64(len(data)))
 				b.ResetTimer()
 				for b.Loop() {
@@ -162,11 +175,10 @@ func BenchmarkAudit(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					a, err := New(rs, benchSite)
+					a, err := NewDropping(rs, benchSite) // as the CLI does
 					if err != nil {
 						b.Fatal(err)
 					}
-					a.DropTerms() // as the CLI does
 					rep := a.Audit(benchRules, benchSkips, Options{})
 					if len(rep.Flows) == 0 {
 						b.Fatal("no flows")
@@ -184,14 +196,7 @@ func BenchmarkCompile(b *testing.B) {
 	for _, format := range []string{"nft-json", "iptables-save"} {
 		for _, n := range benchSizes {
 			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
-				name := fmt.Sprintf("%d.json", n)
-				if format == "iptables-save" {
-					name = fmt.Sprintf("%d.rules", n)
-				}
-				data, err := os.ReadFile(filepath.Join(benchDir, name))
-				if err != nil {
-					b.Fatal(err)
-				}
+				name, data := benchRead(b, format, n)
 				rs, err := Load(name, data, format)
 				if err != nil {
 					b.Fatal(err)
@@ -339,10 +344,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		for _, n := range benchSizes {
 			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
 				var kernel []*exec.Cmd
-				name := fmt.Sprintf("%d.json", n)
-				if format == "iptables-save" {
-					name = fmt.Sprintf("%d.rules", n)
-				}
+				name := benchName(format, n)
 				text := nftText(b, ns, n)
 				var tK, tP, tT time.Duration
 				var rssK, rssP, rssT float64
@@ -389,10 +391,7 @@ func BenchmarkCLI(b *testing.B) {
 	for _, format := range []string{"nft-json", "iptables-save"} {
 		for _, n := range benchSizes {
 			b.Run(format+"/"+sizeName(n), func(b *testing.B) {
-				name := fmt.Sprintf("%d.json", n)
-				if format == "iptables-save" {
-					name = fmt.Sprintf("%d.rules", n)
-				}
+				name := benchName(format, n)
 				var rss float64
 				for b.Loop() {
 					rss = runTimed(b, exec.Command(bin, append(args, "--ruleset", filepath.Join(benchDir, name))...))
