@@ -51,7 +51,7 @@ type decoder struct {
 	elems   []any
 	// short strings and numbers read before, boxed: nft's JSON says
 	// "family", "inet", "match", 0 … millions of times
-	short map[string]any
+	short, shortNums map[string]any
 	// slab is where objects' members are copied out: one allocation for
 	// hundreds of objects (an object's slice has no room to grow)
 	slab []member
@@ -157,14 +157,16 @@ func (d *decoder) intern(b []byte, number bool) any {
 	return d.internMap(b, number)
 }
 
-// internMap is intern through the map of short strings and numbers.
+// internMap is intern through the maps of short strings and numbers: a
+// number and a string of the same text are different values, kept apart
+// (one map with numbers keyed "#5" took the string "#5" for the number 5,
+// and the other way round).
 func (d *decoder) internMap(b []byte, number bool) any {
-	k := b
+	m := &d.short
 	if number {
-		// a number and a string of the same text are different values
-		k = append(append(make([]byte, 0, maxShortLen+1), '#'), b...)
+		m = &d.shortNums
 	}
-	if v, ok := d.short[string(k)]; ok {
+	if v, ok := (*m)[string(b)]; ok {
 		return v
 	}
 	var v any
@@ -173,11 +175,11 @@ func (d *decoder) internMap(b []byte, number bool) any {
 	} else {
 		v = string(b)
 	}
-	if d.short == nil {
-		d.short = make(map[string]any, 256)
+	if *m == nil {
+		*m = make(map[string]any, 256)
 	}
-	if len(d.short) < maxShorts {
-		d.short[string(k)] = v
+	if len(d.short)+len(d.shortNums) < maxShorts {
+		(*m)[string(b)] = v
 	}
 	return v
 }

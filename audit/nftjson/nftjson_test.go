@@ -3,8 +3,10 @@ package nftjson
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -311,6 +313,40 @@ func TestFamily(t *testing.T) {
 	} {
 		if got, ok := family(tt.v, tt.k); got != tt.want || ok != tt.ok {
 			t.Errorf("family(%v, %d) = %d, %v; want %d, %v", tt.v, tt.k, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// A string and a number of the same text stay what they are, whichever
+// comes first: the decoder shares short ones, and once took the string
+// "#5" for the number 5 (a rule's handle became a string; found by
+// FuzzParse).
+func TestSharedStringsAndNumbers(t *testing.T) {
+	for _, in := range []string{
+		`[{"a": "#5"}, 5, "#5", 5]`,
+		`[5, {"a": "#5"}, "#5", 5]`,
+		`["5", 5, "#5", 5]`,
+		`[5, "5", 5, "#5"]`,
+	} {
+		v, err := decode([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range v.([]any) {
+			if o, ok := x.(obj); ok {
+				x = map[string]any{"a": o.get("a")}
+			}
+			w := want[i]
+			if f, ok := w.(float64); ok {
+				w = json.Number(fmt.Sprint(f))
+			}
+			if !reflect.DeepEqual(x, w) {
+				t.Errorf("%s: element %d is %#v, want %#v", in, i, x, w)
+			}
 		}
 	}
 }
