@@ -26,25 +26,7 @@ const MaxSize = 1 << 30
 const MaxLine = 1 << 20
 
 // Error is input that is not iptables-save output.
-type Error struct {
-	File  string
-	Line  int
-	Field string // the option or part at fault: "--dport", ":FORWARD"
-	Msg   string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": " + e.Field)
-	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
-}
+type Error = ruleset.LineError
 
 // Looks reports whether data looks like iptables-save output.
 func Looks(data []byte) bool {

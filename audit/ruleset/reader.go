@@ -146,3 +146,26 @@ func (r *Ruleset) BindNames(addrs map[string][]netip.Addr) {
 		}
 	}
 }
+
+// LineError is input a line-oriented reader cannot read: its file, line,
+// the field at fault ("--dport", ":FORWARD", "dst-port") and what is
+// wrong, written "file:line: field: message".
+type LineError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *LineError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": " + e.Field)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}

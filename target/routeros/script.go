@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/portolan/portolan/audit/ruleset"
 	"github.com/portolan/portolan/internal/lazyre"
 )
 
@@ -20,25 +21,7 @@ const (
 )
 
 // Error is input that is not a RouterOS export or script.
-type Error struct {
-	File  string
-	Line  int
-	Field string // the property or part at fault: "dst-port", "/ip firewall filter"
-	Msg   string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": " + e.Field)
-	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
-}
+type Error = ruleset.LineError
 
 // Arg is one argument of a command: key=value, or a bare word (Key ""),
 // or a [ … ] expression (Expr set, Val its inside).
