@@ -210,6 +210,12 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		if rs, err = audit.LoadAll(inputs, f.format); err != nil {
 			return err
 		}
+		// The files read and the parsers' scratch are garbage now: collect
+		// them before compiling, whose sets would otherwise pile onto them
+		// (for 100k rules of iptables-save, 14 MB less at the peak of
+		// compiling).
+		inputs = nil
+		runtime.GC()
 	}
 	choices, err := g.choose(args, &f.plan.sel)
 	if err != nil {
