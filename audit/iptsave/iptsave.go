@@ -85,7 +85,12 @@ type parser struct {
 	// scratch, reused from line to line
 	toks  []string
 	terms []ruleset.Term
+	// rules is where rules are cut from, ruleSlab at a time
+	rules []ruleset.Rule
 }
+
+// ruleSlab is how many rules the parser allocates at once.
+const ruleSlab = 256
 
 func (p *parser) errf(field, format string, args ...any) error {
 	return &Error{File: p.file, Line: p.line, Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -98,21 +103,36 @@ func Parse(file string, data []byte) (*ruleset.Ruleset, error) {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
 	p := &parser{file: file, rs: &ruleset.Ruleset{Format: ruleset.IptablesSave}, fams: map[int]bool{}}
-	rest := data
-	for len(rest) > 0 {
+	// One string of the input: the rules' texts are parts of it, not a
+	// copy each. It ends before the first line too long to read, which
+	// is refused, with its number, once the lines before it are read.
+	end, long := len(data), 0
+	for i, n := 0, 1; i < len(data); n++ {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			j = len(data) - i
+		}
+		if j > MaxLine {
+			end, long = i, n
+			break
+		}
+		i += j + 1
+	}
+	for rest := string(data[:end]); len(rest) > 0; {
 		p.line++
-		var l []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		var l string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
 			l, rest = rest[:i], rest[i+1:]
 		} else {
-			l, rest = rest, nil
+			l, rest = rest, ""
 		}
-		if len(l) > MaxLine {
-			return nil, p.errf("", "the line is longer than %s; iptables-save writes none so long", safeio.Size(MaxLine))
-		}
-		if err := p.parseLine(strings.TrimRight(string(l), "\r")); err != nil {
+		if err := p.parseLine(strings.TrimRight(l, "\r")); err != nil {
 			return nil, err
 		}
+	}
+	if long > 0 {
+		p.line = long
+		return nil, p.errf("", "the line is longer than %s; iptables-save writes none so long", safeio.Size(MaxLine))
 	}
 	if p.cur != nil {
 		p.line = p.cur.line
@@ -256,6 +276,21 @@ func tokens(s string) ([]string, error) { return appendTokens(nil, s) }
 
 // appendTokens is tokens appending to out.
 func appendTokens(out []string, s string) ([]string, error) {
+	if strings.IndexByte(s, '"') < 0 && strings.IndexByte(s, '\t') < 0 {
+		// no quotes and no tabs, as iptables-save writes nearly every
+		// line: words between spaces
+		for s != "" {
+			i := strings.IndexByte(s, ' ')
+			if i < 0 {
+				return append(out, s), nil
+			}
+			if i > 0 {
+				out = append(out, s[:i])
+			}
+			s = s[i+1:]
+		}
+		return out, nil
+	}
 	var b []byte
 	for i := 0; i < len(s); {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
@@ -345,7 +380,12 @@ func (p *parser) ruleLine(t string) error {
 	if c == nil {
 		return p.errf("-A "+toks[1], "chain %q is not declared in table %s (no :%s line)", toks[1], p.cur.table, toks[1])
 	}
-	r := &ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: p.line, Text: text}, Terms: p.terms[:0]}
+	if len(p.rules) == 0 {
+		p.rules = make([]ruleset.Rule, ruleSlab)
+	}
+	r := &p.rules[0]
+	p.rules = p.rules[1:]
+	*r = ruleset.Rule{Chain: c, Pos: ruleset.Pos{Line: p.line, Text: text}, Terms: p.terms[:0]}
 	if err := p.options(r, toks[2:]); err != nil {
 		return err
 	}

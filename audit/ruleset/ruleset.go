@@ -456,17 +456,20 @@ type Interner struct {
 	// the common kinds of value by a smaller key, cheaper to hash
 	addrs map[[2]netip.Addr][]Tuple // address ranges
 	nums  map[uint64][]Tuple        // port ranges (bit 63 set) and numbers
+	// slab is where the rules' Terms arrays are cut from, termSlab at a
+	// time: a rule holds a few terms, and one allocation for each would
+	// cost more than its terms.
+	slab []Term
 }
+
+// termSlab is how many terms the Interner allocates at once.
+const termSlab = 1024
 
 // Rule shares the terms' sets and fields of r with those of the rules
 // before it, and gives r.Terms an array of its own of its length: a parser
 // may gather them in scratch space it reuses.
 func (in *Interner) Rule(r *Rule) {
-	if len(r.Terms) == 0 {
-		r.Terms = nil
-	} else {
-		r.Terms = append(make([]Term, 0, len(r.Terms)), r.Terms...)
-	}
+	in.Keep(r)
 	for i := range r.Terms {
 		in.term(&r.Terms[i])
 	}
@@ -474,13 +477,24 @@ func (in *Interner) Rule(r *Rule) {
 
 // Keep is Rule for a parser that made every term of one value through
 // Single: it only gives r.Terms an array of its own of its length, without
-// looking their sets up again.
+// looking their sets up again. The array has no room to grow: an append
+// to it copies.
 func (in *Interner) Keep(r *Rule) {
-	if len(r.Terms) == 0 {
+	n := len(r.Terms)
+	switch {
+	case n == 0:
 		r.Terms = nil
 		return
+	case n > termSlab/8:
+		r.Terms = append(make([]Term, 0, n), r.Terms...)
+		return
+	case n > len(in.slab):
+		in.slab = make([]Term, termSlab)
 	}
-	r.Terms = append(make([]Term, 0, len(r.Terms)), r.Terms...)
+	t := in.slab[:n:n]
+	in.slab = in.slab[n:]
+	copy(t, r.Terms)
+	r.Terms = t
 }
 
 // Single is the package's Single, with the set of one value shared.
