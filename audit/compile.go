@@ -150,10 +150,12 @@ var hookOrder = []string{"prerouting", "input", "forward", "output", "postroutin
 // natPrio is the priority NAT chains run at, per hook.
 var natPrio = map[string]int{"prerouting": -100, "output": -100, "input": 100, "postrouting": 100}
 
+func isIfField(f ruleset.Field) bool { return f == ruleset.IIfName || f == ruleset.OIfName }
+
 // ifaceNames collects the interface names and prefixes a ruleset compares with.
 func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 	add := func(f ruleset.Field, v ruleset.Value) {
-		if f != ruleset.IIfName && f != ruleset.OIfName {
+		if !isIfField(f) {
 			return
 		}
 		if v.Prefix {
@@ -165,6 +167,9 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 	for _, c := range rs.Chains {
 		for _, r := range c.Rules {
 			for _, t := range r.Terms {
+				if !slices.ContainsFunc(t.Fields, isIfField) {
+					continue // its values need not be read
+				}
 				for _, tu := range t.Set {
 					for i, v := range tu {
 						if i < len(t.Fields) {
