@@ -74,7 +74,8 @@ func tokensByBuilder(s string) ([]string, error) {
 
 // FuzzTokens checks the splitting of rule lines against the reference.
 func FuzzTokens(f *testing.F) {
-	for _, s := range []string{`-A X -m comment --comment "a \"b\" c" -j ACCEPT`, `""`, ` a  "b"c\ d"e f" `, "\t\"x\\\\\"", `"open`} {
+	for _, s := range []string{`-A X -m comment --comment "a \"b\" c" -j ACCEPT`, `""`, ` a  "b"c\ d"e f" `, "\t\"x\\\\\"", `"open`,
+		"-A FORWARD -s 192.0.2.1/32 -j ACCEPT", "  two  spaces  ", "x", " ", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -307,6 +307,17 @@ func appendTokens(out []string, s string) ([]string, error) {
 			out = append(out, s[start:i])
 			continue
 		}
+		if i == start {
+			// "a word" as iptables-save quotes comments: a part of s
+			if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
+				end := i + 1 + j
+				if strings.IndexByte(s[i+1:end], '\\') < 0 && (end+1 == len(s) || s[end+1] == ' ' || s[end+1] == '\t') {
+					out = append(out, s[i+1:end])
+					i = end + 1
+					continue
+				}
+			}
+		}
 		// a token with quotes in it: built
 		b = append(b[:0], s[start:i]...)
 		quoted := false
