@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unsafe"
 )
 
 // Format names an input syntax.
@@ -462,8 +463,9 @@ type Interner struct {
 	slab []Term
 }
 
-// termSlab is how many terms the Interner allocates at once.
-const termSlab = 1024
+// termSlab is how many terms the Interner allocates at once: as many as
+// 64 KiB hold, so that the allocation wastes no part of a page.
+const termSlab = 64 << 10 / int(unsafe.Sizeof(Term{}))
 
 // Rule shares the terms' sets and fields of r with those of the rules
 // before it, and gives r.Terms an array of its own of its length: a parser
