@@ -178,11 +178,11 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 					}
 				}
 			}
-			if r.Map != nil {
-				for _, e := range r.Map.Elems {
+			if r.Map() != nil {
+				for _, e := range r.Map().Elems {
 					for i, v := range e.Key {
-						if i < len(r.Map.Fields) {
-							add(r.Map.Fields[i], v)
+						if i < len(r.Map().Fields) {
+							add(r.Map().Fields[i], v)
 						}
 					}
 				}
@@ -353,7 +353,7 @@ func mayDrop(c *ruleset.Chain) bool {
 	for _, r := range c.Rules {
 		switch r.Verdict.Kind {
 		case ruleset.Accept, ruleset.Continue:
-			if r.Map != nil {
+			if r.Map() != nil {
 				return true
 			}
 		default:
@@ -365,7 +365,7 @@ func mayDrop(c *ruleset.Chain) bool {
 
 // rule compiles r into cr.
 func (p *program) rule(cr *crule, r *ruleset.Rule) error {
-	p.rest = crest{unknown: r.Unknown}
+	p.rest = crest{unknown: r.Unknown()}
 	*cr = crule{src: r, crest: &p.rest}
 	// A rule of the other family (ip saddr … in an inet chain) matches no
 	// packet of this one: its other terms are not compiled.
@@ -389,12 +389,12 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 		}
 		cr.target = p.chains[t]
 	}
-	if r.Map != nil {
-		cr.vfields = r.Map.Fields
-		for _, e := range r.Map.Elems {
+	if r.Map() != nil {
+		cr.vfields = r.Map().Fields
+		for _, e := range r.Map().Elems {
 			ve := velem{verdict: e.Verdict}
 			ok := true
-			for i, f := range r.Map.Fields {
+			for i, f := range r.Map().Fields {
 				fs, good := p.fieldSet(f, []ruleset.Value{e.Key[i]})
 				if !good {
 					ok = false
@@ -415,12 +415,12 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 			cr.vmap = append(cr.vmap, ve)
 		}
 	}
-	cr.inert = r.Map == nil && r.Verdict.Kind == ruleset.Continue
+	cr.inert = r.Map() == nil && r.Verdict.Kind == ruleset.Continue
 	if x := r.X; x != nil {
 		cr.mutates = x.Mutates
 		cr.attaches = x.Helper != "" || x.Timeout != nil
 		cr.template = x.Template
-		if len(x.Conds) == len(r.Unknown) {
+		if len(x.Conds) == len(r.Unknown()) {
 			cr.conds = x.Conds
 		}
 	}

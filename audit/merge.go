@@ -215,8 +215,8 @@ func fillSets(rs *ruleset.Ruleset, sets map[string]*ipset.Set) []string {
 					vals = nil
 				}
 				r.Terms = append(r.Terms, ruleset.Single(ref.Fields[0], ref.Neg, vals...))
-				if i := slices.Index(r.Unknown, ref.Desc); i >= 0 {
-					r.Unknown = slices.Delete(slices.Clone(r.Unknown), i, i+1)
+				if i := slices.Index(r.Unknown(), ref.Desc); i >= 0 {
+					r.X.Unknown = slices.Delete(slices.Clone(r.X.Unknown), i, i+1)
 				}
 				key := strings.TrimPrefix(ref.Desc, "! ")
 				r.X.Conds = slices.DeleteFunc(slices.Clone(r.X.Conds), func(c ruleset.Cond) bool { return c.Key == key })

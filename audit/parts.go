@@ -26,9 +26,9 @@ func ref(r *ruleset.Rule, c *ruleset.Chain) RuleRef {
 		return RuleRef{Chain: c.String(), Policy: true, Verdict: v, Line: c.Pos.Line}
 	}
 	v := r.Verdict.String()
-	if r.Map != nil {
+	if r.Map() != nil {
 		v = "vmap"
-		if len(r.Map.Elems) > 0 && r.Map.Elems[0].Verdict.Kind == ruleset.DNAT {
+		if len(r.Map().Elems) > 0 && r.Map().Elems[0].Verdict.Kind == ruleset.DNAT {
 			v = "dnat map"
 		}
 	}
@@ -500,7 +500,7 @@ func natRef(r *ruleset.Rule) RuleRef {
 		}
 	case r.Verdict.Kind == ruleset.DNAT:
 		x.Verdict = r.Verdict.String()
-	case r.Map != nil:
+	case r.Map() != nil:
 		x.Verdict = "dnat map"
 	}
 	return x

@@ -54,14 +54,14 @@ func TestPlatformReader(t *testing.T) {
 	if notes := ResolveNames(context.Background(), rs, resolve.NoResolve{}); len(notes) != 1 {
 		t.Fatalf("unresolved: notes %q", notes)
 	}
-	if len(rs.Chains[0].Rules[0].Unknown) != 1 {
+	if len(rs.Chains[0].Rules[0].Unknown()) != 1 {
 		t.Fatal("an unresolved name was bound")
 	}
 	if notes := ResolveNames(context.Background(), rs, hosts); len(notes) != 0 {
 		t.Fatalf("notes %q", notes)
 	}
 	r := rs.Chains[0].Rules[0]
-	if len(r.Unknown) != 0 || len(r.Terms) != 1 {
-		t.Fatalf("after resolving: unknown %q terms %d", r.Unknown, len(r.Terms))
+	if len(r.Unknown()) != 0 || len(r.Terms) != 1 {
+		t.Fatalf("after resolving: unknown %q terms %d", r.Unknown(), len(r.Terms))
 	}
 }

@@ -481,7 +481,7 @@ func (p *parser) options(r *ruleset.Rule, toks []string) error {
 			if !ok {
 				x, err := strconv.ParseUint(v, 10, 8)
 				if err != nil {
-					r.Unknown = append(r.Unknown, "-p "+v)
+					r.AddUnknown("-p " + v)
 					continue
 				}
 				n = uint32(x)
@@ -727,7 +727,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 				if !ok {
 					if strings.EqualFold(s, "SNAT") || strings.EqualFold(s, "DNAT") {
 						// virtual states: the connection is NATed
-						r.Unknown = append(r.Unknown, opt+" "+s)
+						r.AddUnknown(opt + " " + s)
 						continue
 					}
 					return 0, p.errf(opt, "unknown state %q", s)
@@ -770,7 +770,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 			}
 			n, ok := ruleset.ProtoNumbers[strings.ToLower(v)]
 			if !ok {
-				r.Unknown = append(r.Unknown, "--ctproto "+v)
+				r.AddUnknown("--ctproto " + v)
 				return 1, nil
 			}
 			r.Terms = append(r.Terms, p.in.Single(ruleset.L4Proto, neg, ruleset.NumValue(n)))
@@ -829,7 +829,7 @@ func (p *parser) moduleOption(r *ruleset.Rule, module, proto, opt string, neg bo
 	if neg {
 		desc = "! " + desc
 	}
-	r.Unknown = append(r.Unknown, desc)
+	r.AddUnknown(desc)
 	if !stateful[module] {
 		x := r.Ext()
 		x.Conds = append(x.Conds, ruleset.Cond{Key: key, Neg: neg})

@@ -101,8 +101,8 @@ func TestParseRules(t *testing.T) {
 	if tm := term(r, ruleset.DstAddr); tm == nil || tm.Set[0][0].Lo != tm.Set[0][0].Hi {
 		t.Errorf("-d 192.0.2.10/32 = %+v", tm)
 	}
-	if r := byLine(rs, 24); len(r.Unknown) != 1 || !strings.Contains(r.Unknown[0], "DNAT") {
-		t.Errorf("--ctstate DNAT is a virtual state portolan does not follow: %v", r.Unknown)
+	if r := byLine(rs, 24); len(r.Unknown()) != 1 || !strings.Contains(r.Unknown()[0], "DNAT") {
+		t.Errorf("--ctstate DNAT is a virtual state portolan does not follow: %v", r.Unknown())
 	}
 	if tm := term(byLine(rs, 25), ruleset.CtStatus); tm == nil || tm.Mask != ruleset.CtStatusConfirmed || !tm.Neg {
 		t.Errorf("--ctstatus CONFIRMED = %+v", tm)
@@ -114,8 +114,8 @@ func TestParseRules(t *testing.T) {
 	if tm := term(r, ruleset.DstPort); tm == nil || len(tm.Set) != 3 || tm.Set[2][0].PLo != 8000 || tm.Set[2][0].PHi != 8100 {
 		t.Errorf("--dports 80,443,8000:8100 = %+v", tm)
 	}
-	if !strings.HasPrefix(r.Pos.Text, "[5:300] -A LAN-OUT") || len(r.Unknown) != 0 {
-		t.Errorf("line text %q, unknown %v", r.Pos.Text, r.Unknown)
+	if !strings.HasPrefix(r.Pos.Text, "[5:300] -A LAN-OUT") || len(r.Unknown()) != 0 {
+		t.Errorf("line text %q, unknown %v", r.Pos.Text, r.Unknown())
 	}
 	if tm := byLine(rs, 28).Terms; len(tm) != 2 || len(tm[1].Fields) != 2 || len(tm[1].Set) != 2 {
 		t.Errorf("--ports 3478: sport or dport: %+v", tm)
@@ -126,11 +126,11 @@ func TestParseRules(t *testing.T) {
 	if tm := term(byLine(rs, 30), ruleset.DstAddr); tm == nil || tm.Set[0][0].Hi != netip.MustParseAddr("198.51.100.20") {
 		t.Errorf("--dst-range = %+v", tm)
 	}
-	if r := byLine(rs, 31); len(r.Unknown) != 1 || !strings.Contains(r.Unknown[0], "-m set --match-set blocked dst") {
-		t.Errorf("ipset: %v", r.Unknown)
+	if r := byLine(rs, 31); len(r.Unknown()) != 1 || !strings.Contains(r.Unknown()[0], "-m set --match-set blocked dst") {
+		t.Errorf("ipset: %v", r.Unknown())
 	}
-	if r := byLine(rs, 32); len(r.Unknown) != 1 || !strings.Contains(r.Unknown[0], "limit") || r.Verdict.Kind != ruleset.Accept {
-		t.Errorf("limit: %v %v", r.Unknown, r.Verdict)
+	if r := byLine(rs, 32); len(r.Unknown()) != 1 || !strings.Contains(r.Unknown()[0], "limit") || r.Verdict.Kind != ruleset.Accept {
+		t.Errorf("limit: %v %v", r.Unknown(), r.Verdict)
 	}
 	if r := byLine(rs, 33); r.Verdict.Kind != ruleset.Continue {
 		t.Errorf("LOG goes on: %v", r.Verdict)

@@ -587,13 +587,13 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 	}
 	r.Terms = append(r.Terms, l.deps...)
 	if l.unknown != "" {
-		r.Unknown = append(r.Unknown, l.unknown)
+		r.AddUnknown(l.unknown)
 		x := r.Ext()
 		x.Conds = append(x.Conds, condKey(fam, table, m))
 		return nil
 	}
 	if len(l.ops) == 0 {
-		r.Unknown = append(r.Unknown, "an empty expression")
+		r.AddUnknown("an empty expression")
 		return nil
 	}
 	var fields []ruleset.Field
@@ -612,7 +612,7 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 		return err
 	}
 	if why != "" {
-		r.Unknown = append(r.Unknown, why)
+		r.AddUnknown(why)
 		return nil
 	}
 	// A bitmask field compared with flags that are not a set: "in" tests
@@ -620,7 +620,7 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 	if flags && !isSet {
 		b, ok := flagValue(l.ops[0].kind, rv)
 		if !ok {
-			r.Unknown = append(r.Unknown, fmt.Sprintf("%s value %s", l.ops[0].field, short(rv)))
+			r.AddUnknown(fmt.Sprintf("%s value %s", l.ops[0].field, short(rv)))
 			return nil
 		}
 		switch op {
@@ -636,7 +636,7 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 			term.Set = []ruleset.Tuple{{ruleset.NumValue(b)}}
 			term.Neg = op == "!="
 		default:
-			r.Unknown = append(r.Unknown, fmt.Sprintf("%s %s", l.ops[0].field, op))
+			r.AddUnknown(fmt.Sprintf("%s %s", l.ops[0].field, op))
 			return nil
 		}
 		r.Terms = append(r.Terms, term)
@@ -647,7 +647,7 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 		for _, e := range elems {
 			t, why := p.tuple(l.ops, e)
 			if why != "" {
-				r.Unknown = append(r.Unknown, why)
+				r.AddUnknown(why)
 				return nil
 			}
 			term.Set = append(term.Set, t)
@@ -655,22 +655,22 @@ func (p *parser) match(path *jpath, fam, table string, r *ruleset.Rule, m obj) e
 		term.Neg = op == "!="
 	case "<", ">", "<=", ">=", "lt", "gt", "le", "ge":
 		if isSet || len(l.ops) != 1 {
-			r.Unknown = append(r.Unknown, "a comparison with a set")
+			r.AddUnknown("a comparison with a set")
 			return nil
 		}
 		x, why := p.scalar(l.ops[0], rv)
 		if why != "" {
-			r.Unknown = append(r.Unknown, why)
+			r.AddUnknown(why)
 			return nil
 		}
 		t, ok := compare(l.ops[0].kind, op, x)
 		if !ok {
-			r.Unknown = append(r.Unknown, fmt.Sprintf("%s %s %s", l.ops[0].field, op, short(rv)))
+			r.AddUnknown(fmt.Sprintf("%s %s %s", l.ops[0].field, op, short(rv)))
 			return nil
 		}
 		term.Set = []ruleset.Tuple{{t}}
 	default:
-		r.Unknown = append(r.Unknown, fmt.Sprintf("operator %q", op))
+		r.AddUnknown(fmt.Sprintf("operator %q", op))
 		return nil
 	}
 	r.Terms = append(r.Terms, term)
@@ -795,7 +795,7 @@ func (p *parser) vmap(path *jpath, fam, table string, r *ruleset.Rule, v any) er
 		}
 		vm.Elems = append(vm.Elems, ruleset.MapElem{Key: k, Verdict: verdict})
 	}
-	r.Map = vm
+	r.Ext().Map = vm
 	r.Verdict = ruleset.Verdict{Kind: ruleset.Continue}
 	return nil
 }

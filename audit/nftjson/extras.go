@@ -162,7 +162,7 @@ func (p *parser) xt(fam, table string, r *ruleset.Rule, v any) {
 	why := fmt.Sprintf("xt %s %q (iptables-nft extension; nft does not print its arguments)", typ, name)
 	if typ != "target" && typ != "watcher" {
 		// Not keyed: two "xt match set" may name different sets.
-		r.Unknown = append(r.Unknown, why)
+		r.AddUnknown(why)
 		return
 	}
 	switch {
@@ -246,7 +246,7 @@ func (p *parser) dnatMap(path *jpath, fam, table string, r *ruleset.Rule, v any)
 		vm.Elems = append(vm.Elems, ruleset.MapElem{Key: k, Verdict: ruleset.Verdict{Kind: ruleset.DNAT, To: to, Port: port}})
 	}
 	r.Terms = append(r.Terms, l.deps...)
-	r.Map = vm
+	r.Ext().Map = vm
 	r.Verdict = ruleset.Verdict{Kind: ruleset.Continue}
 	return true, nil
 }

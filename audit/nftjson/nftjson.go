@@ -730,7 +730,10 @@ func mergedInequality(r *ruleset.Rule, exprs []any) *ruleset.Rule {
 			eqA, neA = []ruleset.Value{ruleset.PortValue(uint16(x), uint16(x))}, portComplement(uint16(x))
 			eqB, neB = []ruleset.Value{ruleset.PortValue(uint16(y), uint16(y))}, portComplement(uint16(y))
 		}
-		r2 := &ruleset.Rule{Chain: r.Chain, Verdict: r.Verdict, Map: r.Map, Pos: r.Pos, Unknown: slices.Clone(r.Unknown)}
+		r2 := &ruleset.Rule{Chain: r.Chain, Verdict: r.Verdict, Pos: r.Pos}
+		if r.Map() != nil || len(r.Unknown()) > 0 {
+			r2.X = &ruleset.Extras{Map: r.Map(), Unknown: slices.Clone(r.Unknown())}
+		}
 		for _, t := range r.Terms {
 			if len(t.Fields) == 1 && t.Neg && (t.Fields[0] == a || t.Fields[0] == b) && len(t.Set) == 1 {
 				continue
@@ -749,7 +752,7 @@ func mergedInequality(r *ruleset.Rule, exprs []any) *ruleset.Rule {
 			}
 		}
 		r2.Terms = append(r2.Terms, either)
-		r2.Unknown = append(r2.Unknown, fmt.Sprintf("%s %s != … %s != …: nft may have merged the two into one comparison that holds when either differs", p1, a, b))
+		r2.AddUnknown(fmt.Sprintf("%s %s != … %s != …: nft may have merged the two into one comparison that holds when either differs", p1, a, b))
 		return r2
 	}
 	return nil
@@ -844,7 +847,7 @@ func (p *parser) statement(path *jpath, fam, table string, r *ruleset.Rule, st o
 				setVerdict(r, unknownVerdict(why))
 			}
 		case "limit", "quota", "meter":
-			r.Unknown = append(r.Unknown, k+" (depends on traffic already seen)")
+			r.AddUnknown(k + " (depends on traffic already seen)")
 		case "set", "map":
 			// adds the packet's values to a set: no effect on this packet,
 			// but a later lookup may answer otherwise

@@ -83,7 +83,7 @@ func MatchName(r *Rule, f Field, name string, neg bool) {
 	if neg {
 		desc = "! " + desc
 	}
-	r.Unknown = append(r.Unknown, desc)
+	r.AddUnknown(desc)
 	x := r.Ext()
 	x.Conds = append(x.Conds, Cond{Key: strings.TrimPrefix(desc, "! "), Neg: neg})
 	x.Sets = append(x.Sets, SetRef{Name: NamePrefix + name, Fields: []Field{f}, Neg: neg, Desc: desc})
@@ -136,8 +136,8 @@ func (r *Ruleset) BindNames(addrs map[string][]netip.Addr) {
 					}
 				}
 				rule.Terms = append(rule.Terms, Single(ref.Fields[0], ref.Neg, vals...))
-				if i := slices.Index(rule.Unknown, ref.Desc); i >= 0 {
-					rule.Unknown = slices.Delete(slices.Clone(rule.Unknown), i, i+1)
+				if i := slices.Index(rule.Unknown(), ref.Desc); i >= 0 {
+					rule.X.Unknown = slices.Delete(slices.Clone(rule.X.Unknown), i, i+1)
 				}
 				key := strings.TrimPrefix(ref.Desc, "! ")
 				rule.X.Conds = slices.DeleteFunc(slices.Clone(rule.X.Conds), func(c Cond) bool { return c.Key == key })

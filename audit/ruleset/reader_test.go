@@ -15,12 +15,12 @@ func TestBindNames(t *testing.T) {
 	if got := rs.Names(); len(got) != 2 || got[0] != "other.example.com" || got[1] != "sip.example.com" {
 		t.Fatalf("Names = %q", got)
 	}
-	if len(r.Unknown) != 2 || len(r.X.Conds) != 2 {
-		t.Fatalf("before binding: unknown %q conds %v", r.Unknown, r.X.Conds)
+	if len(r.Unknown()) != 2 || len(r.X.Conds) != 2 {
+		t.Fatalf("before binding: unknown %q conds %v", r.Unknown(), r.X.Conds)
 	}
 	rs.BindNames(map[string][]netip.Addr{"sip.example.com": {netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}})
-	if len(r.Unknown) != 1 || len(r.X.Conds) != 1 || len(r.X.Sets) != 1 || r.X.Sets[0].Name != NamePrefix+"other.example.com" {
-		t.Fatalf("after binding: unknown %q conds %v sets %v", r.Unknown, r.X.Conds, r.X.Sets)
+	if len(r.Unknown()) != 1 || len(r.X.Conds) != 1 || len(r.X.Sets) != 1 || r.X.Sets[0].Name != NamePrefix+"other.example.com" {
+		t.Fatalf("after binding: unknown %q conds %v sets %v", r.Unknown(), r.X.Conds, r.X.Sets)
 	}
 	if len(r.Terms) != 1 || r.Terms[0].Fields[0] != DstAddr || len(r.Terms[0].Set) != 2 {
 		t.Fatalf("terms %+v", r.Terms)

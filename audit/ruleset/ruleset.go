@@ -99,19 +99,16 @@ type Pos struct {
 }
 
 // Rule is a conjunction of terms and what happens to matching packets.
+// What few rules have (conditions not understood, a verdict map, what the
+// audit of constraints reads) is in X, so that a rule holds 144 bytes: a
+// ruleset may hold 100k of them.
 type Rule struct {
-	Chain *Chain
-	Index int // position in the chain, from 0
-	Terms []Term
-	// Unknown lists conditions the parser did not understand: the rule
-	// matches some unknown part of what its terms match.
-	Unknown []string
+	Chain   *Chain
+	Index   int // position in the chain, from 0
+	Terms   []Term
 	Verdict Verdict
-	// Map is set when the verdict comes from a verdict map (vmap).
-	Map *VMap
-	Pos Pos
-	// X holds what the audit of constraints and repeated conditions
-	// needs; nil when the rule has none of it.
+	Pos     Pos
+	// X holds what few rules have; nil when the rule has none of it.
 	X *Extras
 }
 
@@ -121,6 +118,29 @@ func (r *Rule) Ext() *Extras {
 		r.X = &Extras{}
 	}
 	return r.X
+}
+
+// Unknown lists the conditions the parser did not understand: the rule
+// matches some unknown part of what its terms match.
+func (r *Rule) Unknown() []string {
+	if r.X == nil {
+		return nil
+	}
+	return r.X.Unknown
+}
+
+// AddUnknown adds conditions the parser did not understand.
+func (r *Rule) AddUnknown(desc ...string) {
+	x := r.Ext()
+	x.Unknown = append(x.Unknown, desc...)
+}
+
+// Map is the verdict map the rule's verdict comes from, or nil.
+func (r *Rule) Map() *VMap {
+	if r.X == nil {
+		return nil
+	}
+	return r.X.Map
 }
 
 // String names the rule for reports: "handle 12" in nft chains, "line 14:
@@ -421,9 +441,14 @@ type Timeout struct {
 	Policy map[string]int
 }
 
-// Semantic extras of a rule that do not change where its packets go,
-// kept for conditions that repeat and for the audit of constraints.
+// Extras are what few rules have: conditions not understood, a verdict
+// map, and what does not change where its packets go but is kept for
+// conditions that repeat and for the audit of constraints.
 type Extras struct {
+	// Unknown: see Rule.Unknown.
+	Unknown []string
+	// Map is set when the verdict comes from a verdict map (vmap).
+	Map *VMap
 	// Conds are the rule's keyed unknown conditions (a subset of Unknown).
 	Conds []Cond
 	// Mutates: the rule sets a mark, a connection label or a set that a

@@ -884,7 +884,7 @@ func (b *rsBuilder) aclRules(ch *ruleset.Chain, acl string, permit ruleset.Verdi
 		}
 		if !ok {
 			r := b.add(ch, a.line, text, ruleset.Verdict{Kind: ruleset.Unknown, Why: a.toks[0] + " access list entry"})
-			r.Unknown = append(r.Unknown, a.toks[0]+" access list entry: not an extended one")
+			r.AddUnknown(a.toks[0] + " access list entry: not an extended one")
 			continue
 		}
 		if p.inactive {
@@ -1029,7 +1029,7 @@ func (b *rsBuilder) expand(ch *ruleset.Chain, line int, text string, v ruleset.V
 					}
 				}
 				r.Terms = terms
-				r.Unknown = append(r.Unknown, unknown...)
+				r.AddUnknown(unknown...)
 			}
 		}
 	}
@@ -1342,6 +1342,6 @@ func (b *rsBuilder) natRule(ch *ruleset.Chain, r natRule) error {
 		}
 	}
 	rule := b.add(ch, r.line, r.text, v, terms...)
-	rule.Unknown = append(rule.Unknown, unknown...)
+	rule.AddUnknown(unknown...)
 	return nil
 }

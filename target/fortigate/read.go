@@ -735,7 +735,10 @@ func (r *reader) policies(fwd *ruleset.Chain) error {
 			for _, s := range srcs {
 				for _, d := range dsts {
 					for _, sp := range specs {
-						x := &ruleset.Rule{Verdict: v, Pos: pos, Unknown: append([]string(nil), unknown...)}
+						x := &ruleset.Rule{Verdict: v, Pos: pos}
+						if len(unknown) > 0 {
+							x.AddUnknown(unknown...)
+						}
 						x.Terms = append(x.Terms, r.in.Single(ruleset.NfProto, false, ruleset.NumValue(uint32(fam))))
 						if srcI != nil {
 							x.Terms = append(x.Terms, *srcI)
@@ -746,7 +749,7 @@ func (r *reader) policies(fwd *ruleset.Chain) error {
 						r.sideTerms(x, ruleset.SrcAddr, s, sneg, sk)
 						r.sideTerms(x, ruleset.DstAddr, d, dneg, dk)
 						if sp.unknown != "" {
-							x.Unknown = append(x.Unknown, sp.unknown)
+							x.AddUnknown(sp.unknown)
 						} else {
 							if sp.proto != 0 {
 								x.Terms = append(x.Terms, r.in.Single(ruleset.L4Proto, false, ruleset.NumValue(sp.proto)))
@@ -775,16 +778,16 @@ func (r *reader) policies(fwd *ruleset.Chain) error {
 func (r *reader) sideTerms(x *ruleset.Rule, f ruleset.Field, s side, neg bool, key string) {
 	switch {
 	case s.unknown != "":
-		x.Unknown = append(x.Unknown, fmt.Sprintf("%s: %s", key, s.unknown))
+		x.AddUnknown(fmt.Sprintf("%s: %s", key, s.unknown))
 	case s.vip != nil:
 		v := s.vip
 		if neg || f != ruleset.DstAddr {
-			x.Unknown = append(x.Unknown, fmt.Sprintf("%s: VIP %q negated or as a source", key, v.name))
+			x.AddUnknown(fmt.Sprintf("%s: VIP %q negated or as a source", key, v.name))
 			return
 		}
 		lo, hi, ok := addrRange(v.mapped)
 		if !ok {
-			x.Unknown = append(x.Unknown, fmt.Sprintf("%s: VIP %q mappedip %q", key, v.name, v.mapped))
+			x.AddUnknown(fmt.Sprintf("%s: VIP %q mappedip %q", key, v.name, v.mapped))
 			return
 		}
 		x.Terms = append(x.Terms, ruleset.Single(ruleset.DstAddr, false, ruleset.AddrValue(lo, hi)))
@@ -803,7 +806,7 @@ func (r *reader) sideTerms(x *ruleset.Rule, f ruleset.Field, s side, neg bool, k
 	case s.name != "":
 		if strings.Contains(s.name, "*") {
 			// A wildcard is learnt from DNS answers: no resolver says it.
-			x.Unknown = append(x.Unknown, fmt.Sprintf("%s: wildcard-fqdn %s (learnt from DNS answers on the box: not resolved here)", key, s.name))
+			x.AddUnknown(fmt.Sprintf("%s: wildcard-fqdn %s (learnt from DNS answers on the box: not resolved here)", key, s.name))
 			return
 		}
 		ruleset.MatchName(x, f, s.name, neg)

@@ -142,8 +142,8 @@ end
 		t.Fatalf("policy 2: %d rules, want one for the network and one for the name", len(p2))
 	}
 	for _, r := range p2 {
-		if !strings.Contains(strings.Join(r.Unknown, ";"), "internet-service") {
-			t.Errorf("policy 2: internet-service not unknown: %q", r.Unknown)
+		if !strings.Contains(strings.Join(r.Unknown(), ";"), "internet-service") {
+			t.Errorf("policy 2: internet-service not unknown: %q", r.Unknown())
 		}
 	}
 	if names := rs.Names(); len(names) != 1 || names[0] != "sip.example.com" {

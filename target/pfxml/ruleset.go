@@ -513,7 +513,7 @@ func (c cond) apply(r *ruleset.Rule, f ruleset.Field) {
 		if c.neg {
 			desc = "! " + desc
 		}
-		r.Unknown = append(r.Unknown, desc)
+		r.AddUnknown(desc)
 		x := r.Ext()
 		x.Conds = append(x.Conds, ruleset.Cond{Key: fmt.Sprintf("%s %s", f, u), Neg: c.neg})
 	}
@@ -600,7 +600,7 @@ func (b *reader) emit(ch *ruleset.Chain, s *spec, ifF ruleset.Field, extra ...ru
 			sa.apply(r, ruleset.SrcAddr)
 			da.apply(r, ruleset.DstAddr)
 			for _, u := range s.unknown {
-				r.Unknown = append(r.Unknown, u)
+				r.AddUnknown(u)
 				x := r.Ext()
 				x.Conds = append(x.Conds, ruleset.Cond{Key: u})
 			}
@@ -801,7 +801,7 @@ func (b *reader) blockPrivate(ch *ruleset.Chain) {
 				Terms: []ruleset.Term{ruleset.Single(ruleset.IIfName, false, b.ifValues([]string{name})...)},
 				Pos:   ruleset.Pos{Line: iface.Line, Text: fmt.Sprintf("interface %s: Block bogon networks", name)}}
 			u := "saddr in the bogons table (the product's list of unassigned and reserved networks)"
-			r.Unknown = append(r.Unknown, u)
+			r.AddUnknown(u)
 			r.Ext().Conds = append(r.Ext().Conds, ruleset.Cond{Key: u})
 			ch.Rules = append(ch.Rules, r)
 		}

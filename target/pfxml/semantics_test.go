@@ -70,7 +70,7 @@ func TestReaderSemantics(t *testing.T) {
 	if dnat == nil || dnat.Verdict.Kind != ruleset.DNAT || dnat.Verdict.To != netip.MustParseAddr("192.0.2.10") || dnat.Verdict.Port != 443 {
 		t.Errorf("port forward 8443 to 192.0.2.10:443: %v", dnat)
 	}
-	if len(dnat.Unknown) == 0 {
+	if len(dnat.Unknown()) == 0 {
 		t.Error("wanip of a DHCP interface: the destination should be unknown")
 	}
 	noted := false

@@ -169,9 +169,9 @@ func TestReadUnknown(t *testing.T) {
 		found := false
 		for _, ch := range rs.Chains {
 			if ch.Family == "ip" && ch.Name == "forward" && len(ch.Rules) == 1 {
-				found = strings.Contains(strings.Join(ch.Rules[0].Unknown, "; "), c.want)
+				found = strings.Contains(strings.Join(ch.Rules[0].Unknown(), "; "), c.want)
 				if !found {
-					t.Errorf("%s: unknown %q, want %q", c.line, ch.Rules[0].Unknown, c.want)
+					t.Errorf("%s: unknown %q, want %q", c.line, ch.Rules[0].Unknown(), c.want)
 				}
 			}
 		}

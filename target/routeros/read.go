@@ -713,7 +713,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 			val, neg = val[1:], true
 		}
 		if a.Expr {
-			base.Unknown = append(base.Unknown, a.Key+"=["+clip(a.Val, 40)+"]")
+			base.AddUnknown(a.Key + "=[" + clip(a.Val, 40) + "]")
 			continue
 		}
 		switch a.Key {
@@ -725,7 +725,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 			if !ok {
 				x, err := strconv.ParseUint(val, 10, 8)
 				if err != nil {
-					base.Unknown = append(base.Unknown, "protocol="+clip(a.Val, 40))
+					base.AddUnknown("protocol=" + clip(a.Val, 40))
 					continue
 				}
 				n = uint32(x)
@@ -763,7 +763,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 				return nil, p.errf(cmd.Line, a.Key, "no interface name")
 			}
 			if allIfs[val] {
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+" (RouterOS v6's interfaces of a kind)")
+				base.AddUnknown(a.Key + "=" + a.Val + " (RouterOS v6's interfaces of a kind)")
 				continue
 			}
 			base.Terms = append(base.Terms, p.in.Single(f, neg, ruleset.NameValue(val, false)))
@@ -782,9 +782,9 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 					base.Terms = append(base.Terms, ruleset.Single(f, false))
 				}
 			case p.ifUnk[val] != "":
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+": "+p.ifUnk[val])
+				base.AddUnknown(a.Key + "=" + a.Val + ": " + p.ifUnk[val])
 			case val == "dynamic" || val == "static":
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+" (interfaces RouterOS lists itself)")
+				base.AddUnknown(a.Key + "=" + a.Val + " (interfaces RouterOS lists itself)")
 			default:
 				var vs []ruleset.Value
 				for _, ifc := range p.ifLists[val] {
@@ -800,10 +800,10 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 			l := fam.lists[val]
 			switch {
 			case fam.filled[val]:
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+" (rules add addresses to this list)")
+				base.AddUnknown(a.Key + "=" + a.Val + " (rules add addresses to this list)")
 				base.Ext().Conds = append(base.X.Conds, ruleset.Cond{Key: "address-list " + f.String() + " " + val, Neg: neg})
 			case l == nil:
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val+" (no such list in the configuration)")
+				base.AddUnknown(a.Key + "=" + a.Val + " (no such list in the configuration)")
 			case neg:
 				// not in the list: in none of its addresses and none of its names
 				base.Terms = append(base.Terms, ruleset.Single(f, true, l.vals...))
@@ -832,7 +832,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 		case "ipsec-policy":
 			dir, kind, _ := strings.Cut(val, ",")
 			if p.ipsec || (dir != "in" && dir != "out") || (kind != "ipsec" && kind != "none") {
-				base.Unknown = append(base.Unknown, a.Key+"="+a.Val)
+				base.AddUnknown(a.Key + "=" + a.Val)
 				base.Ext().Conds = append(base.X.Conds, ruleset.Cond{Key: a.Key + "=" + val, Neg: neg})
 				break
 			}
@@ -870,7 +870,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 				Set: []ruleset.Tuple{{ruleset.NumValue(0)}}, Neg: !neg})
 		default:
 			desc := a.Key + "=" + clip(a.Val, 60)
-			base.Unknown = append(base.Unknown, desc)
+			base.AddUnknown(desc)
 			if fixedConds[a.Key] {
 				base.Ext().Conds = append(base.X.Conds, ruleset.Cond{Key: a.Key + "=" + val, Neg: neg})
 			}
@@ -880,7 +880,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 	if err := p.verdict(fam, menu, base, cmd, states, statesNeg); err != nil {
 		return nil, err
 	}
-	if len(base.Unknown) > 0 && base.X != nil && len(base.X.Conds) != len(base.Unknown) {
+	if len(base.Unknown()) > 0 && base.X != nil && len(base.X.Conds) != len(base.Unknown()) {
 		// the audit keys conditions only when every unknown one is keyed
 		base.X.Conds = nil
 	}
@@ -896,9 +896,9 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 	for _, x := range alts {
 		r := *base
 		r.Terms = append(slices.Clone(base.Terms), x.terms...)
-		r.Unknown = slices.Clone(base.Unknown)
 		if base.X != nil {
 			ext := *base.X
+			ext.Unknown = slices.Clone(base.X.Unknown)
 			ext.Conds = slices.Clone(base.X.Conds)
 			ext.Sets = slices.Clone(base.X.Sets)
 			r.X = &ext
