@@ -178,11 +178,11 @@ func ifaceNames(rs *ruleset.Ruleset) (exact, prefixes []string) {
 					}
 				}
 			}
-			if r.Map() != nil {
-				for _, e := range r.Map().Elems {
+			if m := r.Map(); m != nil {
+				for _, e := range m.Elems {
 					for i, v := range e.Key {
-						if i < len(r.Map().Fields) {
-							add(r.Map().Fields[i], v)
+						if i < len(m.Fields) {
+							add(m.Fields[i], v)
 						}
 					}
 				}
@@ -389,12 +389,13 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 		}
 		cr.target = p.chains[t]
 	}
-	if r.Map() != nil {
-		cr.vfields = r.Map().Fields
-		for _, e := range r.Map().Elems {
+	m := r.Map()
+	if m != nil {
+		cr.vfields = m.Fields
+		for _, e := range m.Elems {
 			ve := velem{verdict: e.Verdict}
 			ok := true
-			for i, f := range r.Map().Fields {
+			for i, f := range m.Fields {
 				fs, good := p.fieldSet(f, []ruleset.Value{e.Key[i]})
 				if !good {
 					ok = false
@@ -415,7 +416,7 @@ func (p *program) rule(cr *crule, r *ruleset.Rule) error {
 			cr.vmap = append(cr.vmap, ve)
 		}
 	}
-	cr.inert = r.Map() == nil && r.Verdict.Kind == ruleset.Continue
+	cr.inert = m == nil && r.Verdict.Kind == ruleset.Continue
 	if x := r.X; x != nil {
 		cr.mutates = x.Mutates
 		cr.attaches = x.Helper != "" || x.Timeout != nil

@@ -26,9 +26,9 @@ func ref(r *ruleset.Rule, c *ruleset.Chain) RuleRef {
 		return RuleRef{Chain: c.String(), Policy: true, Verdict: v, Line: c.Pos.Line}
 	}
 	v := r.Verdict.String()
-	if r.Map() != nil {
+	if m := r.Map(); m != nil {
 		v = "vmap"
-		if len(r.Map().Elems) > 0 && r.Map().Elems[0].Verdict.Kind == ruleset.DNAT {
+		if len(m.Elems) > 0 && m.Elems[0].Verdict.Kind == ruleset.DNAT {
 			v = "dnat map"
 		}
 	}
