@@ -131,8 +131,10 @@ func (r *Rule) Unknown() []string {
 
 // AddUnknown adds conditions the parser did not understand.
 func (r *Rule) AddUnknown(desc ...string) {
-	x := r.Ext()
-	x.Unknown = append(x.Unknown, desc...)
+	if len(desc) > 0 {
+		x := r.Ext()
+		x.Unknown = append(x.Unknown, desc...)
+	}
 }
 
 // Map is the verdict map the rule's verdict comes from, or nil.

@@ -18,6 +18,7 @@ func TestRuleSize(t *testing.T) {
 // first is added.
 func TestRuleExtras(t *testing.T) {
 	var r Rule
+	r.AddUnknown()
 	if r.Unknown() != nil || r.Map() != nil || r.X != nil {
 		t.Fatal("a new rule has extras")
 	}

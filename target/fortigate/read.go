@@ -736,9 +736,7 @@ func (r *reader) policies(fwd *ruleset.Chain) error {
 				for _, d := range dsts {
 					for _, sp := range specs {
 						x := &ruleset.Rule{Verdict: v, Pos: pos}
-						if len(unknown) > 0 {
-							x.AddUnknown(unknown...)
-						}
+						x.AddUnknown(unknown...) // a copy
 						x.Terms = append(x.Terms, r.in.Single(ruleset.NfProto, false, ruleset.NumValue(uint32(fam))))
 						if srcI != nil {
 							x.Terms = append(x.Terms, *srcI)

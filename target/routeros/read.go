@@ -880,7 +880,7 @@ func (p *reader) rule(fam *family, menu string, c *ruleset.Chain, e *entry) ([]*
 	if err := p.verdict(fam, menu, base, cmd, states, statesNeg); err != nil {
 		return nil, err
 	}
-	if len(base.Unknown()) > 0 && base.X != nil && len(base.X.Conds) != len(base.Unknown()) {
+	if n := len(base.Unknown()); n > 0 && len(base.X.Conds) != n {
 		// the audit keys conditions only when every unknown one is keyed
 		base.X.Conds = nil
 	}
