@@ -332,6 +332,9 @@ func nftText(b *testing.B, ns *netlab.NS, n int) string {
 // round also runs nft -c -f on the same rules in nft's own syntax (issue
 // 9 sets the time against "nft -c -f"; the text is read faster than the
 // JSON): nft-text-s, nft-text-maxRSS-MB and times-faster-than-nft-text.
+// For iptables-save, where the tools need a file per family, each round
+// also audits each family's file alone, the very file the tool reads:
+// v4-… and v6-… metrics.
 func BenchmarkSideBySide(b *testing.B) {
 	if os.Geteuid() != 0 {
 		testenv.SkipOrFail(b, "the kernel's tools need root")
@@ -348,6 +351,10 @@ func BenchmarkSideBySide(b *testing.B) {
 				text := nftText(b, ns, n)
 				var tK, tP, tT time.Duration
 				var rssK, rssP, rssT float64
+				var fam [2]struct {
+					tK, tP     time.Duration
+					rssK, rssP float64
+				}
 				for b.Loop() {
 					if format == "nft-json" {
 						kernel = []*exec.Cmd{ns.Command("nft", "-c", "-j", "-f", filepath.Join(benchDir, name))}
@@ -364,6 +371,20 @@ func BenchmarkSideBySide(b *testing.B) {
 					start = time.Now()
 					rssT = max(rssT, runTimed(b, ns.Command("nft", "-c", "-f", text)))
 					tT += time.Since(start)
+					if format != "iptables-save" {
+						continue
+					}
+					for i, v := range []string{"v4", "v6"} {
+						f := &fam[i]
+						file := filepath.Join(benchDir, fmt.Sprintf("%d.%s", n, v))
+						tool := []string{"iptables-restore", "ip6tables-restore"}[i]
+						start = time.Now()
+						f.rssK = max(f.rssK, runTimed(b, ns.Command(tool, "--test", file)))
+						f.tK += time.Since(start)
+						start = time.Now()
+						f.rssP = max(f.rssP, runTimed(b, exec.Command(bin, append(args, "--ruleset", file)...)))
+						f.tP += time.Since(start)
+					}
 				}
 				k, p, t := tK.Seconds()/float64(b.N), tP.Seconds()/float64(b.N), tT.Seconds()/float64(b.N)
 				b.ReportMetric(t, "nft-text-s")
@@ -376,6 +397,16 @@ func BenchmarkSideBySide(b *testing.B) {
 				b.ReportMetric(k/p, "times-faster")
 				if rssK > 0 {
 					b.ReportMetric(rssP/rssK, "memory-ratio")
+				}
+				for i, v := range []string{"v4", "v6"} {
+					f := fam[i]
+					if f.tP == 0 {
+						continue
+					}
+					b.ReportMetric(f.tP.Seconds()/float64(b.N), v+"-portolan-s")
+					b.ReportMetric(f.tK.Seconds()/float64(b.N), v+"-kernel-tool-s")
+					b.ReportMetric(f.rssP, v+"-portolan-maxRSS-MB")
+					b.ReportMetric(f.rssK, v+"-kernel-tool-maxRSS-MB")
 				}
 			})
 		}
