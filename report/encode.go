@@ -45,8 +45,7 @@ func WriteJSON(w io.Writer, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err := w.Write(indent(make([]byte, 0, compact.Len()*2), compact.Bytes()))
-	return err
+	return writeIndented(w, compact.Bytes(), 32<<10)
 }
 
 // WriteYAML writes v as YAML.

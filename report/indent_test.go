@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -33,6 +34,31 @@ func checkIndent(t *testing.T, v any) {
 	}
 	if got := indent(nil, compact.Bytes()); !bytes.Equal(got, want.Bytes()) {
 		t.Errorf("indent(%s) =\n%s\nwant\n%s", compact.Bytes(), got, want.Bytes())
+	}
+	// written a few bytes at a time, the same bytes
+	for _, chunk := range []int{1, 7} {
+		var got bytes.Buffer
+		if err := writeIndented(&got, compact.Bytes(), chunk); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("writeIndented(%s, %d) = %v\n%s\nwant\n%s", compact.Bytes(), chunk, err, got.Bytes(), want.Bytes())
+		}
+	}
+}
+
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(b []byte) (int, error) {
+	w.n++
+	return 0, errors.New("disk full")
+}
+
+// A writer's error is returned, and nothing more is written after it.
+func TestWriteIndentedError(t *testing.T) {
+	w := &failWriter{}
+	if err := writeIndented(w, []byte(`{"a":[1,2,3],"b":"cdefgh"}`), 4); err == nil || err.Error() != "disk full" {
+		t.Errorf("error %v, want disk full", err)
+	}
+	if w.n != 1 {
+		t.Errorf("%d writes, want 1", w.n)
 	}
 }
 
