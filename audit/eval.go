@@ -225,7 +225,9 @@ type evaluator struct {
 	// obs is shadow even in uncertain branches: for what rules attach
 	obs  *shadows
 	kind pktKind
-	out  *[]outcome // where the outcomes go
+	// emit takes each outcome as it is decided, in order: a run's
+	// outcomes need not be held as a list.
+	emit func(outcome)
 }
 
 // shadows collects rules a flow never reaches because an earlier rule
@@ -366,20 +368,9 @@ func (e *evaluator) makeCtx(st *state, proto uint32) ctx {
 	return x
 }
 
-// run follows regions from state st to the end of the path and returns
-// how each part ends. It owns the regions: it adds holes to them.
-func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
-	var out []outcome
-	saved := e.out
-	e.out = &out
-	e.walk(regs, st, proto)
-	e.out = saved
-	return out
-}
-
-// walk is run, adding how each part ends to e.out: the outcomes of every
-// step go to one list rather than to one of their own that the step
-// before copies.
+// walk follows regions from state st to the end of the path and gives
+// how each part ends to e.emit as soon as it is decided. It owns the
+// regions: it adds holes to them.
 func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 	// ghosts are regions rules took whole: the rest of the chain is only
 	// checked against them for rules they shadow.
@@ -521,7 +512,7 @@ func (e *evaluator) next(regs []space.Region, st state, s *step, proto uint32) {
 
 func (e *evaluator) decide(regs []space.Region, st *state, res result, r *ruleset.Rule, c *ruleset.Chain, why string) {
 	for _, g := range regs {
-		*e.out = append(*e.out, outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
+		e.emit(outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
 	}
 }
 
@@ -630,10 +621,8 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		e.next(in, st, &step{prev: st.trail, chain: st.base.src, rule: src, verdict: ruleset.Accept}, proto)
 		return
 	case ruleset.Drop, ruleset.Reject:
-		n := len(*e.out)
-		e.decide(in, &st, dropped, src, nil, "")
-		for i := n; i < len(*e.out); i++ {
-			(*e.out)[i].reject = v.Kind == ruleset.Reject
+		for _, g := range in {
+			e.emit(outcome{reg: g, res: dropped, kind: st.kind, rule: src, reject: v.Kind == ruleset.Reject, nat: st.nat, trail: st.trail})
 		}
 		return
 	case ruleset.Jump:
@@ -744,15 +733,14 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 	if onlyConds && len(open) == 1 {
 		no.asm = no.asm.with(open[0].Key, open[0].Neg)
 	}
-	saved := e.out
+	saved := e.emit
 	var matched, not []outcome
-	e.out = &matched
+	e.emit = func(o outcome) { matched = append(matched, o) }
 	e.apply(in, r, yes, proto)
-	e.out = &not
+	e.emit = func(o outcome) { not = append(not, o) }
 	e.walk(other, no, proto)
-	e.out = saved
+	e.emit = saved
 	e.shadow = sh
-	out := e.out
 	for _, b := range not {
 		for _, a := range matched {
 			if !a.reg.Base.Overlaps(b.reg.Base) {
@@ -762,7 +750,7 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			if a.res == b.res && a.res != unknown && a.nat.same(b.nat) {
 				o := b
 				o.reg = x
-				*out = append(*out, o)
+				saved(o)
 				continue
 			}
 			o := outcome{reg: x, res: unknown, kind: st.kind, rule: r.src, why: why, nat: b.nat, trail: b.trail}
@@ -774,7 +762,7 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			case a.res == unknown:
 				o.rule, o.chain, o.why, o.kind = a.rule, a.chain, a.why, a.kind
 			}
-			*out = append(*out, o)
+			saved(o)
 		}
 	}
 }
