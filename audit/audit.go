@@ -522,6 +522,7 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 		c.sh = newShadows(sh.max)
 		t := newTally(string(r.Hook), r.Match.Family, opt.MaxParts)
 		if c.note = a.follow(r, fw, opt, c.sh, false, t.add); c.note == "" {
+			t.idx = nil // only read from now on
 			c.t = t
 		}
 	})
@@ -531,9 +532,7 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 			sh.list = append(sh.list, s)
 		}
 	}
-	for k := range c.sh.reached {
-		sh.reached[k] = true
-	}
+	sh.from = append(sh.from, c.sh) // what it reached, read rather than copied
 	for k, sure := range c.sh.helpers {
 		if sh.helpers == nil {
 			sh.helpers = map[*ruleset.Rule]bool{}

@@ -228,6 +228,30 @@ type evaluator struct {
 	// emit takes each outcome as it is decided, in order: a run's
 	// outcomes need not be held as a list.
 	emit func(outcome)
+	// bufs are lists of regions done with, for split's lists of matched
+	// regions: most rules a region meets take a part of it.
+	bufs [][]space.Region
+}
+
+// buf returns an empty list of regions, reused if one is free.
+func (e *evaluator) buf() []space.Region {
+	n := len(e.bufs)
+	if n == 0 {
+		return nil
+	}
+	b := e.bufs[n-1]
+	e.bufs = e.bufs[:n-1]
+	return b
+}
+
+// free gives back a list of regions no one reads any more (its regions
+// let go of, not to keep their holes alive).
+func (e *evaluator) free(b []space.Region) {
+	if cap(b) == 0 {
+		return
+	}
+	clear(b)
+	e.bufs = append(e.bufs, b[:0])
 }
 
 // shadows collects rules a flow never reaches because an earlier rule
@@ -237,8 +261,10 @@ type shadows struct {
 	list []shadowed
 	seen map[*ruleset.Rule]bool
 	more bool
-	// reached: rules that matched some of the flow's first packets
+	// reached: rules that matched some of the flow's first packets; from:
+	// the shadows of the flow's evaluations, which say it for them
 	reached map[*ruleset.Rule]bool
+	from    []*shadows
 	// unsure: rules (by id) whose match was uncertain: what they took
 	// from a region does not shadow later rules.
 	unsure map[int32]bool
@@ -251,11 +277,25 @@ type shadows struct {
 func (sh *shadows) result() []shadowed {
 	var out []shadowed
 	for _, s := range sh.list {
-		if !sh.reached[s.rule] {
+		if !sh.wasReached(s.rule) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// wasReached reports whether rule r matched some of the flow's first
+// packets.
+func (sh *shadows) wasReached(r *ruleset.Rule) bool {
+	if sh.reached[r] {
+		return true
+	}
+	for _, f := range sh.from {
+		if f.reached[r] {
+			return true
+		}
+	}
+	return false
 }
 
 type shadowed struct {
@@ -448,6 +488,7 @@ func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 				}
 			}
 			if len(in) == 0 {
+				e.free(in)
 				continue
 			}
 			if e.shadow != nil && st.kind == origNew {
@@ -467,6 +508,7 @@ func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 			} else {
 				e.apply(in, r, st, proto)
 			}
+			e.free(in)
 		}
 		if len(regs) == 0 {
 			return
@@ -905,6 +947,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 	// sought: as ghosts.
 	ghosts := e.shadow != nil && st.kind == origNew
 	rest = regs[:0]
+	in = e.buf()
 	for i, g := range regs {
 		if !e.overlaps(g.Base, r, v) {
 			rest = append(rest, g)
@@ -915,7 +958,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			rc, ok, why = e.ruleCube(r, v)
 			if !ok {
 				// a field fixed by NAT or absent fails the rule: nothing matches
-				return append(rest, regs[i:]...), nil, nil, ""
+				return append(rest, regs[i:]...), in, nil, ""
 			}
 			built = true
 		}
@@ -1042,8 +1085,8 @@ func (e *evaluator) ghostScan(ghosts []space.Region, r *crule, st *state) []spac
 // noteShadow notes that rule r matched only packets earlier rules took.
 func (e *evaluator) noteShadow(r *crule, by int32, st *state) {
 	sh := e.shadow
-	if sh == nil || st.kind != origNew || sh.seen[r.src] || r.inert {
-		return
+	if sh == nil || sh.more || st.kind != origNew || sh.seen[r.src] || r.inert {
+		return // (once the list is full, no rule is noted any more)
 	}
 	if by >= 0 && sh.unsure[by] {
 		return // an uncertain rule decides nothing for sure

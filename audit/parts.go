@@ -57,11 +57,7 @@ type group struct {
 	// members are the group's regions, in order: written as cubes (or
 	// holed) only when the group's parts are reported.
 	members []member
-	cubes   []space.Cube
-	// holed are regions too carved to write as cubes: their base, the
-	// number of holes in it, and a packet of them for a witness.
-	holed []holed
-	trail *step // the first part's
+	trail   *step // the first part's
 }
 
 // member is the region of an outcome of a group and, when done, how
@@ -73,19 +69,23 @@ type member struct {
 	done bool
 }
 
-// write writes the group's regions as cubes and holed regions, in order.
-func (g *group) write() {
+// write appends the group's regions to cubes and, those too carved to
+// write as cubes, to holed, in order.
+func (g *group) write(cubes []space.Cube, hs []holed) ([]space.Cube, []holed) {
 	for _, m := range g.members {
 		if !m.done {
 			m.cs, m.hd, _, _ = pieces(m.reg) // not empty: Holds said so
 		}
-		g.cubes = append(g.cubes, m.cs...)
+		cubes = append(cubes, m.cs...)
 		if m.hd != nil {
-			g.holed = append(g.holed, *m.hd)
+			hs = append(hs, *m.hd)
 		}
 	}
-	g.members = nil
+	return cubes, hs
 }
+
+// holed is a region too carved to write as cubes: its base, the number
+// of holes in it, and a packet of it for a witness.
 
 type holed struct {
 	reg     space.Region
@@ -290,27 +290,47 @@ func (t *tally) overflowed() bool {
 	return false
 }
 
+// flowGroup is a group of a flow's parts: the group of an evaluation,
+// and the same group of the flow's later evaluations (of the same
+// family and hook), whose members come after.
+type flowGroup struct {
+	*group
+	more []*group
+}
+
 // parts groups the tallied outcomes of a flow's evaluations into parts
-// and gives the flow's verdict.
+// and gives the flow's verdict. The tallies may be shared with other
+// flows: they are only read.
 func (a *Auditor) parts(ts []*tally, f *resolve.Concrete, opt Options) ([]Part, Verdict) {
-	var groups []*group
-	idx := map[groupKey]*group{}
 	var hasA, hasD, hasU bool
+	n := 0
 	for _, t := range ts {
 		hasA, hasD, hasU = hasA || t.hasA, hasD || t.hasD, hasU || t.hasU
-		// The tallies are shared with other flows: their groups are
-		// copied, never written.
-		for _, tg := range t.groups {
-			g := idx[tg.key]
-			if g == nil {
-				g = &group{key: tg.key, trail: tg.trail}
-				idx[tg.key] = g
-				groups = append(groups, g)
+		n += len(t.groups)
+	}
+	groups := make([]flowGroup, 0, n)
+	// Only evaluations of one family and hook can have a group alike.
+	var idx map[groupKey]int
+	for i, t := range ts {
+		for _, u := range ts[:i] {
+			if u.fam == t.fam && u.hook == t.hook {
+				idx = map[groupKey]int{}
 			}
-			g.members = append(g.members, tg.members...)
 		}
 	}
-	slices.SortStableFunc(groups, func(x, y *group) int {
+	for _, t := range ts {
+		for _, g := range t.groups {
+			if idx != nil {
+				if i, ok := idx[g.key]; ok {
+					groups[i].more = append(groups[i].more, g)
+					continue
+				}
+				idx[g.key] = len(groups)
+			}
+			groups = append(groups, flowGroup{group: g})
+		}
+	}
+	slices.SortStableFunc(groups, func(x, y flowGroup) int {
 		rank := func(r result) int {
 			if r == accepted {
 				return 1
@@ -325,27 +345,42 @@ func (a *Auditor) parts(ts []*tally, f *resolve.Concrete, opt Options) ([]Part, 
 		}
 		return cmp.Compare(x.key.kind, y.key.kind)
 	})
-	parts := []Part{}
+	// The groups reported, written: a part for each cube, then for each
+	// holed region, at most opt.MaxParts in all.
+	type written struct {
+		g     flowGroup
+		cubes []space.Cube
+		holed []holed
+	}
+	var ws []written
+	count := 0
 	for _, g := range groups {
-		if len(parts) >= opt.MaxParts {
+		if count >= opt.MaxParts {
 			break // no part of it would be reported
 		}
-		g.write()
-		cubes := g.cubes
+		cubes, hs := g.write(nil, nil)
+		for _, m := range g.more {
+			cubes, hs = m.write(cubes, hs)
+		}
 		if len(cubes) <= 400 {
-			cubes = space.Merge(slices.Clone(cubes))
+			cubes = space.Merge(cubes)
 		}
-		for _, c := range cubes {
+		ws = append(ws, written{g, cubes, hs})
+		count += len(cubes) + len(hs)
+	}
+	parts := make([]Part, 0, min(count, opt.MaxParts))
+	for _, w := range ws {
+		for _, c := range w.cubes {
 			if len(parts) >= opt.MaxParts {
 				break
 			}
-			parts = append(parts, a.part(g, c, f, nil))
+			parts = append(parts, a.part(w.g.group, c, f, nil))
 		}
-		for _, h := range g.holed {
+		for _, h := range w.holed {
 			if len(parts) >= opt.MaxParts {
 				break
 			}
-			parts = append(parts, a.part(g, h.base, f, &h))
+			parts = append(parts, a.part(w.g.group, h.base, f, &h))
 		}
 	}
 	v := Allowed
