@@ -199,8 +199,9 @@ func maxShift(x U128) uint {
 	return 64
 }
 
-func portBuckets(p model.PortSet) ([]uint32, bool) {
-	var out []uint32
+// portBuckets appends to out the port buckets of p (out has room for
+// 2*maxBuckets, its caller's array), or false when they are too many.
+func portBuckets(out []uint32, p model.PortSet) ([]uint32, bool) {
 	for _, r := range p.Ranges() {
 		lo, hi := uint32(r.Lo)>>6, uint32(r.Hi)>>6
 		if hi-lo >= maxBuckets || len(out) >= maxBuckets {
@@ -284,7 +285,8 @@ func (h *Holes) index(i int32) {
 			}
 		}
 	}
-	if bs, ok := portBuckets(c.DPort); ok {
+	var buf [2 * maxBuckets]uint32
+	if bs, ok := portBuckets(buf[:0], c.DPort); ok {
 		if x.port == nil {
 			x.port = map[uint32]int32{}
 		}
@@ -476,7 +478,8 @@ func (x *holeIndex) candidates(c Cube, n int32, cand []int32) (_ []int32, all bo
 			b.lo++
 		}
 	}
-	if pb, pok := portBuckets(c.DPort); pok {
+	var buf [2 * maxBuckets]uint32
+	if pb, pok := portBuckets(buf[:0], c.DPort); pok {
 		for _, b := range pb {
 			cand = x.appendBucket(cand, x.port[b])
 		}
@@ -521,9 +524,17 @@ func (r Region) Holds() bool {
 	if r.Base.Empty() {
 		return false
 	}
-	// A hole that overlaps a packet holds it.
-	_, in, _ := r.Holes.Covering(r.Base.point(nil))
+	// A hole that overlaps a packet holds it. The packet's sets are on
+	// the stack: Holds is asked of every region a report may list.
+	var b pointBuf
+	_, in, _ := r.Holes.Covering(r.Base.pointIn(&b))
 	return !in
+}
+
+// pointBuf holds the sets of a packet that does not outlive it.
+type pointBuf struct {
+	src, dst [1]Range
+	iif, oif [1]uint64
 }
 
 // Find looks for a packet of the region and returns it as a cube of one
@@ -626,6 +637,14 @@ func (c Cube) point(rng *uint64) Cube {
 	return p
 }
 
+// pointIn is point(nil) with its address and interface sets in b.
+func (c Cube) pointIn(b *pointBuf) Cube {
+	p := Cube{SPort: firstPort(c.SPort), DPort: firstPort(c.DPort)}
+	p.Src, p.Dst = c.Src.pickSetIn(&b.src), c.Dst.pickSetIn(&b.dst)
+	p.IIf, p.OIf = firstIfIn(c.IIf, &b.iif), firstIfIn(c.OIf, &b.oif)
+	return p
+}
+
 // beside moves point p out of hole h along dimension d, staying in c.
 func (c Cube) beside(p, h Cube, d Dim) (Cube, bool) {
 	q := p
@@ -676,12 +695,28 @@ func (a Addrs) pickSet() Addrs {
 	if len(a.rs) == 0 {
 		return a
 	}
+	x := a.pickAny()
+	return Addrs{[]Range{{x, x}}}
+}
+
+// pickSetIn is pickSet in b.
+func (a Addrs) pickSetIn(b *[1]Range) Addrs {
+	if len(a.rs) == 0 {
+		return a
+	}
+	x := a.pickAny()
+	b[0] = Range{x, x}
+	return Addrs{b[:]}
+}
+
+// pickAny is Pick of a non-empty set, the family told by its highest
+// address.
+func (a Addrs) pickAny() U128 {
 	fam := 6
 	if top := a.rs[len(a.rs)-1].Hi; top.Hi == 0 && top.Lo <= 0xffffffff {
 		fam = 4
 	}
-	x := a.pick(fam)
-	return Addrs{[]Range{{x, x}}}
+	return a.pick(fam)
 }
 
 func (a Addrs) randomSet(r uint64) Addrs {
@@ -731,6 +766,18 @@ func firstIf(s IfSet) IfSet {
 		out.w[i/64] |= 1 << (i % 64)
 	}
 	return out
+}
+
+// firstIfIn is firstIf in b, when the set has one word.
+func firstIfIn(s IfSet, b *[1]uint64) IfSet {
+	if len(s.w) != 1 {
+		return firstIf(s)
+	}
+	b[0] = 0
+	if i := s.First(); i >= 0 {
+		b[0] = 1 << i
+	}
+	return IfSet{b[:]}
 }
 
 func randomIf(s IfSet, r uint64) IfSet {
