@@ -950,7 +950,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 	in = e.buf()
 	for i, g := range regs {
 		if !e.overlaps(g.Base, r, v) {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		if !built {
@@ -963,14 +963,14 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			built = true
 		}
 		if !g.Base.Overlaps(rc) {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		xc := g.Base.Intersect(rc)
 		by, covered, holed := g.Holes.Covering(xc)
 		if covered {
 			e.noteShadow(r, by, st)
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		ms := []space.Cube{xc}
@@ -1011,7 +1011,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			ms = keep
 		}
 		if len(ms) == 0 {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		// All of the region taken, and no shadow to look for in it (only a
@@ -1053,6 +1053,16 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 		rest = append(rest, g)
 	}
 	return rest, in, spent, why
+}
+
+// keepRegion puts regs[i], unchanged, on rest, which is regs[:0] grown: in
+// place when rest has caught up with it (a region is 152 bytes, most of
+// them pointers).
+func keepRegion(rest, regs []space.Region, i int) []space.Region {
+	if len(rest) == i {
+		return rest[:i+1]
+	}
+	return append(rest, regs[i])
 }
 
 // ghostScan notes rule r as shadowed where one earlier rule took all it
