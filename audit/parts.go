@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portolan/portolan/audit/ruleset"
@@ -516,9 +517,9 @@ func (a *Auditor) pickIf(s space.IfSet) string {
 
 func hostPort(addr string, port uint16, fam int) string {
 	if fam == 6 {
-		return fmt.Sprintf("[%s]:%d", addr, port)
+		return "[" + addr + "]:" + strconv.Itoa(int(port))
 	}
-	return fmt.Sprintf("%s:%d", addr, port)
+	return addr + ":" + strconv.Itoa(int(port))
 }
 
 // witness is one packet of the part, as the firewall sees it where the
