@@ -401,30 +401,112 @@ func (h *Holes) covering(c Cube, n int) (tag int32, covered, overlapped bool) {
 	if len(h.cubes) < indexFrom {
 		return scan()
 	}
-	pc := candPool.Get().(*[]int32)
-	defer candPool.Put(pc)
-	var all bool
-	*pc, all = h.ix.candidates(c, int32(n), (*pc)[:0])
-	if all {
-		return scan()
+	lo, hi, ok := span(c.Dst)
+	if !ok {
+		return -1, false, overlapped // no packet: no hole overlaps
 	}
-	// The first hole that covers c is the one of the lowest index.
+	// A hole that covers c holds c's lowest destination: it is filed in
+	// that address's block at its level, or by c's first port, or among
+	// the wide ones. The first that covers c is the one of the lowest
+	// index.
+	x := h.ix
 	first := int32(n)
-	for _, i := range *pc {
-		if i >= first {
-			continue
+	check := func(head int32) {
+		for head != 0 {
+			l := x.links[head-1]
+			if i := l.hole; i < first {
+				if y := h.cubes[i]; y.Overlaps(c) {
+					overlapped = true
+					if y.Covers(c) {
+						first = i
+					}
+				}
+			}
+			head = l.prev
 		}
-		if x := h.cubes[i]; x.Overlaps(c) {
-			overlapped = true
-			if x.Covers(c) {
-				first = i
+	}
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) != 0 {
+			b, _, _ := blocks(lo, lo, l, 1)
+			check(x.dst.get(b))
+		}
+	}
+	if ps := c.DPort.Ranges(); len(ps) > 0 {
+		check(x.port[uint32(ps[0].Lo)>>6])
+	}
+	for _, i := range x.wide {
+		if i < first {
+			if y := h.cubes[i]; y.Overlaps(c) {
+				overlapped = true
+				if y.Covers(c) {
+					first = i
+				}
 			}
 		}
 	}
 	if first < int32(n) {
 		return h.tags[first], true, true
 	}
+	if !overlapped {
+		overlapped = h.anyOverlaps(c, int32(n), lo, hi)
+	}
 	return -1, false, overlapped
+}
+
+// anyOverlaps reports whether one of the first n holes, which are
+// indexed, overlaps c, whose destinations span lo..hi.
+func (h *Holes) anyOverlaps(c Cube, n int32, lo, hi U128) bool {
+	x := h.ix
+	in := func(head int32) bool {
+		for head != 0 {
+			l := x.links[head-1]
+			if l.hole < n && h.cubes[l.hole].Overlaps(c) {
+				return true
+			}
+			head = l.prev
+		}
+		return false
+	}
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) == 0 {
+			continue
+		}
+		b, k, ok := blocks(lo, hi, l, maxQueryBlocks)
+		if !ok {
+			for _, y := range h.cubes[:n] {
+				if y.Overlaps(c) {
+					return true
+				}
+			}
+			return false
+		}
+		for range k {
+			if in(x.dst.get(b)) {
+				return true
+			}
+			b.lo++
+		}
+	}
+	var buf [2 * maxBuckets]uint32
+	if pb, ok := portBuckets(buf[:0], c.DPort); ok {
+		for _, b := range pb {
+			if in(x.port[b]) {
+				return true
+			}
+		}
+	} else {
+		for _, head := range x.port {
+			if in(head) {
+				return true
+			}
+		}
+	}
+	for _, i := range x.wide {
+		if i < n && h.cubes[i].Overlaps(c) {
+			return true
+		}
+	}
+	return false
 }
 
 var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
