@@ -353,7 +353,7 @@ func (a *Auditor) parts(ts []*tally, f *resolve.Concrete, opt Options) ([]Part, 
 		cubes []space.Cube
 		holed []holed
 	}
-	var ws []written
+	ws := make([]written, 0, min(len(groups), opt.MaxParts)) // a part at least each
 	count := 0
 	for _, g := range groups {
 		if count >= opt.MaxParts {

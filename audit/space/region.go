@@ -828,8 +828,20 @@ func firstPort(s model.PortSet) model.PortSet {
 	if len(rs) == 0 {
 		return s
 	}
+	// Sets are immutable: a set of one port, and those of port 0 and 1
+	// (the first of any port), are shared rather than made again.
+	switch lo := rs[0].Lo; {
+	case len(rs) == 1 && rs[0].Hi == lo:
+		return s
+	case lo == 0:
+		return port0
+	case lo == 1:
+		return port1
+	}
 	return model.NewPortSet(model.PortRange{Lo: rs[0].Lo, Hi: rs[0].Lo})
 }
+
+var port0, port1 = model.NewPortSet(model.PortRange{Lo: 0, Hi: 0}), model.NewPortSet(model.PortRange{Lo: 1, Hi: 1})
 
 func randomPort(s model.PortSet, r uint64) model.PortSet {
 	rs := s.Ranges()
