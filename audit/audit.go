@@ -304,11 +304,16 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 		byFlow[r.Flow] = append(byFlow[r.Flow], i)
 	}
 	// Each evaluation is kept until the last flow that needs it is done.
+	// Its key is made once.
+	evs := make([][]eval, len(order))
 	a.mu.Lock()
 	a.uses = map[string]int{}
-	for _, f := range order {
-		for _, e := range evals(rules, byFlow[f]) {
-			a.uses[a.key(*e.r, e.fw, opt)]++
+	for i, f := range order {
+		evs[i] = evals(rules, byFlow[f])
+		for j := range evs[i] {
+			e := &evs[i][j]
+			e.key = a.key(*e.r, e.fw, opt)
+			a.uses[e.key]++
 		}
 	}
 	a.mu.Unlock()
@@ -322,7 +327,7 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				res[i] = a.auditFlow(order[i], rules, byFlow[order[i]], opt)
+				res[i] = a.auditFlow(order[i], rules, byFlow[order[i]], evs[i], opt)
 			}
 		}()
 	}
@@ -379,17 +384,18 @@ func newFlowResult(f *resolve.Concrete) FlowResult {
 	}
 }
 
-func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int, opt Options) FlowResult {
+// auditFlow audits flow f: its plan rules are rules[idx], their
+// evaluations es.
+func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int, es []eval, opt Options) FlowResult {
 	fr := newFlowResult(f)
 	if len(f.Unresolved) > 0 {
 		fr.Notes = append(fr.Notes, "names without an address are not checked: "+strings.Join(f.Unresolved, ", "))
 	}
 	sh := newShadows(opt.MaxShadowed)
-	es := evals(rules, idx)
 	ts := make([]*tally, 0, len(es))
 	n := 0
 	for _, e := range es {
-		t, note := a.evalCached(*e.r, e.fw, opt, sh)
+		t, note := a.evalCached(e.key, *e.r, e.fw, opt, sh)
 		if note != "" {
 			fr.Notes = append(fr.Notes, note)
 		}
@@ -431,7 +437,7 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 		fr.Ports = checked.String()
 	}
 	fr.Parts, fr.Verdict = a.parts(ts, f, opt)
-	a.release(es, opt)
+	a.release(es)
 	if n == 0 {
 		fr.Verdict = Unknown
 		if len(fr.Notes) == 0 {
@@ -456,8 +462,11 @@ func clash(ts []*tally) bool {
 }
 
 // eval is one evaluation a flow needs: a plan rule, and for a port
-// forward the forward rule after it.
-type eval struct{ r, fw *policy.Rule }
+// forward the forward rule after it; key names its packet set (Auditor.key).
+type eval struct {
+	r, fw *policy.Rule
+	key   string
+}
 
 // evals lists the evaluations of a flow's plan rules (rules[idx]).
 func evals(rules []policy.Rule, idx []int) []eval {
@@ -471,20 +480,20 @@ func evals(rules []policy.Rule, idx []int) []eval {
 		if r.Hook == policy.Prerouting && k+1 < len(idx) && rules[idx[k+1]].Hook == policy.Forward {
 			fw = &rules[idx[k+1]]
 		}
-		out = append(out, eval{r, fw})
+		out = append(out, eval{r: r, fw: fw})
 	}
 	return out
 }
 
 // release frees the cached evaluations no flow still needs.
-func (a *Auditor) release(es []eval, opt Options) {
+func (a *Auditor) release(es []eval) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.uses == nil {
 		return
 	}
 	for _, e := range es {
-		k := a.key(*e.r, e.fw, opt)
+		k := e.key
 		if a.uses[k]--; a.uses[k] <= 0 {
 			delete(a.uses, k)
 			delete(a.cache, k)
@@ -505,12 +514,11 @@ type cached struct {
 	sh   *shadows
 }
 
-// evalCached is evalRule, done once per distinct packet set, its outcomes
-// tallied as they come rather than held; the rules it shadows are added
-// to sh. The tally is nil when there is nothing to evaluate (note says
-// why).
-func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows) (*tally, string) {
-	key := a.key(r, fw, opt)
+// evalCached is evalRule, done once per distinct packet set (key, of
+// Auditor.key), its outcomes tallied as they come rather than held; the
+// rules it shadows are added to sh. The tally is nil when there is
+// nothing to evaluate (note says why).
+func (a *Auditor) evalCached(key string, r policy.Rule, fw *policy.Rule, opt Options, sh *shadows) (*tally, string) {
 	a.mu.Lock()
 	c := a.cache[key]
 	if c == nil {

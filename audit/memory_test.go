@@ -144,7 +144,7 @@ func TestEvaluationHolds(t *testing.T) {
 		}
 		n++
 		_, held := testenv.Allocs(func() any {
-			e, _ := a.evalCached(r, nil, opt, newShadows(opt.MaxShadowed))
+			e, _ := a.evalCached(a.key(r, nil, opt), r, nil, opt, newShadows(opt.MaxShadowed))
 			return e
 		})
 		_, list := testenv.Allocs(func() any {
