@@ -502,24 +502,26 @@ func pickPort(s model.PortSet) uint16 {
 	return 0
 }
 
+// pickIf names an interface of the set: the first class with a name,
+// else none ("").
 func (a *Auditor) pickIf(s space.IfSet) string {
-	// prefer a name the site gave or a rule compares with over an invented one
-	best := ""
-	for _, c := range s.Classes() {
-		n := a.ifaces.Name(c)
-		if n != "" {
+	for c := s.Next(0); c >= 0; c = s.Next(c + 1) {
+		if n := a.ifaces.Name(c); n != "" {
 			return n
 		}
-		best = n
 	}
-	return best
+	return ""
 }
 
 func hostPort(addr string, port uint16, fam int) string {
+	var b [64]byte
+	buf := b[:0]
 	if fam == 6 {
-		return "[" + addr + "]:" + strconv.Itoa(int(port))
+		buf = append(append(append(buf, '['), addr...), ']')
+	} else {
+		buf = append(buf, addr...)
 	}
-	return addr + ":" + strconv.Itoa(int(port))
+	return string(strconv.AppendUint(append(buf, ':'), uint64(port), 10))
 }
 
 // witness is one packet of the part, as the firewall sees it where the

@@ -220,6 +220,20 @@ func (s IfSet) Classes() []int {
 	return out
 }
 
+// Next returns the lowest class in the set from class i on, or -1.
+func (s IfSet) Next(i int) int {
+	for w := i / 64; w < len(s.w); w++ {
+		x := s.w[w]
+		if w == i/64 {
+			x &^= 1<<(i%64) - 1
+		}
+		if x != 0 {
+			return w*64 + bits.TrailingZeros64(x)
+		}
+	}
+	return -1
+}
+
 // First returns the lowest class in the set, or -1.
 func (s IfSet) First() int {
 	for i, w := range s.w {
