@@ -17,6 +17,7 @@ package audit
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -303,11 +304,16 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 		byFlow[r.Flow] = append(byFlow[r.Flow], i)
 	}
 	// Each evaluation is kept until the last flow that needs it is done.
+	// Its key is made once.
+	evs := make([][]eval, len(order))
 	a.mu.Lock()
 	a.uses = map[string]int{}
-	for _, f := range order {
-		for _, e := range evals(rules, byFlow[f]) {
-			a.uses[a.key(*e.r, e.fw, opt)]++
+	for i, f := range order {
+		evs[i] = evals(rules, byFlow[f])
+		for j := range evs[i] {
+			e := &evs[i][j]
+			e.key = a.key(*e.r, e.fw, opt)
+			a.uses[e.key]++
 		}
 	}
 	a.mu.Unlock()
@@ -321,7 +327,7 @@ func (a *Auditor) Audit(rules []policy.Rule, skips []policy.Skip, opt Options) *
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				res[i] = a.auditFlow(order[i], rules, byFlow[order[i]], opt)
+				res[i] = a.auditFlow(order[i], rules, byFlow[order[i]], evs[i], opt)
 			}
 		}()
 	}
@@ -378,27 +384,36 @@ func newFlowResult(f *resolve.Concrete) FlowResult {
 	}
 }
 
-func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int, opt Options) FlowResult {
+// auditFlow audits flow f: its plan rules are rules[idx], their
+// evaluations es.
+func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int, es []eval, opt Options) FlowResult {
 	fr := newFlowResult(f)
 	if len(f.Unresolved) > 0 {
 		fr.Notes = append(fr.Notes, "names without an address are not checked: "+strings.Join(f.Unresolved, ", "))
 	}
-	var all []outcome
-	var hooks []string
-	var fams []int
 	sh := newShadows(opt.MaxShadowed)
-	es := evals(rules, idx)
+	ts := make([]*tally, 0, len(es))
+	n := 0
 	for _, e := range es {
-		r := *e.r
-		outs, note := a.evalCached(r, e.fw, opt, sh)
+		t, note := a.evalCached(e.key, *e.r, e.fw, opt, sh)
 		if note != "" {
 			fr.Notes = append(fr.Notes, note)
 		}
-		for range outs {
-			hooks = append(hooks, string(r.Hook))
-			fams = append(fams, r.Match.Family)
+		if t != nil {
+			ts = append(ts, t)
+			n += t.n
 		}
-		all = append(all, outs...)
+	}
+	if clash(ts) {
+		// Two evaluations of one family and hook may share a group that
+		// one of them did not keep: tally them again, keeping every group.
+		ts = ts[:0]
+		for _, e := range es {
+			t := newTally(string(e.r.Hook), e.r.Match.Family, math.MaxInt)
+			if a.follow(*e.r, e.fw, opt, newShadows(opt.MaxShadowed), false, t.add) == "" {
+				ts = append(ts, t)
+			}
+		}
 	}
 	for _, s := range sh.result() {
 		if len(fr.Shadowed) == opt.MaxShadowed {
@@ -421,9 +436,9 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 	if !checked.Empty() {
 		fr.Ports = checked.String()
 	}
-	fr.Parts, fr.Verdict = a.parts(all, hooks, fams, f, opt)
-	a.release(es, opt)
-	if len(all) == 0 {
+	fr.Parts, fr.Verdict = a.parts(ts, f, opt)
+	a.release(es)
+	if n == 0 {
 		fr.Verdict = Unknown
 		if len(fr.Notes) == 0 {
 			fr.Notes = append(fr.Notes, "no packet to check")
@@ -433,9 +448,25 @@ func (a *Auditor) auditFlow(f *resolve.Concrete, rules []policy.Rule, idx []int,
 	return fr
 }
 
+// clash reports whether two tallies of one family and hook, whose groups
+// may be the same, kept only some of them.
+func clash(ts []*tally) bool {
+	for i, t := range ts {
+		for _, u := range ts[i+1:] {
+			if t.fam == u.fam && t.hook == u.hook && (t.overflowed() || u.overflowed()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // eval is one evaluation a flow needs: a plan rule, and for a port
-// forward the forward rule after it.
-type eval struct{ r, fw *policy.Rule }
+// forward the forward rule after it; key names its packet set (Auditor.key).
+type eval struct {
+	r, fw *policy.Rule
+	key   string
+}
 
 // evals lists the evaluations of a flow's plan rules (rules[idx]).
 func evals(rules []policy.Rule, idx []int) []eval {
@@ -449,20 +480,20 @@ func evals(rules []policy.Rule, idx []int) []eval {
 		if r.Hook == policy.Prerouting && k+1 < len(idx) && rules[idx[k+1]].Hook == policy.Forward {
 			fw = &rules[idx[k+1]]
 		}
-		out = append(out, eval{r, fw})
+		out = append(out, eval{r: r, fw: fw})
 	}
 	return out
 }
 
 // release frees the cached evaluations no flow still needs.
-func (a *Auditor) release(es []eval, opt Options) {
+func (a *Auditor) release(es []eval) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.uses == nil {
 		return
 	}
 	for _, e := range es {
-		k := a.key(*e.r, e.fw, opt)
+		k := e.key
 		if a.uses[k]--; a.uses[k] <= 0 {
 			delete(a.uses, k)
 			delete(a.cache, k)
@@ -478,15 +509,16 @@ func newShadows(max int) *shadows {
 // share (TCP 443 to any host, say): it is done once.
 type cached struct {
 	once sync.Once
-	outs []outcome
+	t    *tally
 	note string
 	sh   *shadows
 }
 
-// evalCached is evalRule, done once per distinct packet set; the rules it
-// shadows are added to sh.
-func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows) ([]outcome, string) {
-	key := a.key(r, fw, opt)
+// evalCached is evalRule, done once per distinct packet set (key, of
+// Auditor.key), its outcomes tallied as they come rather than held; the
+// rules it shadows are added to sh. The tally is nil when there is
+// nothing to evaluate (note says why).
+func (a *Auditor) evalCached(key string, r policy.Rule, fw *policy.Rule, opt Options, sh *shadows) (*tally, string) {
 	a.mu.Lock()
 	c := a.cache[key]
 	if c == nil {
@@ -496,7 +528,11 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 	a.mu.Unlock()
 	c.once.Do(func() {
 		c.sh = newShadows(sh.max)
-		c.outs, c.note = a.evalRule(r, fw, opt, c.sh)
+		t := newTally(string(r.Hook), r.Match.Family, opt.MaxParts)
+		if c.note = a.follow(r, fw, opt, c.sh, false, t.add); c.note == "" {
+			t.idx = nil // only read from now on
+			c.t = t
+		}
 	})
 	for _, s := range c.sh.list {
 		if !sh.seen[s.rule] {
@@ -504,9 +540,7 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 			sh.list = append(sh.list, s)
 		}
 	}
-	for k := range c.sh.reached {
-		sh.reached[k] = true
-	}
+	sh.from = append(sh.from, c.sh) // what it reached, read rather than copied
 	for k, sure := range c.sh.helpers {
 		if sh.helpers == nil {
 			sh.helpers = map[*ruleset.Rule]bool{}
@@ -514,14 +548,14 @@ func (a *Auditor) evalCached(r policy.Rule, fw *policy.Rule, opt Options, sh *sh
 		sh.helpers[k] = sh.helpers[k] || sure
 	}
 	sh.more = sh.more || c.sh.more
-	return c.outs, c.note
+	return c.t, c.note
 }
 
 // key names the packet set of a plan rule and what it needs.
 func (a *Auditor) key(r policy.Rule, fw *policy.Rule, opt Options) string {
 	c, empty := a.cube(r, fw, opt)
 	fam := r.Match.Family
-	return strings.Join([]string{string(r.Hook), fmt.Sprint(fam), r.Match.Proto, r.DNAT.String(), empty,
+	return strings.Join([]string{string(r.Hook), fmt.Sprint(fam), r.Match.Proto, r.DNAT.String(), empty, fmt.Sprint(opt.MaxParts),
 		c.Src.Format(fam), c.Dst.Format(fam), c.SPort.String(), c.DPort.String(),
 		fmt.Sprint(c.IIf.Classes()), fmt.Sprint(c.OIf.Classes())}, "|")
 }
@@ -533,14 +567,26 @@ func (a *Auditor) evalRule(r policy.Rule, fw *policy.Rule, opt Options, sh *shad
 }
 
 func (a *Auditor) evalPath(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows, anyDNAT bool) ([]outcome, string) {
+	var out []outcome
+	note := a.follow(r, fw, opt, sh, anyDNAT, func(o outcome) { out = append(out, o) })
+	return out, note
+}
+
+// follow is evalPath giving each outcome to sink as soon as it is
+// decided, in order, rather than a list of them: the reply to the first
+// packets of a part is followed as soon as they are accepted, and the
+// packets after as soon as the reply is. It returns a note when there
+// is nothing to evaluate.
+func (a *Auditor) follow(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows, anyDNAT bool, sink func(outcome)) string {
 	fam := r.Match.Family
 	c, empty := a.cube(r, fw, opt)
 	if empty != "" {
-		return nil, fmt.Sprintf("IPv%d: %s", fam, empty)
+		return fmt.Sprintf("IPv%d: %s", fam, empty)
 	}
 	if !a.rs.HasFamily(fam) {
 		why := fmt.Sprintf("the ruleset has no IPv%d part (for iptables, add the ip6tables-save output)", fam)
-		return []outcome{{reg: space.Whole(c), res: unknown, why: why}}, ""
+		sink(outcome{reg: space.Whole(c), res: unknown, why: why})
+		return ""
 	}
 	p := a.progs[fam]
 	proto := uint32(ruleset.ProtoTCP)
@@ -571,34 +617,42 @@ func (a *Auditor) evalPath(r policy.Rule, fw *policy.Rule, opt Options, sh *shad
 		op.expect, op.anyDNAT = r.DNAT, anyDNAT
 	}
 	rp := p.path(reply...)
-	e1 := mk(op, sh)
-	first := e1.run([]space.Region{space.Whole(c)}, state{kind: origNew}, proto)
-	var out []outcome
-	for _, o := range first {
-		if o.res != accepted {
-			out = append(out, o)
-			continue
+	// fo is the first packets' outcome whose reply is followed, ro the
+	// reply's whose packets after are: a reply is followed once the
+	// first packets are accepted, before the rest of them are decided.
+	// The holes the reply's run adds to a region lie in its base, which
+	// the regions still on their way, whose holes it may share, are apart
+	// from: none of them sees those holes.
+	var fo, ro outcome
+	e1, e2, e3 := mk(op, sh), mk(rp, nil), mk(op, nil)
+	e3.emit = func(ao outcome) {
+		ao.first = fo.trail
+		if ao.res == accepted {
+			ao.replyBy = decider(ro.trail, string(r.Hook))
+			ao.laterBy = decider(ao.trail, string(r.Hook))
+			ao.trail = fo.trail // the first packet's decisions say why
 		}
-		replies := mk(rp, nil).run([]space.Region{o.reg}, state{kind: replyEst, nat: o.nat}, proto)
-		for _, ro := range replies {
-			if ro.res != accepted {
-				ro.first = o.trail
-				out = append(out, ro)
-				continue
-			}
-			after := mk(op, nil).run([]space.Region{ro.reg}, state{kind: origEst, nat: o.nat, routed: true}, proto)
-			for _, ao := range after {
-				ao.first = o.trail
-				if ao.res == accepted {
-					ao.replyBy = decider(ro.trail, string(r.Hook))
-					ao.laterBy = decider(ao.trail, string(r.Hook))
-					ao.trail = o.trail // the first packet's decisions say why
-				}
-				out = append(out, ao)
-			}
-		}
+		sink(ao)
 	}
-	return out, ""
+	e2.emit = func(o outcome) {
+		if o.res != accepted {
+			o.first = fo.trail
+			sink(o)
+			return
+		}
+		ro = o
+		e3.walk([]space.Region{o.reg}, state{kind: origEst, nat: fo.nat, routed: true}, proto)
+	}
+	e1.emit = func(o outcome) {
+		if o.res != accepted {
+			sink(o)
+			return
+		}
+		fo = o
+		e2.walk([]space.Region{o.reg}, state{kind: replyEst, nat: o.nat}, proto)
+	}
+	e1.walk([]space.Region{space.Whole(c)}, state{kind: origNew}, proto)
+	return ""
 }
 
 // cube is the packets of a plan rule, in the coordinates of its first

@@ -225,7 +225,33 @@ type evaluator struct {
 	// obs is shadow even in uncertain branches: for what rules attach
 	obs  *shadows
 	kind pktKind
-	out  *[]outcome // where the outcomes go
+	// emit takes each outcome as it is decided, in order: a run's
+	// outcomes need not be held as a list.
+	emit func(outcome)
+	// bufs are lists of regions done with, for split's lists of matched
+	// regions: most rules a region meets take a part of it.
+	bufs [][]space.Region
+}
+
+// buf returns an empty list of regions, reused if one is free.
+func (e *evaluator) buf() []space.Region {
+	n := len(e.bufs)
+	if n == 0 {
+		return nil
+	}
+	b := e.bufs[n-1]
+	e.bufs = e.bufs[:n-1]
+	return b
+}
+
+// free gives back a list of regions no one reads any more (its regions
+// let go of, not to keep their holes alive).
+func (e *evaluator) free(b []space.Region) {
+	if cap(b) == 0 {
+		return
+	}
+	clear(b)
+	e.bufs = append(e.bufs, b[:0])
 }
 
 // shadows collects rules a flow never reaches because an earlier rule
@@ -235,8 +261,10 @@ type shadows struct {
 	list []shadowed
 	seen map[*ruleset.Rule]bool
 	more bool
-	// reached: rules that matched some of the flow's first packets
+	// reached: rules that matched some of the flow's first packets; from:
+	// the shadows of the flow's evaluations, which say it for them
 	reached map[*ruleset.Rule]bool
+	from    []*shadows
 	// unsure: rules (by id) whose match was uncertain: what they took
 	// from a region does not shadow later rules.
 	unsure map[int32]bool
@@ -249,11 +277,25 @@ type shadows struct {
 func (sh *shadows) result() []shadowed {
 	var out []shadowed
 	for _, s := range sh.list {
-		if !sh.reached[s.rule] {
+		if !sh.wasReached(s.rule) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// wasReached reports whether rule r matched some of the flow's first
+// packets.
+func (sh *shadows) wasReached(r *ruleset.Rule) bool {
+	if sh.reached[r] {
+		return true
+	}
+	for _, f := range sh.from {
+		if f.reached[r] {
+			return true
+		}
+	}
+	return false
 }
 
 type shadowed struct {
@@ -366,20 +408,9 @@ func (e *evaluator) makeCtx(st *state, proto uint32) ctx {
 	return x
 }
 
-// run follows regions from state st to the end of the path and returns
-// how each part ends. It owns the regions: it adds holes to them.
-func (e *evaluator) run(regs []space.Region, st state, proto uint32) []outcome {
-	var out []outcome
-	saved := e.out
-	e.out = &out
-	e.walk(regs, st, proto)
-	e.out = saved
-	return out
-}
-
-// walk is run, adding how each part ends to e.out: the outcomes of every
-// step go to one list rather than to one of their own that the step
-// before copies.
+// walk follows regions from state st to the end of the path and gives
+// how each part ends to e.emit as soon as it is decided. It owns the
+// regions: it adds holes to them.
 func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 	// ghosts are regions rules took whole: the rest of the chain is only
 	// checked against them for rules they shadow.
@@ -457,6 +488,7 @@ func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 				}
 			}
 			if len(in) == 0 {
+				e.free(in)
 				continue
 			}
 			if e.shadow != nil && st.kind == origNew {
@@ -476,6 +508,7 @@ func (e *evaluator) walk(regs []space.Region, st state, proto uint32) {
 			} else {
 				e.apply(in, r, st, proto)
 			}
+			e.free(in)
 		}
 		if len(regs) == 0 {
 			return
@@ -521,7 +554,7 @@ func (e *evaluator) next(regs []space.Region, st state, s *step, proto uint32) {
 
 func (e *evaluator) decide(regs []space.Region, st *state, res result, r *ruleset.Rule, c *ruleset.Chain, why string) {
 	for _, g := range regs {
-		*e.out = append(*e.out, outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
+		e.emit(outcome{reg: g, res: res, kind: st.kind, rule: r, chain: c, why: why, nat: st.nat, trail: st.trail})
 	}
 }
 
@@ -630,10 +663,8 @@ func (e *evaluator) verdict(in []space.Region, r *crule, v ruleset.Verdict, targ
 		e.next(in, st, &step{prev: st.trail, chain: st.base.src, rule: src, verdict: ruleset.Accept}, proto)
 		return
 	case ruleset.Drop, ruleset.Reject:
-		n := len(*e.out)
-		e.decide(in, &st, dropped, src, nil, "")
-		for i := n; i < len(*e.out); i++ {
-			(*e.out)[i].reject = v.Kind == ruleset.Reject
+		for _, g := range in {
+			e.emit(outcome{reg: g, res: dropped, kind: st.kind, rule: src, reject: v.Kind == ruleset.Reject, nat: st.nat, trail: st.trail})
 		}
 		return
 	case ruleset.Jump:
@@ -744,15 +775,14 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 	if onlyConds && len(open) == 1 {
 		no.asm = no.asm.with(open[0].Key, open[0].Neg)
 	}
-	saved := e.out
+	saved := e.emit
 	var matched, not []outcome
-	e.out = &matched
+	e.emit = func(o outcome) { matched = append(matched, o) }
 	e.apply(in, r, yes, proto)
-	e.out = &not
+	e.emit = func(o outcome) { not = append(not, o) }
 	e.walk(other, no, proto)
-	e.out = saved
+	e.emit = saved
 	e.shadow = sh
-	out := e.out
 	for _, b := range not {
 		for _, a := range matched {
 			if !a.reg.Base.Overlaps(b.reg.Base) {
@@ -762,7 +792,7 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			if a.res == b.res && a.res != unknown && a.nat.same(b.nat) {
 				o := b
 				o.reg = x
-				*out = append(*out, o)
+				saved(o)
 				continue
 			}
 			o := outcome{reg: x, res: unknown, kind: st.kind, rule: r.src, why: why, nat: b.nat, trail: b.trail}
@@ -774,7 +804,7 @@ func (e *evaluator) uncertain(in []space.Region, r *crule, st state, why string,
 			case a.res == unknown:
 				o.rule, o.chain, o.why, o.kind = a.rule, a.chain, a.why, a.kind
 			}
-			*out = append(*out, o)
+			saved(o)
 		}
 	}
 }
@@ -917,9 +947,10 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 	// sought: as ghosts.
 	ghosts := e.shadow != nil && st.kind == origNew
 	rest = regs[:0]
+	in = e.buf()
 	for i, g := range regs {
 		if !e.overlaps(g.Base, r, v) {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		if !built {
@@ -927,19 +958,19 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			rc, ok, why = e.ruleCube(r, v)
 			if !ok {
 				// a field fixed by NAT or absent fails the rule: nothing matches
-				return append(rest, regs[i:]...), nil, nil, ""
+				return append(rest, regs[i:]...), in, nil, ""
 			}
 			built = true
 		}
 		if !g.Base.Overlaps(rc) {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		xc := g.Base.Intersect(rc)
 		by, covered, holed := g.Holes.Covering(xc)
 		if covered {
 			e.noteShadow(r, by, st)
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		ms := []space.Cube{xc}
@@ -980,7 +1011,7 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 			ms = keep
 		}
 		if len(ms) == 0 {
-			rest = append(rest, g)
+			rest = keepRegion(rest, regs, i)
 			continue
 		}
 		// All of the region taken, and no shadow to look for in it (only a
@@ -1024,6 +1055,16 @@ func (e *evaluator) split(regs []space.Region, r *crule, st *state) (rest, in, s
 	return rest, in, spent, why
 }
 
+// keepRegion puts regs[i], unchanged, on rest, which is regs[:0] grown: in
+// place when rest has caught up with it (a region is 152 bytes, most of
+// them pointers).
+func keepRegion(rest, regs []space.Region, i int) []space.Region {
+	if len(rest) == i {
+		return rest[:i+1]
+	}
+	return append(rest, regs[i])
+}
+
 // ghostScan notes rule r as shadowed where one earlier rule took all it
 // matches of a spent region; it drops the ghosts when the list is full.
 func (e *evaluator) ghostScan(ghosts []space.Region, r *crule, st *state) []space.Region {
@@ -1054,8 +1095,8 @@ func (e *evaluator) ghostScan(ghosts []space.Region, r *crule, st *state) []spac
 // noteShadow notes that rule r matched only packets earlier rules took.
 func (e *evaluator) noteShadow(r *crule, by int32, st *state) {
 	sh := e.shadow
-	if sh == nil || st.kind != origNew || sh.seen[r.src] || r.inert {
-		return
+	if sh == nil || sh.more || st.kind != origNew || sh.seen[r.src] || r.inert {
+		return // (once the list is full, no rule is noted any more)
 	}
 	if by >= 0 && sh.unsure[by] {
 		return // an uncertain rule decides nothing for sure

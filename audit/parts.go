@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portolan/portolan/audit/ruleset"
@@ -57,35 +58,35 @@ type group struct {
 	// members are the group's regions, in order: written as cubes (or
 	// holed) only when the group's parts are reported.
 	members []member
-	cubes   []space.Cube
-	// holed are regions too carved to write as cubes: their base, the
-	// number of holes in it, and a packet of them for a witness.
-	holed []holed
-	trail *step // the first part's
+	trail   *step // the first part's
 }
 
-// member is the region of an outcome of a group (all[i], for parts) and,
-// when done, how pieces writes it.
+// member is the region of an outcome of a group and, when done, how
+// pieces writes it.
 type member struct {
-	i    int
+	reg  space.Region
 	cs   []space.Cube
 	hd   *holed
 	done bool
 }
 
-// write writes the group's regions as cubes and holed regions, in order.
-func (g *group) write(all []outcome) {
+// write appends the group's regions to cubes and, those too carved to
+// write as cubes, to holed, in order.
+func (g *group) write(cubes []space.Cube, hs []holed) ([]space.Cube, []holed) {
 	for _, m := range g.members {
 		if !m.done {
-			m.cs, m.hd, _, _ = pieces(all[m.i].reg) // not empty: Holds said so
+			m.cs, m.hd, _, _ = pieces(m.reg) // not empty: Holds said so
 		}
-		g.cubes = append(g.cubes, m.cs...)
+		cubes = append(cubes, m.cs...)
 		if m.hd != nil {
-			g.holed = append(g.holed, *m.hd)
+			hs = append(hs, *m.hd)
 		}
 	}
-	g.members = nil
+	return cubes, hs
 }
+
+// holed is a region too carved to write as cubes: its base, the number
+// of holes in it, and a packet of it for a witness.
 
 type holed struct {
 	reg     space.Region
@@ -128,27 +129,31 @@ func mainHook(hook string) string {
 // decider picks the step that explains why a packet passed, among the
 // filter chains' decisions (NAT is named apart): the first rule that
 // accepted it at the flow's main hook, else that hook's policy, else the
-// last rule that accepted it anywhere, else the last policy.
+// last rule that accepted it anywhere, else the last policy. The trail
+// is read from its last step back: the first of a kind is the last met.
 func decider(t *step, hook string) *step {
-	var mainPolicy, lastRule, last *step
-	for _, s := range t.steps() {
+	var mainRule, mainPolicy, lastRule, last *step
+	main := mainHook(hook)
+	for s := t; s != nil; s = s.prev {
 		if s.chain.Type == "nat" || s.verdict != ruleset.Accept {
 			continue
 		}
-		last = s
-		atMain := s.chain.Hook == mainHook(hook)
+		if last == nil {
+			last = s
+		}
+		atMain := s.chain.Hook == main
 		switch {
 		case s.rule != nil && atMain:
-			return s
+			mainRule = s
 		case atMain:
-			if mainPolicy == nil {
-				mainPolicy = s
-			}
-		case s.rule != nil:
+			mainPolicy = s
+		case s.rule != nil && lastRule == nil:
 			lastRule = s
 		}
 	}
 	switch {
+	case mainRule != nil:
+		return mainRule
 	case mainPolicy != nil:
 		return mainPolicy
 	case lastRule != nil:
@@ -157,75 +162,176 @@ func decider(t *step, hook string) *step {
 	return last
 }
 
-// natSteps returns the NAT rules on a trail, in order.
-func natSteps(t *step) []*ruleset.Rule {
-	var out []*ruleset.Rule
-	for _, s := range t.steps() {
+// natSteps returns the first two NAT rules on a trail, in order.
+func natSteps(t *step) (first, second *ruleset.Rule) {
+	for s := t; s != nil; s = s.prev {
 		if s.rule != nil && (s.verdict == ruleset.DNAT || s.verdict == ruleset.SNAT) {
-			out = append(out, s.rule)
+			first, second = s.rule, first
 		}
 	}
-	return out
+	return first, second
 }
 
-// parts groups outcomes into parts and gives the flow's verdict.
-func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Concrete, opt Options) ([]Part, Verdict) {
-	var groups []*group
-	idx := map[groupKey]*group{}
-	var hasA, hasD, hasU bool
-	for i, o := range all {
-		// A region that surely holds a packet is written when its group's
-		// parts are reported, if they are (at most opt.MaxParts are):
-		// most of a flow's regions are in groups that are not.
-		m := member{i: i}
-		if !o.reg.Holds() {
-			cs, hd, empty, undecided := pieces(o.reg)
-			if empty {
-				continue
-			}
-			if undecided {
-				// Too many rules overlap here to tell whether any packet
-				// is left: say so rather than claim it passes or not.
-				o.res, o.rule, o.chain = unknown, nil, nil
-				o.why = "so many rules overlap here that portolan cannot tell whether any packet is left to " + o.res.String()
-				cs, hd = nil, &holed{base: o.reg.Base}
-			}
-			m.cs, m.hd, m.done = cs, hd, true
-		}
-		k := groupKey{res: o.res, kind: o.kind, rule: o.rule, chain: o.chain, why: o.why, reject: o.reject, fam: fams[i], hook: hooks[i]}
-		switch o.res {
-		case accepted:
-			hasA = true
-			if s := decider(o.trail, hooks[i]); s != nil {
-				k.drule, k.dchain = s.rule, s.chain
-			}
-			if s := o.replyBy; s != nil {
-				k.rrule, k.rchain = s.rule, s.chain
-			}
-			if s := o.laterBy; s != nil {
-				k.lrule, k.lchain = s.rule, s.chain
-			}
-			if ns := natSteps(o.trail); len(ns) > 0 {
-				k.nat1 = ns[0]
-				if len(ns) > 1 {
-					k.nat2 = ns[1]
-				}
-			}
-			k.kind = origNew
-		case dropped, diverted:
-			hasD = true
-		default:
-			hasU = true
-		}
-		g := idx[k]
-		if g == nil {
-			g = &group{key: k, trail: o.trail}
-			idx[k] = g
-			groups = append(groups, g)
-		}
-		g.members = append(g.members, m)
+// tally groups the outcomes of one evaluation as they come: by
+// (result, rule, chain, reason, packet, family, hook, and for accepted
+// parts the deciding and NAT rules), in the order the groups first
+// appear. A report lists the parts of the first groups after a stable
+// sort by (result accepted last, family, packet), at most max parts and
+// so at most max groups: of the groups of one (result accepted or not,
+// packet) — one family and hook per tally — only the first max are kept.
+// The outcomes of the others only tell the verdict, and once it cannot
+// change they are not even looked at.
+type tally struct {
+	hook string
+	fam  int
+	max  int
+	n    int // outcomes
+	// groups are the groups kept, in the order they first appeared.
+	groups []*group
+	idx    map[groupKey]*group
+	kept   [2][3]int // groups kept by (accepted, packet)
+	// over says some group of (accepted, packet) was not kept.
+	over             [2][3]bool
+	hasA, hasD, hasU bool
+}
+
+func newTally(hook string, fam, max int) *tally {
+	return &tally{hook: hook, fam: fam, max: max, idx: map[groupKey]*group{}}
+}
+
+// undecidedWhy is the reason of a region portolan cannot tell empty.
+var undecidedWhy = "so many rules overlap here that portolan cannot tell whether any packet is left to " + unknown.String()
+
+// full reports whether no more groups of key k's sort rank are kept.
+func (t *tally) full(k groupKey) bool {
+	return t.kept[b2i(k.res == accepted)][k.kind] >= t.max
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	slices.SortStableFunc(groups, func(x, y *group) int {
+	return 0
+}
+
+// add tallies an outcome.
+func (t *tally) add(o outcome) {
+	t.n++
+	k := groupKey{res: o.res, kind: o.kind, rule: o.rule, chain: o.chain, why: o.why, reject: o.reject, fam: t.fam, hook: t.hook}
+	if o.res == accepted {
+		if s := decider(o.trail, t.hook); s != nil {
+			k.drule, k.dchain = s.rule, s.chain
+		}
+		if s := o.replyBy; s != nil {
+			k.rrule, k.rchain = s.rule, s.chain
+		}
+		if s := o.laterBy; s != nil {
+			k.lrule, k.lchain = s.rule, s.chain
+		}
+		k.nat1, k.nat2 = natSteps(o.trail)
+		k.kind = origNew
+	}
+	// A region portolan cannot tell empty is unknown, of this group.
+	ku := groupKey{res: unknown, kind: o.kind, why: undecidedWhy, reject: o.reject, fam: t.fam, hook: t.hook}
+	g := t.idx[k]
+	if g == nil && t.hasD && (t.hasA || t.hasU) && t.full(k) && t.idx[ku] == nil && t.full(ku) {
+		// The verdict is partial whatever this region holds, and it
+		// would be in no group kept.
+		t.over[b2i(k.res == accepted)][k.kind] = true
+		return
+	}
+	// A region that surely holds a packet is written when its group's
+	// parts are reported, if they are: most of a flow's regions are in
+	// groups that are not.
+	m := member{reg: o.reg}
+	if !o.reg.Holds() {
+		cs, hd, empty, undecided := pieces(o.reg)
+		if empty {
+			return
+		}
+		if undecided {
+			// Too many rules overlap here to tell whether any packet is
+			// left: say so rather than claim it passes or not.
+			k, g = ku, t.idx[ku]
+			cs, hd = nil, &holed{base: o.reg.Base}
+		}
+		m.cs, m.hd, m.done = cs, hd, true
+	}
+	switch k.res {
+	case accepted:
+		t.hasA = true
+	case dropped, diverted:
+		t.hasD = true
+	default:
+		t.hasU = true
+	}
+	if g == nil {
+		i, j := b2i(k.res == accepted), k.kind
+		if t.kept[i][j] >= t.max {
+			t.over[i][j] = true
+			return
+		}
+		t.kept[i][j]++
+		g = &group{key: k, trail: o.trail}
+		t.idx[k] = g
+		t.groups = append(t.groups, g)
+	}
+	g.members = append(g.members, m)
+}
+
+// overflowed reports whether some group was not kept.
+func (t *tally) overflowed() bool {
+	for _, o := range t.over {
+		for _, x := range o {
+			if x {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// flowGroup is a group of a flow's parts: the group of an evaluation,
+// and the same group of the flow's later evaluations (of the same
+// family and hook), whose members come after.
+type flowGroup struct {
+	*group
+	more []*group
+}
+
+// parts groups the tallied outcomes of a flow's evaluations into parts
+// and gives the flow's verdict. The tallies may be shared with other
+// flows: they are only read.
+func (a *Auditor) parts(ts []*tally, f *resolve.Concrete, opt Options) ([]Part, Verdict) {
+	var hasA, hasD, hasU bool
+	n := 0
+	for _, t := range ts {
+		hasA, hasD, hasU = hasA || t.hasA, hasD || t.hasD, hasU || t.hasU
+		n += len(t.groups)
+	}
+	groups := make([]flowGroup, 0, n)
+	// Only evaluations of one family and hook can have a group alike.
+	var idx map[groupKey]int
+	for i, t := range ts {
+		for _, u := range ts[:i] {
+			if u.fam == t.fam && u.hook == t.hook {
+				idx = map[groupKey]int{}
+			}
+		}
+	}
+	for _, t := range ts {
+		for _, g := range t.groups {
+			if idx != nil {
+				if i, ok := idx[g.key]; ok {
+					groups[i].more = append(groups[i].more, g)
+					continue
+				}
+				idx[g.key] = len(groups)
+			}
+			groups = append(groups, flowGroup{group: g})
+		}
+	}
+	slices.SortStableFunc(groups, func(x, y flowGroup) int {
 		rank := func(r result) int {
 			if r == accepted {
 				return 1
@@ -240,27 +346,42 @@ func (a *Auditor) parts(all []outcome, hooks []string, fams []int, f *resolve.Co
 		}
 		return cmp.Compare(x.key.kind, y.key.kind)
 	})
-	parts := []Part{}
+	// The groups reported, written: a part for each cube, then for each
+	// holed region, at most opt.MaxParts in all.
+	type written struct {
+		g     flowGroup
+		cubes []space.Cube
+		holed []holed
+	}
+	ws := make([]written, 0, min(len(groups), opt.MaxParts)) // a part at least each
+	count := 0
 	for _, g := range groups {
-		if len(parts) >= opt.MaxParts {
+		if count >= opt.MaxParts {
 			break // no part of it would be reported
 		}
-		g.write(all)
-		cubes := g.cubes
+		cubes, hs := g.write(nil, nil)
+		for _, m := range g.more {
+			cubes, hs = m.write(cubes, hs)
+		}
 		if len(cubes) <= 400 {
-			cubes = space.Merge(slices.Clone(cubes))
+			cubes = space.Merge(cubes)
 		}
-		for _, c := range cubes {
+		ws = append(ws, written{g, cubes, hs})
+		count += len(cubes) + len(hs)
+	}
+	parts := make([]Part, 0, min(count, opt.MaxParts))
+	for _, w := range ws {
+		for _, c := range w.cubes {
 			if len(parts) >= opt.MaxParts {
 				break
 			}
-			parts = append(parts, a.part(g, c, f, nil))
+			parts = append(parts, a.part(w.g.group, c, f, nil))
 		}
-		for _, h := range g.holed {
+		for _, h := range w.holed {
 			if len(parts) >= opt.MaxParts {
 				break
 			}
-			parts = append(parts, a.part(g, h.base, f, &h))
+			parts = append(parts, a.part(w.g.group, h.base, f, &h))
 		}
 	}
 	v := Allowed
@@ -381,24 +502,26 @@ func pickPort(s model.PortSet) uint16 {
 	return 0
 }
 
+// pickIf names an interface of the set: the first class with a name,
+// else none ("").
 func (a *Auditor) pickIf(s space.IfSet) string {
-	// prefer a name the site gave or a rule compares with over an invented one
-	best := ""
-	for _, c := range s.Classes() {
-		n := a.ifaces.Name(c)
-		if n != "" {
+	for c := s.Next(0); c >= 0; c = s.Next(c + 1) {
+		if n := a.ifaces.Name(c); n != "" {
 			return n
 		}
-		best = n
 	}
-	return best
+	return ""
 }
 
 func hostPort(addr string, port uint16, fam int) string {
+	var b [64]byte
+	buf := b[:0]
 	if fam == 6 {
-		return fmt.Sprintf("[%s]:%d", addr, port)
+		buf = append(append(append(buf, '['), addr...), ']')
+	} else {
+		buf = append(buf, addr...)
 	}
-	return fmt.Sprintf("%s:%d", addr, port)
+	return string(strconv.AppendUint(append(buf, ':'), uint64(port), 10))
 }
 
 // witness is one packet of the part, as the firewall sees it where the

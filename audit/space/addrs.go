@@ -341,23 +341,24 @@ func (a Addrs) Prefixes(fam int) []netip.Prefix {
 // Format writes the set for people: "any" for the whole family, else
 // ranges as prefixes or lo-hi, comma-separated.
 func (a Addrs) Format(fam int) string {
-	if a.Equal(AllAddrs(fam)) {
+	if len(a.rs) == 1 && a.rs[0] == (Range{U128{}, maxOf(fam)}) {
 		return "any"
 	}
 	if len(a.rs) == 0 {
 		return "none"
 	}
+	if len(a.rs) == 1 {
+		if s, ok := formatPrefix(a.rs[0], fam); ok {
+			return s
+		}
+	}
 	var parts []string
 	for _, r := range a.rs {
-		rr := netipx.IPRangeFrom(r.Lo.Addr(fam), r.Hi.Addr(fam))
-		if p, ok := rr.Prefix(); ok {
-			if p.IsSingleIP() {
-				parts = append(parts, p.Addr().String())
-			} else {
-				parts = append(parts, p.String())
-			}
+		if s, ok := formatPrefix(r, fam); ok {
+			parts = append(parts, s)
 			continue
 		}
+		rr := netipx.IPRangeFrom(r.Lo.Addr(fam), r.Hi.Addr(fam))
 		if ps := rr.Prefixes(); len(ps) <= 2 {
 			for _, p := range ps {
 				parts = append(parts, p.String())
@@ -367,4 +368,17 @@ func (a Addrs) Format(fam int) string {
 		parts = append(parts, rr.From().String()+"-"+rr.To().String())
 	}
 	return strings.Join(parts, ",")
+}
+
+// formatPrefix writes a range that is one prefix: an address alone, or
+// the prefix.
+func formatPrefix(r Range, fam int) (string, bool) {
+	p, ok := netipx.IPRangeFrom(r.Lo.Addr(fam), r.Hi.Addr(fam)).Prefix()
+	if !ok {
+		return "", false
+	}
+	if p.IsSingleIP() {
+		return p.Addr().String(), true
+	}
+	return p.String(), true
 }

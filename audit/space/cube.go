@@ -81,42 +81,43 @@ func (c Cube) Subtract(d Cube) []Cube {
 	return c.appendSubtract(nil, d)
 }
 
-// appendSubtract appends c \ d to out, c and d overlapping.
+// appendSubtract appends c \ d to out, c and d overlapping. A dimension
+// of c that lies in d's leaves nothing: it is not subtracted.
 func (c Cube) appendSubtract(out []Cube, d Cube) []Cube {
 	rest := c
-	if x := rest.Src.Subtract(d.Src); !x.Empty() {
+	if !rest.Src.SubsetOf(d.Src) {
 		p := rest
-		p.Src = x
+		p.Src = rest.Src.Subtract(d.Src)
 		out = append(out, p)
 		rest.Src = rest.Src.Intersect(d.Src)
 	}
-	if x := rest.Dst.Subtract(d.Dst); !x.Empty() {
+	if !rest.Dst.SubsetOf(d.Dst) {
 		p := rest
-		p.Dst = x
+		p.Dst = rest.Dst.Subtract(d.Dst)
 		out = append(out, p)
 		rest.Dst = rest.Dst.Intersect(d.Dst)
 	}
-	if x := rest.SPort.Subtract(d.SPort); !x.Empty() {
+	if !PortsSubset(rest.SPort, d.SPort) {
 		p := rest
-		p.SPort = x
+		p.SPort = rest.SPort.Subtract(d.SPort)
 		out = append(out, p)
 		rest.SPort = rest.SPort.Intersect(d.SPort)
 	}
-	if x := rest.DPort.Subtract(d.DPort); !x.Empty() {
+	if !PortsSubset(rest.DPort, d.DPort) {
 		p := rest
-		p.DPort = x
+		p.DPort = rest.DPort.Subtract(d.DPort)
 		out = append(out, p)
 		rest.DPort = rest.DPort.Intersect(d.DPort)
 	}
-	if x := rest.IIf.Subtract(d.IIf); !x.Empty() {
+	if !rest.IIf.SubsetOf(d.IIf) {
 		p := rest
-		p.IIf = x
+		p.IIf = rest.IIf.Subtract(d.IIf)
 		out = append(out, p)
 		rest.IIf = rest.IIf.Intersect(d.IIf)
 	}
-	if x := rest.OIf.Subtract(d.OIf); !x.Empty() {
+	if !rest.OIf.SubsetOf(d.OIf) {
 		p := rest
-		p.OIf = x
+		p.OIf = rest.OIf.Subtract(d.OIf)
 		out = append(out, p)
 	}
 	return out

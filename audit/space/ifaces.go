@@ -18,6 +18,8 @@ type Ifaces struct {
 	reps     []string
 	sigs     []string
 	index    map[string]int // signature -> class
+	// all and real are All and Real, made once (sets are immutable)
+	all, real IfSet
 }
 
 // NewIfaces builds the classes for the names rules compare with (exact),
@@ -44,6 +46,11 @@ func NewIfaces(exact, prefixes, extra []string) *Ifaces {
 	for _, c := range cands {
 		u.add(c)
 	}
+	u.all = u.Empty()
+	for i := range u.reps {
+		u.all.w[i/64] |= 1 << (i % 64)
+	}
+	u.real = u.all.Subtract(u.Of("")).Subtract(u.Of("lo"))
 	return u
 }
 
@@ -125,20 +132,11 @@ func (u *Ifaces) Match(name string, prefix bool) IfSet {
 func (u *Ifaces) Empty() IfSet { return IfSet{make([]uint64, (len(u.reps)+63)/64)} }
 
 // All is every class, "no interface" included.
-func (u *Ifaces) All() IfSet {
-	s := u.Empty()
-	for i := range u.reps {
-		s.w[i/64] |= 1 << (i % 64)
-	}
-	return s
-}
+func (u *Ifaces) All() IfSet { return u.all }
 
 // Real is every class of a real interface that traffic from elsewhere can
 // use: neither "no interface" nor the loopback.
-func (u *Ifaces) Real() IfSet {
-	s := u.All()
-	return s.Subtract(u.Of("")).Subtract(u.Of("lo"))
-}
+func (u *Ifaces) Real() IfSet { return u.real }
 
 // IfSet is a set of interface classes of one Ifaces. Values are immutable.
 type IfSet struct{ w []uint64 }
@@ -220,6 +218,20 @@ func (s IfSet) Classes() []int {
 		}
 	}
 	return out
+}
+
+// Next returns the lowest class in the set from class i on, or -1.
+func (s IfSet) Next(i int) int {
+	for w := i / 64; w < len(s.w); w++ {
+		x := s.w[w]
+		if w == i/64 {
+			x &^= 1<<(i%64) - 1
+		}
+		if x != 0 {
+			return w*64 + bits.TrailingZeros64(x)
+		}
+	}
+	return -1
 }
 
 // First returns the lowest class in the set, or -1.

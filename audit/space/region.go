@@ -199,8 +199,9 @@ func maxShift(x U128) uint {
 	return 64
 }
 
-func portBuckets(p model.PortSet) ([]uint32, bool) {
-	var out []uint32
+// portBuckets appends to out the port buckets of p (out has room for
+// 2*maxBuckets, its caller's array), or false when they are too many.
+func portBuckets(out []uint32, p model.PortSet) ([]uint32, bool) {
 	for _, r := range p.Ranges() {
 		lo, hi := uint32(r.Lo)>>6, uint32(r.Hi)>>6
 		if hi-lo >= maxBuckets || len(out) >= maxBuckets {
@@ -284,7 +285,8 @@ func (h *Holes) index(i int32) {
 			}
 		}
 	}
-	if bs, ok := portBuckets(c.DPort); ok {
+	var buf [2 * maxBuckets]uint32
+	if bs, ok := portBuckets(buf[:0], c.DPort); ok {
 		if x.port == nil {
 			x.port = map[uint32]int32{}
 		}
@@ -399,30 +401,112 @@ func (h *Holes) covering(c Cube, n int) (tag int32, covered, overlapped bool) {
 	if len(h.cubes) < indexFrom {
 		return scan()
 	}
-	pc := candPool.Get().(*[]int32)
-	defer candPool.Put(pc)
-	var all bool
-	*pc, all = h.ix.candidates(c, int32(n), (*pc)[:0])
-	if all {
-		return scan()
+	lo, hi, ok := span(c.Dst)
+	if !ok {
+		return -1, false, overlapped // no packet: no hole overlaps
 	}
-	// The first hole that covers c is the one of the lowest index.
+	// A hole that covers c holds c's lowest destination: it is filed in
+	// that address's block at its level, or by c's first port, or among
+	// the wide ones. The first that covers c is the one of the lowest
+	// index.
+	x := h.ix
 	first := int32(n)
-	for _, i := range *pc {
-		if i >= first {
-			continue
+	check := func(head int32) {
+		for head != 0 {
+			l := x.links[head-1]
+			if i := l.hole; i < first {
+				if y := h.cubes[i]; y.Overlaps(c) {
+					overlapped = true
+					if y.Covers(c) {
+						first = i
+					}
+				}
+			}
+			head = l.prev
 		}
-		if x := h.cubes[i]; x.Overlaps(c) {
-			overlapped = true
-			if x.Covers(c) {
-				first = i
+	}
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) != 0 {
+			b, _, _ := blocks(lo, lo, l, 1)
+			check(x.dst.get(b))
+		}
+	}
+	if ps := c.DPort.Ranges(); len(ps) > 0 {
+		check(x.port[uint32(ps[0].Lo)>>6])
+	}
+	for _, i := range x.wide {
+		if i < first {
+			if y := h.cubes[i]; y.Overlaps(c) {
+				overlapped = true
+				if y.Covers(c) {
+					first = i
+				}
 			}
 		}
 	}
 	if first < int32(n) {
 		return h.tags[first], true, true
 	}
+	if !overlapped {
+		overlapped = h.anyOverlaps(c, int32(n), lo, hi)
+	}
 	return -1, false, overlapped
+}
+
+// anyOverlaps reports whether one of the first n holes, which are
+// indexed, overlaps c, whose destinations span lo..hi.
+func (h *Holes) anyOverlaps(c Cube, n int32, lo, hi U128) bool {
+	x := h.ix
+	in := func(head int32) bool {
+		for head != 0 {
+			l := x.links[head-1]
+			if l.hole < n && h.cubes[l.hole].Overlaps(c) {
+				return true
+			}
+			head = l.prev
+		}
+		return false
+	}
+	for l := range levelShift[:len(levelShift)-1] {
+		if x.levels&(1<<l) == 0 {
+			continue
+		}
+		b, k, ok := blocks(lo, hi, l, maxQueryBlocks)
+		if !ok {
+			for _, y := range h.cubes[:n] {
+				if y.Overlaps(c) {
+					return true
+				}
+			}
+			return false
+		}
+		for range k {
+			if in(x.dst.get(b)) {
+				return true
+			}
+			b.lo++
+		}
+	}
+	var buf [2 * maxBuckets]uint32
+	if pb, ok := portBuckets(buf[:0], c.DPort); ok {
+		for _, b := range pb {
+			if in(x.port[b]) {
+				return true
+			}
+		}
+	} else {
+		for _, head := range x.port {
+			if in(head) {
+				return true
+			}
+		}
+	}
+	for _, i := range x.wide {
+		if i < n && h.cubes[i].Overlaps(c) {
+			return true
+		}
+	}
+	return false
 }
 
 var candPool = sync.Pool{New: func() any { s := make([]int32, 0, 1024); return &s }}
@@ -476,7 +560,8 @@ func (x *holeIndex) candidates(c Cube, n int32, cand []int32) (_ []int32, all bo
 			b.lo++
 		}
 	}
-	if pb, pok := portBuckets(c.DPort); pok {
+	var buf [2 * maxBuckets]uint32
+	if pb, pok := portBuckets(buf[:0], c.DPort); pok {
 		for _, b := range pb {
 			cand = x.appendBucket(cand, x.port[b])
 		}
@@ -521,9 +606,17 @@ func (r Region) Holds() bool {
 	if r.Base.Empty() {
 		return false
 	}
-	// A hole that overlaps a packet holds it.
-	_, in, _ := r.Holes.Covering(r.Base.point(nil))
+	// A hole that overlaps a packet holds it. The packet's sets are on
+	// the stack: Holds is asked of every region a report may list.
+	var b pointBuf
+	_, in, _ := r.Holes.Covering(r.Base.pointIn(&b))
 	return !in
+}
+
+// pointBuf holds the sets of a packet that does not outlive it.
+type pointBuf struct {
+	src, dst [1]Range
+	iif, oif [1]uint64
 }
 
 // Find looks for a packet of the region and returns it as a cube of one
@@ -626,6 +719,14 @@ func (c Cube) point(rng *uint64) Cube {
 	return p
 }
 
+// pointIn is point(nil) with its address and interface sets in b.
+func (c Cube) pointIn(b *pointBuf) Cube {
+	p := Cube{SPort: firstPort(c.SPort), DPort: firstPort(c.DPort)}
+	p.Src, p.Dst = c.Src.pickSetIn(&b.src), c.Dst.pickSetIn(&b.dst)
+	p.IIf, p.OIf = firstIfIn(c.IIf, &b.iif), firstIfIn(c.OIf, &b.oif)
+	return p
+}
+
 // beside moves point p out of hole h along dimension d, staying in c.
 func (c Cube) beside(p, h Cube, d Dim) (Cube, bool) {
 	q := p
@@ -676,12 +777,28 @@ func (a Addrs) pickSet() Addrs {
 	if len(a.rs) == 0 {
 		return a
 	}
+	x := a.pickAny()
+	return Addrs{[]Range{{x, x}}}
+}
+
+// pickSetIn is pickSet in b.
+func (a Addrs) pickSetIn(b *[1]Range) Addrs {
+	if len(a.rs) == 0 {
+		return a
+	}
+	x := a.pickAny()
+	b[0] = Range{x, x}
+	return Addrs{b[:]}
+}
+
+// pickAny is Pick of a non-empty set, the family told by its highest
+// address.
+func (a Addrs) pickAny() U128 {
 	fam := 6
 	if top := a.rs[len(a.rs)-1].Hi; top.Hi == 0 && top.Lo <= 0xffffffff {
 		fam = 4
 	}
-	x := a.pick(fam)
-	return Addrs{[]Range{{x, x}}}
+	return a.pick(fam)
 }
 
 func (a Addrs) randomSet(r uint64) Addrs {
@@ -711,8 +828,20 @@ func firstPort(s model.PortSet) model.PortSet {
 	if len(rs) == 0 {
 		return s
 	}
+	// Sets are immutable: a set of one port, and those of port 0 and 1
+	// (the first of any port), are shared rather than made again.
+	switch lo := rs[0].Lo; {
+	case len(rs) == 1 && rs[0].Hi == lo:
+		return s
+	case lo == 0:
+		return port0
+	case lo == 1:
+		return port1
+	}
 	return model.NewPortSet(model.PortRange{Lo: rs[0].Lo, Hi: rs[0].Lo})
 }
+
+var port0, port1 = model.NewPortSet(model.PortRange{Lo: 0, Hi: 0}), model.NewPortSet(model.PortRange{Lo: 1, Hi: 1})
 
 func randomPort(s model.PortSet, r uint64) model.PortSet {
 	rs := s.Ranges()
@@ -731,6 +860,18 @@ func firstIf(s IfSet) IfSet {
 		out.w[i/64] |= 1 << (i % 64)
 	}
 	return out
+}
+
+// firstIfIn is firstIf in b, when the set has one word.
+func firstIfIn(s IfSet, b *[1]uint64) IfSet {
+	if len(s.w) != 1 {
+		return firstIf(s)
+	}
+	b[0] = 0
+	if i := s.First(); i >= 0 {
+		b[0] = 1 << i
+	}
+	return IfSet{b[:]}
 }
 
 func randomIf(s IfSet, r uint64) IfSet {

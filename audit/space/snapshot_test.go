@@ -124,7 +124,8 @@ func TestSnapshotShares(t *testing.T) {
 
 // TestHolesCovering: Covering finds the first hole, in the order they were
 // added, that holds all of a cube, and says whether any overlaps it, as
-// Overlapping does, through snapshots and with or without the index.
+// Overlapping does, through snapshots and with or without the index, for
+// a host, a /28, a /24, a /16 and every address.
 func TestHolesCovering(t *testing.T) {
 	u := NewIfaces([]string{"a"}, nil, nil)
 	// Holes of a host, of its /28, of its /24 and of every address, some of
@@ -156,10 +157,20 @@ func TestHolesCovering(t *testing.T) {
 			s.AddRef(&cubes[i], int32(i))
 			h.AddRef(&cubes[(i+1)%len(cubes)], -2) // not the snapshot's
 		}
-		for x := range 300 {
+		for x := range 400 {
 			q := hostCube(u, uint64(x%256))
 			if x >= 256 {
-				q.DPort = model.NewPortSet(model.PortRange{Lo: 80, Hi: 80})
+				q.DPort = model.NewPortSet(model.PortRange{Lo: 80, Hi: uint16(80 + x%3)})
+			}
+			switch lo := uint64(0xc0000200 + x%16*16); {
+			case x >= 390:
+				q.Dst = AllAddrs(4)
+			case x >= 380:
+				q.Dst = Addrs{[]Range{{U128{0, 0xc0000000}, U128{0, 0xc000ffff}}}}
+			case x >= 350:
+				q.Dst = Addrs{[]Range{{U128{0, 0xc0000200}, U128{0, 0xc00002ff}}}}
+			case x >= 300:
+				q.Dst = Addrs{[]Range{{U128{0, lo}, U128{0, lo + 15}}}}
 			}
 			wantTag, wantCov, wantOver := int32(-1), false, false
 			s.Overlapping(q, func(hole Cube, tag int32) bool {

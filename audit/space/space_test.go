@@ -3,6 +3,7 @@ package space
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/portolan/portolan/model"
@@ -178,6 +179,21 @@ func TestIfaces(t *testing.T) {
 	// a name must also have a class when it is long
 	if _, ok := u.Class("averyveryverylong"); !ok {
 		t.Error("no class for an unseen name")
+	}
+}
+
+// TestIfSetNext: Next steps through the classes of a set as Classes
+// lists them, over words of 64 classes.
+func TestIfSetNext(t *testing.T) {
+	for _, w := range [][]uint64{nil, {0}, {1}, {1 << 63}, {0b1011, 0, 1<<5 | 1<<63}, {0, 0, 1}} {
+		s := IfSet{w}
+		var got []int
+		for c := s.Next(0); c >= 0; c = s.Next(c + 1) {
+			got = append(got, c)
+		}
+		if want := s.Classes(); !slices.Equal(got, want) {
+			t.Errorf("%b: Next gives %v, Classes %v", w, got, want)
+		}
 	}
 }
 
