@@ -514,7 +514,7 @@ type cached struct {
 	sh   *shadows
 }
 
-// evalCached is evalRule, done once per distinct packet set (key, of
+// evalCached is follow, done once per distinct packet set (key, of
 // Auditor.key), its outcomes tallied as they come rather than held; the
 // rules it shadows are added to sh. The tally is nil when there is
 // nothing to evaluate (note says why).
@@ -560,23 +560,13 @@ func (a *Auditor) key(r policy.Rule, fw *policy.Rule, opt Options) string {
 		fmt.Sprint(c.IIf.Classes()), fmt.Sprint(c.OIf.Classes())}, "|")
 }
 
-// evalRule follows one rule of the plan: the first packet, then for what
-// passes the first reply, then the packets after.
-func (a *Auditor) evalRule(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows) ([]outcome, string) {
-	return a.evalPath(r, fw, opt, sh, false)
-}
-
-func (a *Auditor) evalPath(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows, anyDNAT bool) ([]outcome, string) {
-	var out []outcome
-	note := a.follow(r, fw, opt, sh, anyDNAT, func(o outcome) { out = append(out, o) })
-	return out, note
-}
-
-// follow is evalPath giving each outcome to sink as soon as it is
-// decided, in order, rather than a list of them: the reply to the first
-// packets of a part is followed as soon as they are accepted, and the
-// packets after as soon as the reply is. It returns a note when there
-// is nothing to evaluate.
+// follow follows one rule of the plan (and a port forward's forward rule
+// fw): the first packet, then for what passes the first reply, then the
+// packets after. It gives each outcome to sink as soon as it is decided,
+// in order, rather than a list of them: the reply to the first packets
+// of a part is followed as soon as they are accepted, and the packets
+// after as soon as the reply is. It returns a note when there is
+// nothing to evaluate.
 func (a *Auditor) follow(r policy.Rule, fw *policy.Rule, opt Options, sh *shadows, anyDNAT bool, sink func(outcome)) string {
 	fam := r.Match.Family
 	c, empty := a.cube(r, fw, opt)
