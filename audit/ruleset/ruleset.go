@@ -515,6 +515,8 @@ func (in *Interner) Keep(r *Rule) {
 		r.Terms = nil
 		return
 	case n > termSlab/8:
+		// a rule of many terms: an array of its own rather than leave
+		// much of a slab unused
 		r.Terms = append(make([]Term, 0, n), r.Terms...)
 		return
 	case n > len(in.slab):
